@@ -1,0 +1,267 @@
+/*
+ * alloc.c -- allocation on one heap: small blocks from slabs, large blocks
+ * as page runs, and the resizing between them.
+ *
+ * Callers have checked sizes against HEAP_ALLOC_MAX, so page counts fit in
+ * 32 bits and ALIGN_UP cannot overflow.  NULL means "no memory"; errno is
+ * the public layer's business.  Bad pointers never return (report_fatal).
+ */
+#include <string.h>
+
+#include "internal.h"
+#include "valgrind.h"
+
+#define JUNK_ALLOC 0xa5
+#define JUNK_FREE  0x5a
+
+/* The smallest class at or above cls whose blocks are all aligned to align
+ * (slabs start on a page, so a class that is a multiple of align is). */
+static unsigned class_aligned(unsigned cls, size_t align)
+{
+	while (cls < NBINS && sizeclasses[cls].size % align != 0)
+		cls++;
+	return cls;
+}
+
+size_t size_usable_aligned(size_t size, size_t align)
+{
+	if (align <= QUANTUM)
+		return size_usable(size);
+	if (size <= SMALL_MAX && align <= PAGE) {
+		unsigned cls = class_aligned(size2class(size), align);
+		if (cls < NBINS)
+			return sizeclasses[cls].size;
+	}
+	return ALIGN_UP(size ? size : 1, PAGE);
+}
+
+static void *block_ready(void *p, size_t usable, bool zero, bool known_zero)
+{
+	vg_alloc(p, usable, zero);
+	if (zero) {
+		if (!known_zero)
+			memset(p, 0, usable);
+	} else if (config_fill && opts.junk) {
+		memset(p, JUNK_ALLOC, usable);
+	}
+	return p;
+}
+
+static void *small_alloc(struct heap *h, unsigned cls, bool zero)
+{
+	lock_acquire(&h->lock);
+	void *p = slab_alloc(h, cls);
+	lock_release(&h->lock);
+	if (unlikely(p == NULL))
+		return NULL;
+	return block_ready(p, sizeclasses[cls].size, zero, false);
+}
+
+static void *large_alloc(struct heap *h, size_t size, size_t align, bool zero)
+{
+	size_t n = ALIGN_UP(size ? size : 1, PAGE) >> LG_PAGE;
+	bool known_zero = false;
+	uint32_t head;
+
+	lock_acquire(&h->lock);
+	if (align <= PAGE)
+		head = page_run_alloc(h, n, PAGE_LARGE, &known_zero);
+	else
+		head = page_run_alloc_aligned(h, n, align, &known_zero);
+	if (head != 0 && config_stats) {
+		h->stats.nmalloc_large++;
+		h->stats.cur_large++;
+		h->stats.allocated += n << LG_PAGE;
+	}
+	page_purge(h, false);
+	lock_release(&h->lock);
+	if (head == 0)
+		return NULL;
+	return block_ready(page_addr(h, head), n << LG_PAGE, zero,
+	    known_zero);
+}
+
+void *heap_malloc(struct heap *h, size_t size, bool zero)
+{
+	if (likely(size <= SMALL_MAX))
+		return small_alloc(h, size2class(size), zero);
+	return large_alloc(h, size, PAGE, zero);
+}
+
+void *heap_malloc_aligned(struct heap *h, size_t size, size_t align,
+                          bool zero)
+{
+	if (align <= QUANTUM)
+		return heap_malloc(h, size, zero);
+	if (size <= SMALL_MAX && align <= PAGE) {
+		unsigned cls = class_aligned(size2class(size), align);
+		if (cls < NBINS)
+			return small_alloc(h, cls, zero);
+	}
+	return large_alloc(h, size, align, zero);
+}
+
+/* ---- finding a block's run ----------------------------------------------- */
+
+/* The head of the run holding live block p, or report_fatal. */
+static uint32_t block_head(struct heap *h, const void *p, const char *op)
+{
+	uint32_t idx = page_index(h, p);
+	if (unlikely(idx < h->first_page || idx >= h->npages))
+		report_fatal("invalid %s of %p: heap %p metadata", op, p,
+		    (void *)h);
+	struct page *pm = heap_pages(h);
+	switch (pm[idx].kind) {
+	case PAGE_SLAB:
+		return idx;
+	case PAGE_SLAB_BODY:
+		if (pm[idx].span < idx && pm[pm[idx].span].kind == PAGE_SLAB)
+			return pm[idx].span;
+		break;
+	case PAGE_LARGE:
+		if (((uintptr_t)p & PAGE_MASK) == 0)
+			return idx;
+		break;
+	case PAGE_FREE:
+		if (((uintptr_t)p & PAGE_MASK) == 0)
+			report_fatal("double free of %p in heap %p (%s)", p,
+			    (void *)h, op);
+		break;
+	default:
+		break;
+	}
+	report_fatal("invalid %s of %p in heap %p (not an allocated block; "
+	    "double free?)", op, p, (void *)h);
+}
+
+static size_t block_usable(struct heap *h, uint32_t head)
+{
+	struct page *e = &heap_pages(h)[head];
+	return e->kind == PAGE_SLAB ? sizeclasses[e->cls].size :
+	    (size_t)e->span << LG_PAGE;
+}
+
+size_t heap_usable_size(struct heap *h, const void *p)
+{
+	/* A live block's own entries do not change under us. */
+	uint32_t head = block_head(h, p, "usable_size");
+	struct page *e = &heap_pages(h)[head];
+	if (e->kind == PAGE_SLAB)
+		slab_block_index(h, e, head, p);
+	return block_usable(h, head);
+}
+
+void heap_free(struct heap *h, void *p)
+{
+	lock_acquire(&h->lock);
+	uint32_t head = block_head(h, p, "free");
+	struct page *e = &heap_pages(h)[head];
+	if (e->kind == PAGE_SLAB) {
+		if (config_fill && opts.junk) {
+			slab_block_index(h, e, head, p);
+			memset(p, JUNK_FREE, sizeclasses[e->cls].size);
+		}
+		vg_free(p);
+		slab_free(h, e, head, p);
+	} else {
+		size_t bytes = (size_t)e->span << LG_PAGE;
+		if (config_fill && opts.junk)
+			memset(p, JUNK_FREE, bytes);
+		vg_free(p);
+		if (config_stats) {
+			h->stats.ndalloc_large++;
+			h->stats.cur_large--;
+			h->stats.allocated -= bytes;
+		}
+		page_run_free(h, head);
+		page_purge(h, false);
+	}
+	lock_release(&h->lock);
+}
+
+/* ---- resizing ------------------------------------------------------------ */
+
+/* Resizes large block p (run head) in place to n pages; returns success. */
+static bool large_resize(struct heap *h, uint32_t head, size_t n, bool zero)
+{
+	struct page *e = &heap_pages(h)[head];
+	size_t old = e->span;
+	bool ok = true, known_zero = false;
+
+	if (n == old)
+		return true;
+	lock_acquire(&h->lock);
+	if (n < old)
+		page_run_shrink(h, head, n);
+	else
+		ok = page_run_grow(h, head, n, &known_zero);
+	if (ok && config_stats) {
+		h->stats.allocated += (n << LG_PAGE);
+		h->stats.allocated -= (old << LG_PAGE);
+	}
+	lock_release(&h->lock);
+	if (!ok)
+		return false;
+	char *p = page_addr(h, head);
+	vg_resize(p, old << LG_PAGE, n << LG_PAGE);
+	if (n > old && zero && !known_zero)
+		memset(p + (old << LG_PAGE), 0, (n - old) << LG_PAGE);
+	return true;
+}
+
+void *heap_realloc(struct heap *h, void *p, size_t size, size_t align,
+                   bool zero)
+{
+	uint32_t head = block_head(h, p, "realloc");
+	struct page *e = &heap_pages(h)[head];
+	size_t old = block_usable(h, head);
+	size_t want = size_usable_aligned(size, align);
+
+	if (e->kind == PAGE_SLAB) {
+		slab_block_index(h, e, head, p);
+		if (want == old && ((uintptr_t)p & (align - 1)) == 0)
+			return p;
+	} else if (want > SMALL_MAX && ((uintptr_t)p & (align - 1)) == 0 &&
+	    large_resize(h, head, want >> LG_PAGE, zero)) {
+		return p;
+	}
+	void *q = heap_malloc_aligned(h, size, align, zero);
+	if (q == NULL)
+		return NULL;
+	memcpy(q, p, old < size ? old : size);
+	heap_free(h, p);
+	return q;
+}
+
+size_t heap_resize_in_place(struct heap *h, void *p, size_t size,
+                            size_t extra)
+{
+	uint32_t head = block_head(h, p, "xallocx");
+	struct page *e = &heap_pages(h)[head];
+
+	if (e->kind == PAGE_SLAB)
+		return block_usable(h, head);
+	/* Large: settle anywhere in [lo, hi] pages, as high as fits. */
+	size_t most = extra > HEAP_ALLOC_MAX - size ? HEAP_ALLOC_MAX :
+	    size + extra;
+	size_t lo = ALIGN_UP(size ? size : 1, PAGE) >> LG_PAGE;
+	size_t hi = ALIGN_UP(most, PAGE) >> LG_PAGE;
+	size_t old = e->span;
+	if (old > hi)
+		large_resize(h, head, hi, false);
+	else if (old < hi && !large_resize(h, head, hi, false) && old < lo)
+		large_resize(h, head, lo, false);
+	return block_usable(h, head);
+}
+
+struct heap *heap_owner(const void *p, const char *op)
+{
+	struct heap *h = atomic_load_explicit(&default_heap,
+	    memory_order_acquire);
+	if (likely(h != NULL && (uintptr_t)p - (uintptr_t)h < h->size))
+		return h;
+	h = registry_lookup(p);
+	if (unlikely(h == NULL))
+		report_fatal("invalid %s of %p (not in any heap)", op, p);
+	return h;
+}

@@ -1,0 +1,249 @@
+/*
+ * heap.c -- a heap as a whole: formatting a range, checking a header found
+ * in one, the process heap, reset, consistency check and statistics.
+ *
+ * Layout of a heap at base:
+ *   struct heap | page map (npages x struct page) | data pages ...
+ *   ^ page 0                                       ^ first_page
+ * Metadata costs sizeof(struct page) per PAGE (0.8%) plus the header.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+static size_t heap_meta_pages(size_t npages)
+{
+	size_t bytes = ALIGN_UP(sizeof(struct heap), 64) +
+	    page_map_bytes(npages);
+	return ALIGN_UP(bytes, PAGE) >> LG_PAGE;
+}
+
+/* Pages of data a range of npages can give, 0 if it is too small. */
+size_t heap_capacity_pages(size_t npages)
+{
+	size_t meta = heap_meta_pages(npages);
+	return npages > meta ? npages - meta : 0;
+}
+
+/* Dirty pages at the start of a fresh data area: none if the range reads as
+ * zero, else all of them below the high-water mark. */
+static size_t heap_initial_dirty(struct heap *h, size_t upto)
+{
+	return (h->flags & HEAP_F_ZEROED) ? 0 : upto - h->first_page;
+}
+
+struct heap *heap_format(void *base, size_t size, unsigned hflags,
+                         bool zeroed)
+{
+	struct heap *h = base;
+	size_t npages = size >> LG_PAGE;
+	size_t meta = heap_meta_pages(npages);
+
+	sizeclass_init();
+	/* Claim the range first: magic and init stay in place while the rest of
+	 * the header is cleared, so a racing joiner waits instead of joining. */
+	atomic_store_explicit(&h->init, HEAP_INIT_FORMATTING,
+	    memory_order_relaxed);
+	atomic_store_explicit(&h->magic, 0, memory_order_relaxed);
+	if (!zeroed)
+		memset(&h->version, 0, (meta << LG_PAGE) -
+		    offsetof(struct heap, version));
+	h->version = HEAP_VERSION;
+	h->hdr_size = sizeof(struct heap);
+	h->page_size = PAGE;
+	h->nbins = NBINS;
+	h->flags = hflags | (zeroed ? HEAP_F_ZEROED : 0);
+	h->base = (uint64_t)(uintptr_t)base;
+	h->size = npages << LG_PAGE;
+	h->npages = (uint32_t)npages;
+	h->first_page = (uint32_t)meta;
+	h->free_key = os_random();
+	h->class_sig = sizeclass_signature();
+	atomic_store_explicit(&h->epoch, 1, memory_order_relaxed);
+	lock_init(&h->lock);
+	page_map_init(h, heap_initial_dirty(h, h->npages));
+	atomic_store_explicit(&h->magic, HEAP_MAGIC, memory_order_relaxed);
+	atomic_store_explicit(&h->init, HEAP_INIT_READY, memory_order_release);
+	return h;
+}
+
+/* A header read from memory is input, not truth (DESIGN.md). */
+int heap_verify_header(const struct heap *h, size_t size)
+{
+	if (atomic_load_explicit(&h->magic, memory_order_acquire) !=
+	    HEAP_MAGIC)
+		return EINVAL;
+	if (h->version != HEAP_VERSION || h->hdr_size != sizeof(struct heap) ||
+	    h->page_size != PAGE || h->nbins != NBINS)
+		return EPROTO;
+	sizeclass_init();
+	if (h->class_sig != sizeclass_signature())
+		return EPROTO;
+	if (h->size == 0 || h->size % PAGE != 0 ||
+	    h->npages != h->size >> LG_PAGE ||
+	    h->first_page != heap_meta_pages(h->npages) ||
+	    h->first_page >= h->npages || h->size < HEAP_MIN_SIZE)
+		return EINVAL;
+	if (size != 0 && size != h->size)
+		return EINVAL;
+	if (atomic_load_explicit(&h->init, memory_order_acquire) !=
+	    HEAP_INIT_READY)
+		return EAGAIN;
+	return 0;
+}
+
+/* ---- the process heap ------------------------------------------------------ */
+
+static struct heap *_Atomic process_heap;
+static struct lock process_heap_lock;
+
+static struct heap *process_heap_create(void)
+{
+	conf_init();
+	for (size_t size = opts.reserve; size >= HEAP_MIN_RESERVE; size /= 2) {
+		size_t npages = size >> LG_PAGE;
+		if (npages > HEAP_MAX_PAGES)
+			continue;
+		void *base = os_reserve(size);
+		if (base == NULL)
+			continue;
+		struct heap *h = heap_format(base, size, HEAP_F_OSMEM, true);
+		registry_add(h);
+		return h;
+	}
+	report_fatal("cannot reserve address space for the process heap "
+	    "(reserve:%zu)", opts.reserve);
+}
+
+struct heap *heap_process(void)
+{
+	struct heap *h = atomic_load_explicit(&process_heap,
+	    memory_order_acquire);
+	if (likely(h != NULL))
+		return h;
+	lock_acquire(&process_heap_lock);
+	h = atomic_load_explicit(&process_heap, memory_order_relaxed);
+	if (h == NULL) {
+		h = process_heap_create();
+		struct heap *none = NULL;
+		atomic_compare_exchange_strong(&default_heap, &none, h);
+		atomic_store_explicit(&process_heap, h, memory_order_release);
+	}
+	lock_release(&process_heap_lock);
+	/* Outside the lock: these may allocate, which now works. */
+	registry_process_ready();
+	return h;
+}
+
+struct heap *heap_process_if_any(void)
+{
+	return atomic_load_explicit(&process_heap, memory_order_acquire);
+}
+
+bool heap_is_process(const struct heap *h)
+{
+	return h == atomic_load_explicit(&process_heap, memory_order_relaxed);
+}
+
+/* ---- reset, purge, check, statistics --------------------------------------- */
+
+void heap_reset(struct heap *h)
+{
+	lock_acquire(&h->lock);
+	/* Entries above hwm were never written but for the last run's tail,
+	 * which page_map_init rewrites: clearing [first_page, hwm) suffices. */
+	size_t used = h->hwm;
+	memset(&heap_pages(h)[h->first_page], 0,
+	    page_map_bytes(used - h->first_page));
+	if (h->npages - 1 >= used)
+		memset(&heap_pages(h)[h->npages - 1], 0, sizeof(struct page));
+	memset(h->bins, 0, sizeof(h->bins));
+	memset(h->roots, 0, sizeof(h->roots));
+	memset(&h->stats, 0, sizeof(h->stats));
+	size_t dirty = (h->flags & HEAP_F_ZEROED) ? used - h->first_page :
+	    heap_initial_dirty(h, h->npages);
+	page_map_init(h, dirty);
+	h->hwm = (uint32_t)used;
+	atomic_fetch_add_explicit(&h->epoch, 1, memory_order_release);
+	lock_release(&h->lock);
+}
+
+void heap_purge(struct heap *h, bool force)
+{
+	lock_acquire(&h->lock);
+	page_purge(h, force);
+	lock_release(&h->lock);
+}
+
+int heap_validate(struct heap *h, char *why, size_t whylen)
+{
+	int err = heap_verify_header(h, 0);
+	if (err) {
+		snprintf(why, whylen, "bad header (%s)", strerror(err));
+		return 1;
+	}
+	lock_acquire(&h->lock);
+	int bad = h->hwm > h->npages || h->hwm < h->first_page;
+	if (bad)
+		snprintf(why, whylen, "hwm %u outside [%u, %u]", h->hwm,
+		    h->first_page, h->npages);
+	for (unsigned k = 0; !bad && k < NROOTS; k++)
+		if (h->roots[k] >= h->size) {
+			snprintf(why, whylen, "root %u: offset %llu beyond "
+			    "the heap", k, (unsigned long long)h->roots[k]);
+			bad = 1;
+		}
+	if (!bad)
+		bad = page_validate(h, why, whylen) ||
+		    bin_validate(h, why, whylen);
+	if (!bad && config_stats) {
+		uint64_t blocks = 0;
+		for (unsigned c = 0; c < NBINS; c++)
+			blocks += h->bins[c].curblocks *
+			    sizeclasses[c].size;
+		uint64_t large = h->stats.allocated - blocks;
+		if (blocks > h->stats.allocated ||
+		    large > h->stats.active_pages << LG_PAGE) {
+			snprintf(why, whylen, "stats: %llu bytes allocated, "
+			    "%llu in small blocks",
+			    (unsigned long long)h->stats.allocated,
+			    (unsigned long long)blocks);
+			bad = 1;
+		}
+	}
+	lock_release(&h->lock);
+	return bad;
+}
+
+void heap_stats_read(struct heap *h, struct stats_snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	lock_acquire(&h->lock);
+	s->allocated = h->stats.allocated;
+	s->active = h->stats.active_pages << LG_PAGE;
+	s->dirty = h->stats.dirty_pages << LG_PAGE;
+	s->metadata = (size_t)h->first_page << LG_PAGE;
+	s->mapped = (size_t)h->hwm << LG_PAGE;
+	/* Touched metadata: the header and the page map up to hwm. */
+	s->resident = s->active + s->dirty + ALIGN_UP(sizeof(struct heap) +
+	    page_map_bytes(h->hwm), PAGE);
+	s->size = h->size;
+	s->epoch = atomic_load_explicit(&h->epoch, memory_order_relaxed);
+	s->nmalloc_large = h->stats.nmalloc_large;
+	s->ndalloc_large = h->stats.ndalloc_large;
+	s->cur_large = h->stats.cur_large;
+	s->npurged_pages = h->stats.npurged_pages;
+	s->npurge_calls = h->stats.npurge_calls;
+	for (unsigned c = 0; c < NBINS; c++) {
+		s->bins[c].size = sizeclasses[c].size;
+		s->bins[c].nregs = sizeclasses[c].nblocks;
+		s->bins[c].npages = sizeclasses[c].npages;
+		s->bins[c].nslabs = h->bins[c].nslabs;
+		s->bins[c].nmalloc = h->bins[c].nmalloc;
+		s->bins[c].ndalloc = h->bins[c].ndalloc;
+		s->bins[c].curblocks = h->bins[c].curblocks;
+	}
+	lock_release(&h->lock);
+}

@@ -1,0 +1,463 @@
+/*
+ * heapapi.c -- heap handles (ph_heap_*) and the private-heap pair.
+ *
+ * A ph_heap_t * is the heap's base address: the handle is the heap, so no
+ * process-private memory is needed to hold one.  Calls that return a
+ * pointer give NULL and set errno; calls returning int give 0 or an errno
+ * value.  Ranges are checked before anything is written (DESIGN.md).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "phmalloc.h"
+
+#define JOIN_WAIT_MS   10000  /* how long a joiner waits for a formatter */
+
+static inline struct heap *H(ph_heap_t *h)
+{
+	return (struct heap *)h;
+}
+
+static void *fail_ptr(int err)
+{
+	errno = err;
+	return NULL;
+}
+
+/* 0 if [start, start+size) can hold a heap, else the errno value. */
+static int range_check(const void *start, size_t size)
+{
+	uintptr_t lo = (uintptr_t)start;
+	if (start == NULL || (lo & PAGE_MASK) != 0 || size < HEAP_MIN_SIZE ||
+	    lo + size < lo || (size >> LG_PAGE) > HEAP_MAX_PAGES)
+		return EINVAL;
+	if (heap_capacity_pages(size >> LG_PAGE) < SLAB_MAXPAGES)
+		return EINVAL;
+	return 0;
+}
+
+/* Waits until another process has formatted the heap at h. */
+static int heap_wait_ready(struct heap *h)
+{
+	for (unsigned ms = 0; ms < JOIN_WAIT_MS; ms++) {
+		uint32_t st = atomic_load_explicit(&h->init,
+		    memory_order_acquire);
+		if (st != HEAP_INIT_FORMATTING)
+			return 0;
+		usleep(1000);
+	}
+	return ETIMEDOUT;
+}
+
+static struct heap *heap_register(struct heap *h)
+{
+	int err = registry_add(h);
+	return err ? fail_ptr(err) : h;
+}
+
+PH_EXPORT ph_heap_t *ph_heap_create(void *start, size_t size, unsigned flags)
+{
+	size &= ~PAGE_MASK;
+	int err = range_check(start, size);
+	if (err)
+		return fail_ptr(err);
+	if (registry_overlaps(start, size))
+		return fail_ptr(EEXIST);
+	unsigned hflags = (flags & PH_HEAP_SHARED) ? HEAP_F_SHARED : 0;
+	if (!(flags & PH_HEAP_SHARED) && os_range_shared(start))
+		hflags |= HEAP_F_SHARED;
+	struct heap *h = heap_format(start, size, hflags,
+	    (flags & PH_HEAP_ZEROED) != 0);
+	return (ph_heap_t *)heap_register(h);
+}
+
+/* Joins the heap at start, whose size the header tells (0 = any). */
+static int heap_join(struct heap *h, size_t size)
+{
+	int err = heap_wait_ready(h);
+	if (err)
+		return err;
+	err = heap_verify_header(h, 0);
+	if (err)
+		return err;
+	if (size != 0 && size != h->size)
+		return EINVAL;
+	/* The whole range must be mapped before we follow any offset. */
+	if (msync(h, h->size, MS_ASYNC) != 0)
+		return errno == ENOMEM ? EFAULT : errno;
+	if (registry_overlaps(h, h->size))
+		return EEXIST;
+	return registry_add(h);
+}
+
+PH_EXPORT ph_heap_t *ph_heap_attach(void *start)
+{
+	if (start == NULL || ((uintptr_t)start & PAGE_MASK) != 0)
+		return fail_ptr(EINVAL);
+	if (msync(start, PAGE, MS_ASYNC) != 0)
+		return fail_ptr(EFAULT);
+	int err = heap_join(start, 0);
+	return err ? fail_ptr(err) : start;
+}
+
+PH_EXPORT int ph_heap_detach(ph_heap_t *hp)
+{
+	struct heap *h = H(hp);
+	if (h == NULL || heap_is_process(h) || registry_lookup(h) != h)
+		return EINVAL;
+	registry_remove(h);
+	return 0;
+}
+
+/* ---- heaps in files and POSIX shm objects ---------------------------------- */
+
+static bool name_is_shm(const char *name)
+{
+	return name[0] == '/' && strchr(name + 1, '/') == NULL;
+}
+
+static int name_open(const char *name, int oflags)
+{
+	if (name_is_shm(name))
+		return shm_open(name, oflags, 0600);
+	return open(name, oflags | O_CLOEXEC, 0600);
+}
+
+/* Maps fd at base (anywhere if NULL) without clobbering anything there. */
+static void *map_at(int fd, void *base, size_t size)
+{
+	int mflags = MAP_SHARED | (base ? MAP_FIXED_NOREPLACE : 0);
+	void *p = mmap(base, size, PROT_READ | PROT_WRITE, mflags, fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (base != NULL && p != base) {
+		/* Kernels before 4.17 ignore MAP_FIXED_NOREPLACE. */
+		munmap(p, size);
+		errno = EEXIST;
+		return NULL;
+	}
+	return p;
+}
+
+static ph_heap_t *heap_open_new(int fd, void *base, size_t size)
+{
+	int err = range_check(base ? base : (void *)PAGE, size);
+	if (err == 0 && ftruncate(fd, (off_t)size) != 0)
+		err = errno;
+	if (err)
+		return fail_ptr(err);
+	struct heap *h = map_at(fd, base, size);
+	if (h == NULL)
+		return NULL;
+	if (registry_overlaps(h, size)) {
+		munmap(h, size);
+		return fail_ptr(EEXIST);
+	}
+	heap_format(h, size, HEAP_F_SHARED, true);
+	if (registry_add(h) != 0) {
+		munmap(h, size);
+		return fail_ptr(ENFILE);
+	}
+	registry_set_owned(h);
+	return (ph_heap_t *)h;
+}
+
+/* Reads and checks the header through fd before mapping anything. */
+static int header_peek(int fd, struct heap *hdr)
+{
+	struct stat st;
+	for (unsigned ms = 0;; ms++) {
+		if (fstat(fd, &st) != 0)
+			return errno;
+		if (pread(fd, hdr, sizeof(*hdr), 0) == (ssize_t)sizeof(*hdr) &&
+		    atomic_load(&hdr->init) == HEAP_INIT_READY)
+			break;
+		/* Just created by another process: give it time. */
+		if (ms >= JOIN_WAIT_MS)
+			return st.st_size == 0 ? ENOENT : EINVAL;
+		usleep(1000);
+	}
+	int err = heap_verify_header(hdr, 0);
+	if (err)
+		return err;
+	if ((uint64_t)st.st_size < hdr->size)
+		return ENODATA;   /* truncated */
+	return 0;
+}
+
+static ph_heap_t *heap_open_existing(int fd, void *base, size_t size)
+{
+	struct heap hdr;
+	int err = header_peek(fd, &hdr);
+	if (err)
+		return fail_ptr(err);
+	if (size != 0 && size != hdr.size)
+		return fail_ptr(EINVAL);
+	if (base == NULL)
+		base = (void *)(uintptr_t)hdr.base;
+	if (((uintptr_t)base & PAGE_MASK) != 0)
+		return fail_ptr(EINVAL);
+	struct heap *h = map_at(fd, base, hdr.size);
+	if (h == NULL)
+		return NULL;
+	err = heap_join(h, hdr.size);
+	if (err) {
+		munmap(h, hdr.size);
+		return fail_ptr(err);
+	}
+	registry_set_owned(h);
+	return (ph_heap_t *)h;
+}
+
+PH_EXPORT ph_heap_t *ph_heap_open(const char *name, void *base, size_t size,
+                                  unsigned flags)
+{
+	if (name == NULL || name[0] == '\0' ||
+	    ((uintptr_t)base & PAGE_MASK) != 0)
+		return fail_ptr(EINVAL);
+	int saved = errno;
+	for (;;) {
+		int fd = (flags & PH_HEAP_EXCL) ? -1 : name_open(name, O_RDWR);
+		if (fd >= 0) {
+			ph_heap_t *h = heap_open_existing(fd, base, size);
+			int err = errno;
+			close(fd);
+			errno = h ? saved : err;
+			return h;
+		}
+		if (!(flags & (PH_HEAP_CREATE | PH_HEAP_EXCL)) ||
+		    ((flags & PH_HEAP_EXCL) == 0 && errno != ENOENT))
+			return NULL;
+		fd = name_open(name, O_RDWR | O_CREAT | O_EXCL);
+		if (fd < 0) {
+			if (errno == EEXIST && !(flags & PH_HEAP_EXCL))
+				continue;   /* lost the race: join */
+			return NULL;
+		}
+		ph_heap_t *h = heap_open_new(fd, base, size);
+		int err = errno;
+		close(fd);
+		if (h == NULL) {
+			/* Leave nothing half made behind. */
+			if (name_is_shm(name))
+				shm_unlink(name);
+			else
+				unlink(name);
+		}
+		errno = h ? saved : err;
+		return h;
+	}
+}
+
+PH_EXPORT int ph_heap_close(ph_heap_t *hp)
+{
+	struct heap *h = H(hp);
+	if (h == NULL || heap_is_process(h) || registry_lookup(h) != h)
+		return EINVAL;
+	bool owned = registry_is_owned(h);
+	size_t size = h->size;
+	registry_remove(h);
+	if (owned)
+		munmap(h, size);
+	return 0;
+}
+
+/* ---- allocation through a handle ------------------------------------------- */
+
+static struct heap *handle_check(ph_heap_t *hp)
+{
+	struct heap *h = H(hp);
+	if (unlikely(h == NULL || registry_lookup(h) != h))
+		report_fatal("bad heap handle %p (not an attached heap)",
+		    (void *)hp);
+	return h;
+}
+
+PH_EXPORT void *ph_heap_malloc(ph_heap_t *hp, size_t size)
+{
+	struct heap *h = handle_check(hp);
+	if (size > HEAP_ALLOC_MAX)
+		return fail_ptr(ENOMEM);
+	void *p = heap_malloc(h, size, false);
+	return p ? p : fail_ptr(ENOMEM);
+}
+
+PH_EXPORT void *ph_heap_calloc(ph_heap_t *hp, size_t n, size_t size)
+{
+	struct heap *h = handle_check(hp);
+	size_t total;
+	if (__builtin_mul_overflow(n, size, &total) || total > HEAP_ALLOC_MAX)
+		return fail_ptr(ENOMEM);
+	void *p = heap_malloc(h, total, true);
+	return p ? p : fail_ptr(ENOMEM);
+}
+
+PH_EXPORT void *ph_heap_aligned_alloc(ph_heap_t *hp, size_t align,
+                                      size_t size)
+{
+	struct heap *h = handle_check(hp);
+	if (align == 0 || (align & (align - 1)) != 0)
+		return fail_ptr(EINVAL);
+	if (size > HEAP_ALLOC_MAX || align > HEAP_ALLOC_MAX)
+		return fail_ptr(ENOMEM);
+	void *p = heap_malloc_aligned(h, size, align, false);
+	return p ? p : fail_ptr(ENOMEM);
+}
+
+static void heap_owns_or_die(struct heap *h, const void *p, const char *op)
+{
+	if (unlikely((uintptr_t)p - (uintptr_t)h >= h->size))
+		report_fatal("invalid %s of %p: not in heap %p", op, p,
+		    (void *)h);
+}
+
+PH_EXPORT void ph_heap_free(ph_heap_t *hp, void *p)
+{
+	struct heap *h = handle_check(hp);
+	if (p == NULL)
+		return;
+	heap_owns_or_die(h, p, "free");
+	heap_free(h, p);
+}
+
+PH_EXPORT void *ph_heap_realloc(ph_heap_t *hp, void *p, size_t size)
+{
+	struct heap *h = handle_check(hp);
+	if (p == NULL)
+		return ph_heap_malloc(hp, size);
+	heap_owns_or_die(h, p, "realloc");
+	if (size == 0) {
+		heap_free(h, p);
+		return NULL;
+	}
+	if (size > HEAP_ALLOC_MAX)
+		return fail_ptr(ENOMEM);
+	void *q = heap_realloc(h, p, size, 1, false);
+	return q ? q : fail_ptr(ENOMEM);
+}
+
+PH_EXPORT size_t ph_heap_usable_size(ph_heap_t *hp, const void *p)
+{
+	struct heap *h = handle_check(hp);
+	if (p == NULL)
+		return 0;
+	heap_owns_or_die(h, p, "usable_size");
+	return heap_usable_size(h, p);
+}
+
+PH_EXPORT void ph_heap_reset(ph_heap_t *hp)
+{
+	heap_reset(handle_check(hp));
+}
+
+PH_EXPORT int ph_heap_set_root(ph_heap_t *hp, unsigned key, void *p)
+{
+	struct heap *h = handle_check(hp);
+	if (key >= NROOTS)
+		return EINVAL;
+	if (p != NULL && (uintptr_t)p - (uintptr_t)h >= h->size)
+		return EINVAL;   /* a root must point into its heap */
+	lock_acquire(&h->lock);
+	h->roots[key] = p ? (uint64_t)((uintptr_t)p - (uintptr_t)h) : 0;
+	lock_release(&h->lock);
+	return 0;
+}
+
+PH_EXPORT void *ph_heap_get_root(ph_heap_t *hp, unsigned key)
+{
+	struct heap *h = handle_check(hp);
+	if (key >= NROOTS)
+		return fail_ptr(EINVAL);
+	lock_acquire(&h->lock);
+	uint64_t off = h->roots[key];
+	lock_release(&h->lock);
+	if (off == 0)
+		return fail_ptr(ENOENT);
+	return (char *)h + off;
+}
+
+PH_EXPORT int ph_heap_check(ph_heap_t *hp)
+{
+	struct heap *h = H(hp);
+	char why[256];
+	if (h == NULL || registry_lookup(h) != h)
+		return EINVAL;
+	if (heap_validate(h, why, sizeof(why)) == 0)
+		return 0;
+	report_warn("heap %p is inconsistent: %s", (void *)h, why);
+	return EUCLEAN;
+}
+
+PH_EXPORT ph_heap_t *ph_heap_default(void)
+{
+	struct heap *h = atomic_load(&default_heap);
+	return (ph_heap_t *)(h ? h : heap_process());
+}
+
+PH_EXPORT ph_heap_t *ph_heap_of(const void *p)
+{
+	if (p == NULL)
+		return NULL;
+	struct heap *h = atomic_load(&default_heap);
+	if (h != NULL && (uintptr_t)p - (uintptr_t)h < h->size)
+		return (ph_heap_t *)h;
+	return (ph_heap_t *)registry_lookup(p);
+}
+
+/* ---- the private-heap pair --------------------------------------------------- */
+
+PH_EXPORT int P(config_private_heap)(void *start, size_t size)
+{
+	size &= ~PAGE_MASK;
+	int err = range_check(start, size);
+	if (err)
+		return err;
+	heap_process();   /* options read, fork handlers in place */
+	struct heap *h = start;
+	if (registry_lookup(start) == h && h->size == size) {
+		atomic_store(&default_heap, h);
+		return 0;
+	}
+	if (registry_overlaps(start, size))
+		return EEXIST;
+	uint32_t fresh = HEAP_INIT_FRESH;
+	uint64_t magic = atomic_load(&h->magic);
+	if (magic != HEAP_MAGIC &&
+	    atomic_compare_exchange_strong(&h->init, &fresh,
+	    HEAP_INIT_FORMATTING)) {
+		/* We won the race on a zeroed range (or it held no heap). */
+		heap_format(h, size, os_range_shared(h) ? HEAP_F_SHARED : 0,
+		    false);
+		err = registry_add(h);
+	} else if (magic != HEAP_MAGIC && fresh != HEAP_INIT_FORMATTING) {
+		/* Neither a heap nor zeroes: the range is the caller's, use it. */
+		heap_format(h, size, os_range_shared(h) ? HEAP_F_SHARED : 0,
+		    false);
+		err = registry_add(h);
+	} else {
+		err = heap_join(h, size);
+	}
+	if (err)
+		return err;
+	atomic_store(&default_heap, h);
+	return 0;
+}
+
+PH_EXPORT void P(malloc_reset)(void)
+{
+	struct heap *h = atomic_load(&default_heap);
+	if (h == NULL)
+		return;
+	if (heap_is_process(h) && sizeof(PH_STR(PH_PREFIX)) == 1) {
+		/* A drop-in malloc's process heap holds libc's memory too. */
+		report_warn("malloc_reset: no private heap configured; the "
+		    "process heap of a drop-in build is not reset");
+		return;
+	}
+	heap_reset(h);
+}

@@ -1,0 +1,250 @@
+/*
+ * internal.h -- the modules of phmalloc and what each is responsible for.
+ *
+ * Error convention inside the library: functions that can fail for want of
+ * memory return NULL / 0 (page index) and leave errno to the public layer;
+ * functions returning int return 0 or an errno value.  Corruption and misuse
+ * never return: they go to report_fatal (error.c), the one place that prints
+ * and aborts.
+ */
+#ifndef PH_INTERNAL_H
+#define PH_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdnoreturn.h>
+
+#include "types.h"
+
+#define PH_CAT2(a, b)   a##b
+#define PH_CAT(a, b)    PH_CAT2(a, b)
+/* P(malloc) is the configured public name: je_malloc, ph_malloc, malloc. */
+#define P(name)         PH_CAT(PH_PREFIX, name)
+#define PH_STR2(x)      #x
+#define PH_STR(x)       PH_STR2(x)
+#define PH_EXPORT       __attribute__((visibility("default")))
+#define likely(x)       __builtin_expect(!!(x), 1)
+#define unlikely(x)     __builtin_expect(!!(x), 0)
+#define ALIGN_UP(x, a)  (((x) + ((a) - 1)) & ~((a) - 1))
+
+/* ---- error.c: the one reporter ------------------------------------------
+ * report_fatal prints "phmalloc: <message>" in one line on stderr (with
+ * write(2), never stdio, so it works with the heap lock held) and aborts.
+ * report_warn prints the same way and returns.
+ */
+noreturn void report_fatal(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), cold));
+void report_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Formats into buf like snprintf, with no allocation; returns length. */
+int report_format(char *buf, size_t len, const char *fmt, va_list ap);
+
+/* ---- conf.c: run-time options from PHMALLOC_CONF ------------------------
+ * Parsed once, before the process heap exists; "name:value,name:value".
+ * An unknown or malformed option gets a one-line warning and is ignored.
+ */
+struct opts {
+	bool     abort_conf;   /* abort on a bad option instead of warning */
+	bool     junk;         /* fill new blocks with 0xa5, freed with 0x5a */
+	bool     zero;         /* zero every new block */
+	bool     tcache;       /* use thread caches */
+	bool     stats_print;  /* malloc_stats_print at exit */
+	int64_t  decay_ms;     /* purge free pages unused this long; -1 never */
+	size_t   reserve;      /* bytes of address space for the process heap */
+};
+extern struct opts opts;
+void conf_init(void);
+/* Parses one configuration string into opts (exposed for tests). */
+void conf_parse(const char *s);
+
+/* ---- os.c: everything that talks to the kernel --------------------------
+ * Preconditions: addresses and lengths are PAGE multiples.  Return 0 or an
+ * errno value, or NULL for a failed mapping; errno is preserved.
+ */
+void    *os_reserve(size_t size);
+int      os_unmap(void *addr, size_t size);
+/* Is the mapping holding addr shared with other processes (MAP_SHARED)? */
+bool     os_range_shared(const void *addr);
+int      os_purge(void *addr, size_t size, bool shared);
+uint64_t os_now_ms(void);
+uint64_t os_random(void);
+uint32_t os_tid(void);
+void     os_tid_forget(void);
+void     os_futex_wait(_Atomic uint32_t *word, uint32_t val, bool shared);
+void     os_futex_wake(_Atomic uint32_t *word, bool shared);
+
+/* ---- lock.c: process-shared futex locks --------------------------------- */
+void lock_init(struct lock *l);
+void lock_acquire_slow(struct lock *l);
+void lock_release_slow(struct lock *l);
+/* Forgets every holder (after fork, in the child, which has one thread). */
+void lock_reset(struct lock *l);
+
+static inline void lock_acquire(struct lock *l)
+{
+	uint32_t expect = 0;
+	if (unlikely(!atomic_compare_exchange_strong_explicit(&l->word,
+	    &expect, os_tid(), memory_order_acquire, memory_order_relaxed)))
+		lock_acquire_slow(l);
+}
+
+static inline void lock_release(struct lock *l)
+{
+	uint32_t old = atomic_exchange_explicit(&l->word, 0,
+	    memory_order_release);
+	if (unlikely(old & LOCK_WAITERS))
+		lock_release_slow(l);
+}
+
+/* ---- sizeclass.c: the size-class table ----------------------------------
+ * 16..128 by 16, then four classes per doubling up to SMALL_MAX.  Larger
+ * requests are large blocks rounded up to whole pages.
+ */
+void     sizeclass_init(void);
+uint64_t sizeclass_signature(void);
+int      sizeclass_validate(void);
+extern uint8_t size2class_tab[];   /* (size + 15) / 16 -> class, size <= 1024 */
+
+static inline unsigned size2class(size_t size)
+{
+	if (likely(size <= 1024))
+		return size2class_tab[(size + QUANTUM - 1) >> 4];
+	/* Four classes per doubling (2^lg, 2^(lg+1)], lg = floor(log2(size-1));
+	 * the group (128, 256] starts at class 8. */
+	size_t lg = 63 - (size_t)__builtin_clzl(size - 1);
+	size_t idx = ((size - 1) >> (lg - 2)) & 3;  /* 0..3 within the group */
+	return (unsigned)(8 + (lg - 7) * 4 + idx);
+}
+
+/* The largest request we consider: page counts fit in 32 bits and
+ * ALIGN_UP(size, any alignment we accept) cannot overflow. */
+#define HEAP_ALLOC_MAX  ((size_t)(HEAP_MAX_PAGES - 1) << LG_PAGE)
+
+/* Usable size for a request: small class size or whole pages. */
+static inline size_t size_usable(size_t size)
+{
+	if (size <= SMALL_MAX)
+		return sizeclasses[size2class(size)].size;
+	return ALIGN_UP(size, PAGE);
+}
+
+/* ---- page.c: the page map and runs --------------------------------------
+ * Runs are carved from free runs (best fit by length class, TLSF-style) and
+ * coalesced with free neighbours when freed.  Free pages of an OS-backed
+ * heap are purged after opts.decay_ms.  All calls need heap->lock.
+ */
+static inline struct page *heap_pages(struct heap *h)
+{
+	return (struct page *)((char *)h + ALIGN_UP(sizeof(struct heap), 64));
+}
+static inline void *page_addr(struct heap *h, uint32_t idx)
+{
+	return (char *)h + ((size_t)idx << LG_PAGE);
+}
+static inline uint32_t page_index(struct heap *h, const void *p)
+{
+	return (uint32_t)(((uintptr_t)p - (uintptr_t)h) >> LG_PAGE);
+}
+size_t   page_map_bytes(size_t npages);
+/* Makes all data pages one free run whose first `dirty` pages may be dirty. */
+void     page_map_init(struct heap *h, size_t dirty);
+/* Returns the head index of a new run of n pages, or 0 when none fits.
+ * *zero tells whether the run is known to read as zero. */
+uint32_t page_run_alloc(struct heap *h, size_t n, uint8_t kind, bool *zero);
+/* A run of n pages at a given alignment (bytes, a power of two > PAGE). */
+uint32_t page_run_alloc_aligned(struct heap *h, size_t n, size_t align,
+                                bool *zero);
+void     page_run_free(struct heap *h, uint32_t head);
+/* Shrinks an allocated run to n pages, freeing the rest. */
+void     page_run_shrink(struct heap *h, uint32_t head, size_t n);
+/* Grows an allocated run in place to n pages if the pages after it are free;
+ * returns false (and changes nothing) otherwise. */
+bool     page_run_grow(struct heap *h, uint32_t head, size_t n, bool *zero);
+/* Purges free runs dirty for longer than decay (all of them if force). */
+void     page_purge(struct heap *h, bool force);
+int      page_validate(struct heap *h, char *why, size_t whylen);
+
+/* ---- slab.c: small blocks ------------------------------------------------
+ * A slab is a run of sizeclasses[c].npages pages cut into blocks; free
+ * blocks form a chain through their first word (offsets from the heap
+ * base), and their second word holds heap->free_key so that a double free
+ * is caught.  All calls need heap->lock.
+ */
+void *slab_alloc(struct heap *h, unsigned cls);
+void  slab_free(struct heap *h, struct page *slab, uint32_t head, void *p);
+/* The index of block p in its slab, or report_fatal for a pointer that is
+ * not the start of a block handed out. */
+uint16_t slab_block_index(struct heap *h, struct page *slab, uint32_t head,
+                          const void *p);
+int   slab_validate(struct heap *h, uint32_t head, char *why, size_t whylen);
+int   bin_validate(struct heap *h, char *why, size_t whylen);
+
+/* ---- heap.c: formatting, joining, resetting, checking --------------------
+ */
+struct heap *heap_format(void *base, size_t size, unsigned hflags, bool zeroed);
+/* Validates a header found at base (size 0 = take the header's). */
+int          heap_verify_header(const struct heap *h, size_t size);
+struct heap *heap_process(void);   /* the process heap, created on demand */
+bool         heap_is_process(const struct heap *h);
+struct heap *heap_process_if_any(void);  /* NULL before the first malloc */
+size_t       heap_capacity_pages(size_t npages);
+void         heap_reset(struct heap *h);
+int          heap_validate(struct heap *h, char *why, size_t whylen);
+void         heap_purge(struct heap *h, bool force);
+
+/* ---- registry.c: the process-local list of attached heaps ---------------- */
+int          registry_add(struct heap *h);
+void         registry_remove(struct heap *h);
+/* Heaps that ph_heap_open mapped, and so ph_heap_close unmaps. */
+void         registry_set_owned(struct heap *h);
+bool         registry_is_owned(const struct heap *h);
+struct heap *registry_lookup(const void *p);
+/* Calls fn for each attached heap (e.g. to lock them all before fork). */
+void         registry_foreach(void (*fn)(struct heap *h));
+/* Does [start, start+size) overlap an attached heap? */
+bool         registry_overlaps(const void *start, size_t size);
+extern struct heap *_Atomic default_heap;   /* what P(malloc) uses */
+/* Called once the process heap works: registers the fork handlers and the
+ * exit-time statistics, which may allocate. */
+void         registry_process_ready(void);
+
+/* ---- alloc.c: allocation on one heap -------------------------------------
+ * Sizes are already checked against HEAP_ALLOC_MAX.  NULL means ENOMEM
+ * (errno not set here).
+ */
+/* Usable size of a request at an alignment (nallocx). */
+size_t size_usable_aligned(size_t size, size_t align);
+void  *heap_malloc(struct heap *h, size_t size, bool zero);
+void  *heap_malloc_aligned(struct heap *h, size_t size, size_t align,
+                           bool zero);
+void   heap_free(struct heap *h, void *p);
+void  *heap_realloc(struct heap *h, void *p, size_t size, size_t align,
+                    bool zero);
+/* Resizes in place to at least size, at most size+extra; returns the usable
+ * size after (the old one if nothing could be done). */
+size_t heap_resize_in_place(struct heap *h, void *p, size_t size,
+                            size_t extra);
+size_t heap_usable_size(struct heap *h, const void *p);
+/* The heap owning p, or report_fatal naming op if none does. */
+struct heap *heap_owner(const void *p, const char *op);
+
+/* ---- stats.c and ctl.c ---------------------------------------------------
+ * A consistent snapshot of one heap, taken under its lock.
+ */
+struct stats_snapshot {
+	size_t allocated, active, dirty, mapped, resident, size, metadata;
+	uint64_t epoch;
+	uint64_t nmalloc_large, ndalloc_large, cur_large;
+	uint64_t npurged_pages, npurge_calls;
+	struct {
+		size_t size;
+		uint32_t nregs, npages, nslabs;
+		uint64_t nmalloc, ndalloc, curblocks;
+	} bins[NBINS];
+};
+void heap_stats_read(struct heap *h, struct stats_snapshot *s);
+
+/* Public calls the library itself uses (the public header is generated for
+ * the configured prefix, which the drop-in variant does not share). */
+PH_EXPORT void P(malloc_stats_print)(void (*write_cb)(void *, const char *),
+                                     void *cbopaque, const char *opts);
+
+#endif /* PH_INTERNAL_H */

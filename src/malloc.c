@@ -1,0 +1,218 @@
+/*
+ * malloc.c -- the standard family and jemalloc's *allocx, with the
+ * configured prefix (P(malloc) is je_malloc, ph_malloc or malloc).
+ *
+ * This is the layer that owns errno: it checks sizes and alignments, picks
+ * the heap (the default heap to allocate, the owning heap to free), and
+ * sets ENOMEM / EINVAL exactly as C and POSIX say.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* mallocx flags (the public header's encoding) */
+#define FLAG_LG_ALIGN_MASK 0x3f
+#define FLAG_ZERO          0x40
+
+static inline struct heap *heap_current(void)
+{
+	struct heap *h = atomic_load_explicit(&default_heap,
+	    memory_order_acquire);
+	return likely(h != NULL) ? h : heap_process();
+}
+
+static inline bool is_pow2(size_t x)
+{
+	return x != 0 && (x & (x - 1)) == 0;
+}
+
+static void *alloc_checked(size_t size, size_t align, bool zero)
+{
+	if (unlikely(size > HEAP_ALLOC_MAX || align > HEAP_ALLOC_MAX)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	struct heap *h = heap_current();
+	void *p = heap_malloc_aligned(h, size, align, zero || opts.zero);
+	if (unlikely(p == NULL))
+		errno = ENOMEM;
+	return p;
+}
+
+PH_EXPORT void *P(malloc)(size_t size)
+{
+	if (likely(size <= SMALL_MAX)) {
+		void *p = heap_malloc(heap_current(), size, opts.zero);
+		if (likely(p != NULL))
+			return p;
+		errno = ENOMEM;
+		return NULL;
+	}
+	return alloc_checked(size, 0, false);
+}
+
+PH_EXPORT void *P(calloc)(size_t n, size_t size)
+{
+	size_t total;
+	/* The product is exact iff the builtin reports no overflow. */
+	if (unlikely(__builtin_mul_overflow(n, size, &total))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return alloc_checked(total, 0, true);
+}
+
+PH_EXPORT void P(free)(void *p)
+{
+	if (likely(p != NULL))
+		heap_free(heap_owner(p, "free"), p);
+}
+
+PH_EXPORT void *P(realloc)(void *p, size_t size)
+{
+	if (p == NULL)
+		return alloc_checked(size, 0, false);
+	if (size == 0) {
+		/* glibc's behaviour: free and return NULL. */
+		P(free)(p);
+		return NULL;
+	}
+	struct heap *h = heap_owner(p, "realloc");
+	if (unlikely(size > HEAP_ALLOC_MAX)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *q = heap_realloc(h, p, size, 0, opts.zero);
+	if (unlikely(q == NULL))
+		errno = ENOMEM;
+	return q;
+}
+
+PH_EXPORT int P(posix_memalign)(void **out, size_t align, size_t size)
+{
+	if (!is_pow2(align) || align % sizeof(void *) != 0)
+		return EINVAL;
+	int saved = errno;
+	void *p = alloc_checked(size, align, false);
+	if (p == NULL) {
+		errno = saved;
+		return ENOMEM;
+	}
+	*out = p;
+	return 0;
+}
+
+PH_EXPORT void *P(aligned_alloc)(size_t align, size_t size)
+{
+	if (!is_pow2(align)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return alloc_checked(size, align, false);
+}
+
+PH_EXPORT void *P(memalign)(size_t align, size_t size)
+{
+	/* Like glibc: a non-power-of-two alignment is rounded up. */
+	if (align == 0)
+		align = 1;
+	if (!is_pow2(align)) {
+		if (align > HEAP_ALLOC_MAX) {
+			errno = EINVAL;
+			return NULL;
+		}
+		align = (size_t)1 << (64 - __builtin_clzl(align));
+	}
+	return alloc_checked(size, align, false);
+}
+
+PH_EXPORT void *P(valloc)(size_t size)
+{
+	return alloc_checked(size, PAGE, false);
+}
+
+PH_EXPORT void *P(pvalloc)(size_t size)
+{
+	if (size > HEAP_ALLOC_MAX) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return alloc_checked(ALIGN_UP(size ? size : 1, PAGE), PAGE, false);
+}
+
+PH_EXPORT size_t P(malloc_usable_size)(const void *p)
+{
+	if (p == NULL)
+		return 0;
+	return heap_usable_size(heap_owner(p, "malloc_usable_size"), p);
+}
+
+/* ---- jemalloc's non-standard family ------------------------------------- */
+
+static inline size_t flag_align(int flags)
+{
+	unsigned lg = (unsigned)flags & FLAG_LG_ALIGN_MASK;
+	return lg ? (size_t)1 << lg : 0;
+}
+
+PH_EXPORT void *P(mallocx)(size_t size, int flags)
+{
+	return alloc_checked(size, flag_align(flags),
+	    (flags & FLAG_ZERO) != 0);
+}
+
+PH_EXPORT void *P(rallocx)(void *p, size_t size, int flags)
+{
+	size_t align = flag_align(flags);
+	if (unlikely(size > HEAP_ALLOC_MAX || align > HEAP_ALLOC_MAX)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	struct heap *h = heap_owner(p, "rallocx");
+	void *q = heap_realloc(h, p, size, align ? align : 1,
+	    (flags & FLAG_ZERO) != 0 || opts.zero);
+	if (q == NULL)
+		errno = ENOMEM;
+	return q;
+}
+
+PH_EXPORT size_t P(xallocx)(void *p, size_t size, size_t extra, int flags)
+{
+	struct heap *h = heap_owner(p, "xallocx");
+	if (size > HEAP_ALLOC_MAX)
+		return heap_usable_size(h, p);
+	return heap_resize_in_place(h, p, size, extra);
+}
+
+PH_EXPORT size_t P(sallocx)(const void *p, int flags)
+{
+	return heap_usable_size(heap_owner(p, "sallocx"), p);
+}
+
+PH_EXPORT void P(dallocx)(void *p, int flags)
+{
+	heap_free(heap_owner(p, "dallocx"), p);
+}
+
+PH_EXPORT size_t P(nallocx)(size_t size, int flags)
+{
+	size_t align = flag_align(flags);
+	if (size > HEAP_ALLOC_MAX || align > HEAP_ALLOC_MAX)
+		return 0;
+	sizeclass_init();
+	return size_usable_aligned(size, align);
+}
+
+PH_EXPORT void P(sdallocx)(void *p, size_t size, int flags)
+{
+	struct heap *h = heap_owner(p, "sdallocx");
+	size_t usable = heap_usable_size(h, p);
+	size_t claimed = P(nallocx)(size, flags);
+	/* A size between the request and the usable size is fine. */
+	if (unlikely(size > usable || (claimed != usable &&
+	    P(nallocx)(size, 0) != usable && size <= SMALL_MAX)))
+		report_fatal("sdallocx of %p with size %zu, but the block "
+		    "holds %zu", p, size, usable);
+	heap_free(h, p);
+}

@@ -1,0 +1,136 @@
+/*
+ * os.c -- the only module that talks to the kernel.
+ *
+ * Contract: addresses and lengths are PAGE multiples; calls return 0 or an
+ * errno value (NULL for a failed mapping) and preserve errno, since they run
+ * inside malloc, which must not change errno on success.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+void *os_reserve(size_t size)
+{
+	int saved = errno;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	errno = saved;
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int os_unmap(void *addr, size_t size)
+{
+	int saved = errno;
+	int err = munmap(addr, size) == 0 ? 0 : errno;
+	errno = saved;
+	return err;
+}
+
+/* Gives the pages back.  Private anonymous memory reads as zero afterwards;
+ * shared memory (shm, tmpfs files) needs MADV_REMOVE to free the backing. */
+int os_purge(void *addr, size_t size, bool shared)
+{
+	int saved = errno;
+	int err = madvise(addr, size, shared ? MADV_REMOVE : MADV_DONTNEED);
+	err = err == 0 ? 0 : errno;
+	errno = saved;
+	return err;
+}
+
+/* Parses /proc/self/maps with read(2) into a stack buffer: no allocation. */
+bool os_range_shared(const void *addr)
+{
+	int saved = errno;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	bool shared = false, found = false;
+	char buf[4096];
+	size_t have = 0;
+
+	if (fd < 0)
+		return false;
+	while (!found) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = '\0';
+		char *line = buf, *nl;
+		while (!found && (nl = strchr(line, '\n')) != NULL) {
+			unsigned long lo, hi;
+			char perms[8];
+			if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 &&
+			    (uintptr_t)addr >= lo && (uintptr_t)addr < hi) {
+				found = true;
+				shared = perms[3] == 's';
+			}
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+	}
+	close(fd);
+	errno = saved;
+	return shared;
+}
+
+uint64_t os_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t os_random(void)
+{
+	uint64_t r = 0;
+	int saved = errno;
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		r = ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^
+		    ((uint64_t)ts.tv_sec << 20);
+	}
+	errno = saved;
+	return r | 1;   /* never 0: 0 means "no key" */
+}
+
+/* The thread's kernel TID, cached; the cache is cleared in a fork child by
+ * registry.c's atfork handler (os_tid_forget). */
+static __thread uint32_t tid_cache __attribute__((tls_model("initial-exec")));
+
+uint32_t os_tid(void)
+{
+	if (unlikely(tid_cache == 0))
+		tid_cache = (uint32_t)syscall(SYS_gettid);
+	return tid_cache;
+}
+
+void os_tid_forget(void)
+{
+	tid_cache = 0;
+}
+
+void os_futex_wait(_Atomic uint32_t *word, uint32_t val, bool shared)
+{
+	int saved = errno;
+	syscall(SYS_futex, word, shared ? FUTEX_WAIT : FUTEX_WAIT_PRIVATE,
+	    val, NULL, NULL, 0);
+	errno = saved;
+}
+
+void os_futex_wake(_Atomic uint32_t *word, bool shared)
+{
+	int saved = errno;
+	syscall(SYS_futex, word, shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE,
+	    1, NULL, NULL, 0);
+	errno = saved;
+}

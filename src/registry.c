@@ -1,0 +1,177 @@
+/*
+ * registry.c -- the process-local list of attached heaps.
+ *
+ * This and the thread caches are the only process globals that describe
+ * heaps (DESIGN.md principle 1).  Readers (free, realloc, usable_size of a
+ * pointer from any heap) scan it without a lock: a slot is published with a
+ * release store after the heap is formatted and cleared on detach, and a
+ * heap must not be detached while another thread still uses it.
+ *
+ * The fork handlers live here because they walk the attached heaps.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define REGISTRY_SLOTS 1024
+
+struct heap *_Atomic default_heap;
+static struct heap *_Atomic slots[REGISTRY_SLOTS];
+static bool owned[REGISTRY_SLOTS];     /* mapped by ph_heap_open */
+static _Atomic unsigned nslots;        /* slots in use are below this */
+static struct lock registry_lock;      /* serialises writers */
+
+int registry_add(struct heap *h)
+{
+	lock_acquire(&registry_lock);
+	unsigned n = atomic_load_explicit(&nslots, memory_order_relaxed);
+	unsigned i = 0;
+	while (i < n && atomic_load_explicit(&slots[i],
+	    memory_order_relaxed) != NULL)
+		i++;
+	if (i == REGISTRY_SLOTS) {
+		lock_release(&registry_lock);
+		return ENFILE;
+	}
+	owned[i] = false;
+	atomic_store_explicit(&slots[i], h, memory_order_release);
+	if (i == n)
+		atomic_store_explicit(&nslots, n + 1, memory_order_release);
+	lock_release(&registry_lock);
+	return 0;
+}
+
+void registry_remove(struct heap *h)
+{
+	lock_acquire(&registry_lock);
+	unsigned n = atomic_load_explicit(&nslots, memory_order_relaxed);
+	for (unsigned i = 0; i < n; i++)
+		if (atomic_load_explicit(&slots[i], memory_order_relaxed) == h)
+			atomic_store_explicit(&slots[i], NULL,
+			    memory_order_release);
+	struct heap *expect = h;
+	atomic_compare_exchange_strong(&default_heap, &expect,
+	    heap_process_if_any());
+	lock_release(&registry_lock);
+}
+
+static int registry_slot(const struct heap *h)
+{
+	unsigned n = atomic_load_explicit(&nslots, memory_order_acquire);
+	for (unsigned i = 0; i < n; i++)
+		if (atomic_load_explicit(&slots[i], memory_order_acquire) == h)
+			return (int)i;
+	return -1;
+}
+
+void registry_set_owned(struct heap *h)
+{
+	int i = registry_slot(h);
+	if (i >= 0)
+		owned[i] = true;
+}
+
+bool registry_is_owned(const struct heap *h)
+{
+	int i = registry_slot(h);
+	return i >= 0 && owned[i];
+}
+
+struct heap *registry_lookup(const void *p)
+{
+	unsigned n = atomic_load_explicit(&nslots, memory_order_acquire);
+	for (unsigned i = 0; i < n; i++) {
+		struct heap *h = atomic_load_explicit(&slots[i],
+		    memory_order_acquire);
+		if (h != NULL && (uintptr_t)p - (uintptr_t)h < h->size)
+			return h;
+	}
+	return NULL;
+}
+
+bool registry_overlaps(const void *start, size_t size)
+{
+	uintptr_t lo = (uintptr_t)start, hi = lo + size;
+	unsigned n = atomic_load_explicit(&nslots, memory_order_acquire);
+	for (unsigned i = 0; i < n; i++) {
+		struct heap *h = atomic_load_explicit(&slots[i],
+		    memory_order_acquire);
+		if (h != NULL && lo < (uintptr_t)h + h->size &&
+		    (uintptr_t)h < hi)
+			return true;
+	}
+	return false;
+}
+
+void registry_foreach(void (*fn)(struct heap *h))
+{
+	unsigned n = atomic_load_explicit(&nslots, memory_order_acquire);
+	for (unsigned i = 0; i < n; i++) {
+		struct heap *h = atomic_load_explicit(&slots[i],
+		    memory_order_acquire);
+		if (h != NULL)
+			fn(h);
+	}
+}
+
+/* ---- fork ------------------------------------------------------------------
+ * Before fork, take the lock of every heap whose memory the child gets a
+ * private copy of, so the copy is consistent; the child then owns that copy
+ * and simply clears the lock (its thread has a new TID).  A shared heap is
+ * the same memory in both processes: the parent keeps working on it and the
+ * child must not touch its lock, so shared heaps are left alone.
+ */
+static void fork_lock_one(struct heap *h)
+{
+	if (!(h->flags & HEAP_F_SHARED))
+		lock_acquire(&h->lock);
+}
+
+static void fork_unlock_one(struct heap *h)
+{
+	if (!(h->flags & HEAP_F_SHARED))
+		lock_release(&h->lock);
+}
+
+static void fork_reset_one(struct heap *h)
+{
+	if (!(h->flags & HEAP_F_SHARED))
+		lock_reset(&h->lock);
+}
+
+static void fork_prepare(void)
+{
+	lock_acquire(&registry_lock);
+	registry_foreach(fork_lock_one);
+}
+
+static void fork_parent(void)
+{
+	registry_foreach(fork_unlock_one);
+	lock_release(&registry_lock);
+}
+
+static void fork_child(void)
+{
+	os_tid_forget();
+	registry_foreach(fork_reset_one);
+	lock_reset(&registry_lock);
+}
+
+static void stats_at_exit(void)
+{
+	P(malloc_stats_print)(NULL, NULL, NULL);
+}
+
+void registry_process_ready(void)
+{
+	static _Atomic bool done;
+	bool expect = false;
+	if (!atomic_compare_exchange_strong(&done, &expect, true))
+		return;
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	if (opts.stats_print)
+		atexit(stats_at_exit);
+}

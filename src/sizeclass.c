@@ -1,0 +1,108 @@
+/*
+ * sizeclass.c -- the small size classes and their slab geometry.
+ *
+ * Classes: 16, 32, ..., 128 (quantum steps), then four per doubling
+ * (160, 192, 224, 256, 320, ...) up to 14336 = SMALL_MAX.  So a small
+ * request never wastes more than 25% of its block (size/class > 3/4 for
+ * sizes above 16).  The table is the same in every process: a shared heap
+ * records sizeclass_signature() and refuses a process that disagrees.
+ */
+#include "internal.h"
+
+struct sizeclass sizeclasses[NBINS];
+uint8_t size2class_tab[1024 / 16 + 1];
+static _Atomic bool sizeclass_ready;
+
+/* The slab length: the first n pages whose tail waste is at most 1/64 of
+ * the slab, else the n with the least waste. */
+static uint32_t slab_pages_for(size_t size)
+{
+	uint32_t best = 1;
+	size_t best_waste = PAGE;
+
+	for (uint32_t n = 1; n <= SLAB_MAXPAGES; n++) {
+		size_t bytes = n * PAGE, waste = bytes % size;
+		if (bytes < size)
+			continue;
+		if (waste * 64 <= bytes)
+			return n;
+		if (waste * best * PAGE < best_waste * bytes) {
+			best = n;
+			best_waste = waste;
+		}
+	}
+	return best;
+}
+
+static size_t class_size(unsigned c)
+{
+	if (c < 8)
+		return (c + 1) * QUANTUM;
+	unsigned group = (c - 8) / 4, idx = (c - 8) % 4;
+	size_t base = (size_t)128 << group;
+	return base + (idx + 1) * (base / 4);
+}
+
+void sizeclass_init(void)
+{
+	if (atomic_load_explicit(&sizeclass_ready, memory_order_acquire))
+		return;
+	for (unsigned c = 0; c < NBINS; c++) {
+		struct sizeclass *sc = &sizeclasses[c];
+		sc->size = (uint32_t)class_size(c);
+		sc->npages = slab_pages_for(sc->size);
+		sc->nblocks = (uint32_t)(sc->npages * PAGE / sc->size);
+		/* exact for offsets < 2^16 and sizes < 2^16 (see slab.c) */
+		sc->div_magic = (uint32_t)(((UINT64_C(1) << 32) + sc->size - 1)
+		    / sc->size);
+	}
+	for (size_t i = 0, c = 0; i <= 1024 / 16; i++) {
+		while (sizeclasses[c].size < i * 16)
+			c++;
+		size2class_tab[i] = (uint8_t)c;
+	}
+	/* Racing initialisers write identical values, so this is benign. */
+	atomic_store_explicit(&sizeclass_ready, true, memory_order_release);
+}
+
+uint64_t sizeclass_signature(void)
+{
+	uint64_t sig = 14695981039346656037ull;   /* FNV-1a */
+	for (unsigned c = 0; c < NBINS; c++) {
+		sig = (sig ^ sizeclasses[c].size) * 1099511628211ull;
+		sig = (sig ^ sizeclasses[c].npages) * 1099511628211ull;
+	}
+	return sig;
+}
+
+/* Every request 1..SMALL_MAX maps to the smallest class that holds it, the
+ * classes rise, no class wastes more than 25%, and the division magic is
+ * exact for every block offset in a slab. */
+int sizeclass_validate(void)
+{
+	for (unsigned c = 0; c < NBINS; c++) {
+		const struct sizeclass *sc = &sizeclasses[c];
+		if (c > 0 && sc->size <= sizeclasses[c - 1].size)
+			return 1;
+		if (sc->size % QUANTUM != 0 || sc->nblocks == 0 ||
+		    sc->nblocks > UINT16_MAX || sc->npages > SLAB_MAXPAGES)
+			return 1;
+		for (uint32_t off = 0; off < sc->npages * PAGE; off += 8) {
+			uint32_t q = (uint32_t)(((uint64_t)off * sc->div_magic)
+			    >> 32);
+			if (q != off / sc->size)
+				return 1;
+		}
+	}
+	if (sizeclasses[NBINS - 1].size != SMALL_MAX)
+		return 1;
+	for (size_t s = 1; s <= SMALL_MAX; s++) {
+		unsigned c = size2class(s);
+		if (c >= NBINS || sizeclasses[c].size < s ||
+		    (c > 0 && sizeclasses[c - 1].size >= s))
+			return 1;
+		if (s > QUANTUM && s * 4 < (size_t)sizeclasses[c].size * 3)
+			return 1;
+	}
+	return 0;
+}

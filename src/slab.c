@@ -1,0 +1,256 @@
+/*
+ * slab.c -- small blocks: slabs and bins.
+ *
+ * A slab is a run of sizeclasses[c].npages pages cut into equal blocks,
+ * with no header in the run: its descriptor is the head's struct page.
+ * Blocks are carved in address order the first time (so a new slab is not
+ * written all over), and once freed they form a chain through their first
+ * two bytes: the index of the next free block, masked with the heap key.
+ * The next eight bytes of a free block hold heap->free_key, so a second
+ * free of the same block is caught by one compare (then proved by walking
+ * the chain, since user data may hold the key by chance).
+ *
+ * A bin lists the slabs of its class that have free blocks.  An empty slab
+ * goes back to the page runs, except the last one of its bin, which is kept
+ * so that one malloc/free loop does not build and tear down a slab each time.
+ *
+ * Every function here needs heap->lock.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "valgrind.h"
+
+/* Word layout of a free block. */
+struct free_block {
+	uint16_t next;     /* next chain index ^ key16, SLAB_NONE ^ key16 at end */
+	uint16_t unused[3];
+	uint64_t key;      /* heap->free_key while the block is free */
+};
+
+static inline uint16_t key16(const struct heap *h)
+{
+	return (uint16_t)h->free_key;
+}
+
+static inline char *slab_base(struct heap *h, uint32_t head)
+{
+	return page_addr(h, head);
+}
+
+static void bin_push(struct heap *h, struct bin *b, uint32_t head)
+{
+	struct page *pm = heap_pages(h);
+	pm[head].prev = 0;
+	pm[head].next = b->nonfull;
+	if (b->nonfull)
+		pm[b->nonfull].prev = head;
+	b->nonfull = head;
+}
+
+static void bin_remove(struct heap *h, struct bin *b, uint32_t head)
+{
+	struct page *pm = heap_pages(h);
+	struct page *s = &pm[head];
+	if (s->prev)
+		pm[s->prev].next = s->next;
+	else
+		b->nonfull = s->next;
+	if (s->next)
+		pm[s->next].prev = s->prev;
+	s->next = s->prev = 0;
+}
+
+static uint32_t slab_new(struct heap *h, unsigned cls)
+{
+	const struct sizeclass *sc = &sizeclasses[cls];
+	bool zero;
+	uint32_t head = page_run_alloc(h, sc->npages, PAGE_SLAB, &zero);
+	if (head == 0)
+		return 0;
+	struct page *s = &heap_pages(h)[head];
+	s->cls = (uint8_t)cls;
+	s->nfree = (uint16_t)sc->nblocks;
+	s->s.free = SLAB_NONE;
+	s->s.carved = 0;
+	vg_close(slab_base(h, head), sc->npages * PAGE);
+	h->bins[cls].nslabs++;
+	bin_push(h, &h->bins[cls], head);
+	return head;
+}
+
+void *slab_alloc(struct heap *h, unsigned cls)
+{
+	struct bin *b = &h->bins[cls];
+	uint32_t head = b->nonfull;
+	if (unlikely(head == 0) && (head = slab_new(h, cls)) == 0)
+		return NULL;
+
+	struct page *s = &heap_pages(h)[head];
+	uint32_t size = sizeclasses[cls].size;
+	char *p;
+	if (s->s.free != SLAB_NONE) {
+		p = slab_base(h, head) + (size_t)s->s.free * size;
+		struct free_block *fb = (struct free_block *)p;
+		vg_open(fb, sizeof(*fb));
+		uint16_t next = fb->next ^ key16(h);
+		if (unlikely(next != SLAB_NONE && next >= s->s.carved))
+			report_fatal("corrupted free chain in slab %p of "
+			    "heap %p (use after free?)",
+			    (void *)slab_base(h, head), (void *)h);
+		fb->key = 0;
+		s->s.free = next;
+	} else {
+		p = slab_base(h, head) + (size_t)s->s.carved * size;
+		s->s.carved++;
+	}
+	if (--s->nfree == 0)
+		bin_remove(h, b, head);
+	if (config_stats) {
+		b->nmalloc++;
+		b->curblocks++;
+		h->stats.allocated += size;
+	}
+	return p;
+}
+
+/* Is block idx on the slab's free chain?  Bounded by the chain's length. */
+static bool slab_chain_has(struct heap *h, struct page *s, uint32_t head,
+                           uint16_t idx)
+{
+	uint32_t size = sizeclasses[s->cls].size;
+	uint16_t i = s->s.free;
+	for (uint32_t n = 0; i != SLAB_NONE && n <= s->s.carved; n++) {
+		if (i == idx)
+			return true;
+		struct free_block *fb = (struct free_block *)
+		    (slab_base(h, head) + (size_t)i * size);
+		vg_open(fb, sizeof(*fb));
+		i = fb->next ^ key16(h);
+		vg_close(fb, sizeof(*fb));
+	}
+	return false;
+}
+
+uint16_t slab_block_index(struct heap *h, struct page *s, uint32_t head,
+                          const void *p)
+{
+	const struct sizeclass *sc = &sizeclasses[s->cls];
+	uint32_t off = (uint32_t)((const char *)p - slab_base(h, head));
+	uint32_t idx = (uint32_t)(((uint64_t)off * sc->div_magic) >> 32);
+	if (unlikely(idx * sc->size != off || idx >= s->s.carved))
+		report_fatal("invalid free of %p in heap %p (%s)", p, (void *)h,
+		    idx * sc->size != off ? "not the start of a block" :
+		    "never allocated");
+	return (uint16_t)idx;
+}
+
+void slab_free(struct heap *h, struct page *s, uint32_t head, void *p)
+{
+	uint16_t idx = slab_block_index(h, s, head, p);
+	struct free_block *fb = (struct free_block *)p;
+	unsigned cls = s->cls;
+	struct bin *b = &h->bins[cls];
+
+	vg_open(fb, sizeof(*fb));
+	if (unlikely(fb->key == h->free_key) && slab_chain_has(h, s, head, idx))
+		report_fatal("double free of %p in heap %p", p, (void *)h);
+	fb->next = s->s.free ^ key16(h);
+	fb->key = h->free_key;
+	vg_close(fb, sizeof(*fb));
+	s->s.free = idx;
+	if (config_stats) {
+		b->ndalloc++;
+		b->curblocks--;
+		h->stats.allocated -= sizeclasses[cls].size;
+	}
+	if (++s->nfree == 1)
+		bin_push(h, b, head);
+	else if (s->nfree == sizeclasses[cls].nblocks &&
+	    (b->nonfull != head || s->next != 0)) {
+		/* Empty and not the bin's only slab: give the pages back. */
+		bin_remove(h, b, head);
+		b->nslabs--;
+		page_run_free(h, head);
+	}
+}
+
+int slab_validate(struct heap *h, uint32_t head, char *why, size_t whylen)
+{
+	struct page *s = &heap_pages(h)[head];
+	const struct sizeclass *sc = &sizeclasses[s->cls];
+	uint32_t chain = 0;
+	char msg[160];
+
+	if (s->s.carved > sc->nblocks) {
+		snprintf(msg, sizeof(msg), "slab %u: carved %u of %u blocks",
+		    head, s->s.carved, sc->nblocks);
+		goto fail;
+	}
+	for (uint16_t i = s->s.free; i != SLAB_NONE; chain++) {
+		if (i >= s->s.carved || chain > s->s.carved) {
+			snprintf(msg, sizeof(msg), "slab %u: chain index %u "
+			    "beyond carved %u or looping", head, i,
+			    s->s.carved);
+			goto fail;
+		}
+		struct free_block *fb = (struct free_block *)
+		    (slab_base(h, head) + (size_t)i * sc->size);
+		vg_open(fb, sizeof(*fb));
+		uint64_t key = fb->key;
+		uint16_t next = fb->next ^ key16(h);
+		vg_close(fb, sizeof(*fb));
+		if (key != h->free_key) {
+			snprintf(msg, sizeof(msg), "slab %u: free block %u "
+			    "lost its key (written after free)", head, i);
+			goto fail;
+		}
+		i = next;
+	}
+	if (s->nfree != chain + sc->nblocks - s->s.carved) {
+		snprintf(msg, sizeof(msg), "slab %u: nfree %u, chain %u, "
+		    "uncarved %u", head, s->nfree, chain,
+		    sc->nblocks - s->s.carved);
+		goto fail;
+	}
+	return 0;
+fail:
+	snprintf(why, whylen, "%s", msg);
+	return 1;
+}
+
+/* Each bin lists exactly the slabs of its class with free blocks, and its
+ * counters agree with the slabs (nslabs) found by the page walk. */
+int bin_validate(struct heap *h, char *why, size_t whylen)
+{
+	struct page *pm = heap_pages(h);
+	uint32_t nslabs[NBINS] = { 0 }, nonfull[NBINS] = { 0 };
+
+	for (uint32_t i = h->first_page; i < h->npages; i += pm[i].span)
+		if (pm[i].kind == PAGE_SLAB) {
+			nslabs[pm[i].cls]++;
+			nonfull[pm[i].cls] += pm[i].nfree > 0;
+		}
+	for (unsigned c = 0; c < NBINS; c++) {
+		const struct bin *b = &h->bins[c];
+		uint32_t n = 0, prev = 0;
+		for (uint32_t i = b->nonfull; i; prev = i, i = pm[i].next) {
+			if (i < h->first_page || i >= h->npages ||
+			    pm[i].kind != PAGE_SLAB || pm[i].cls != c ||
+			    pm[i].nfree == 0 || pm[i].prev != prev ||
+			    ++n > nonfull[c]) {
+				snprintf(why, whylen, "bin %u: bad entry %u on "
+				    "its list of non-full slabs", c, i);
+				return 1;
+			}
+		}
+		if (n != nonfull[c] || b->nslabs != nslabs[c]) {
+			snprintf(why, whylen, "bin %u: lists %u of %u non-full "
+			    "slabs; counts %u slabs, page map has %u", c, n,
+			    nonfull[c], b->nslabs, nslabs[c]);
+			return 1;
+		}
+	}
+	return 0;
+}

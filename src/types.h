@@ -1,0 +1,232 @@
+/*
+ * types.h -- the words and the structs of phmalloc.
+ *
+ * Glossary (these words mean only this, everywhere in the source):
+ *
+ *   heap     A contiguous, page-aligned address range [base, base+size) that
+ *            holds ALL allocator state about itself (struct heap at `base`,
+ *            then the page map, then data pages).  The process heap is a
+ *            heap on a large reserved anonymous mapping; a private or shared
+ *            heap is a heap on a range the caller gives.
+ *   OS page  The kernel's page.  "page" alone is ours: PAGE bytes, the unit
+ *            of the page map.  They are equal on x86-64 Linux (4 KiB).
+ *   page map The array of struct page, one per page of the heap, right after
+ *            struct heap.  Index 0 is the header page, so page index 0 also
+ *            serves as the null link.
+ *   run      A maximal span of pages with one use: free, large or slab.  Its
+ *            first page is its "head" and carries the run's length; its last
+ *            page (when the run has more than one) is its "tail" and names
+ *            the head.
+ *   slab     A run cut into blocks of one small size class.  No header in
+ *            the run: its descriptor is the head's struct page.
+ *   block    What the user gets.  Small blocks live in slabs; a large block
+ *            is a whole run.
+ *   bin      Per size class: the list of slabs that have free blocks.
+ *   offset   A position in the heap as bytes from `base`.  Metadata stores
+ *            offsets and page indices, never absolute pointers, so a heap
+ *            works wherever it is mapped (DESIGN.md principle 2).
+ *   epoch    A counter bumped by every reset; caches tagged with an older
+ *            epoch are dropped rather than used.
+ *   root     One of PH_HEAP_ROOTS named slots holding an offset, so that a
+ *            process joining a heap can find shared data.
+ *
+ * Locking: every field of struct heap below `lock`, and every struct page,
+ * is protected by heap->lock.  Fields above it are set when the heap is
+ * formatted and read-only afterwards, except `epoch` (atomic).
+ */
+#ifndef PH_TYPES_H
+#define PH_TYPES_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/* ---- build configuration as constant booleans (jemalloc style) ---------- */
+#ifdef PH_DEBUG
+static const bool config_debug = true;
+#else
+static const bool config_debug = false;
+#endif
+#ifdef PH_STATS
+static const bool config_stats = true;
+#else
+static const bool config_stats = false;
+#endif
+#ifdef PH_FILL
+static const bool config_fill = true;
+#else
+static const bool config_fill = false;
+#endif
+#ifdef PH_TCACHE
+static const bool config_tcache = true;
+#else
+static const bool config_tcache = false;
+#endif
+#ifdef PH_HAVE_VALGRIND
+static const bool config_valgrind = true;
+#else
+static const bool config_valgrind = false;
+#endif
+
+/* ---- fixed geometry ------------------------------------------------------ */
+#define LG_PAGE         12
+#define PAGE            ((size_t)1 << LG_PAGE)
+#define PAGE_MASK       (PAGE - 1)
+#define QUANTUM         ((size_t)16)       /* alignof(max_align_t) on x86-64 */
+#define NBINS           35                 /* small size classes */
+#define SMALL_MAX       ((size_t)14336)    /* largest small class */
+#define SLAB_MAXPAGES   16                 /* a slab is at most this long */
+#define NRUNCLASSES     128                /* free-run size classes */
+#define HEAP_MAGIC      UINT64_C(0x3170616568687028) /* "(phheap1" */
+#define HEAP_VERSION    1u
+#define HEAP_MIN_SIZE   ((size_t)64 * 1024) /* smallest range we format */
+#define HEAP_MIN_RESERVE ((size_t)64 << 20) /* smallest process heap */
+#define NROOTS          16
+
+/* A run or block never exceeds this: page indices are 32-bit. */
+#define HEAP_MAX_PAGES  UINT32_MAX
+
+/* ---- struct page: one per page --------------------------------------------
+ *
+ * kind             head page of ...   other pages of the run
+ * PAGE_FREE        a free run         tail: PAGE_FREE_TAIL, rest PAGE_NONE
+ * PAGE_LARGE       a large block      tail: PAGE_LARGE_TAIL, rest PAGE_NONE
+ * PAGE_SLAB        a slab             every page: PAGE_SLAB_BODY
+ * PAGE_NONE        header/page map pages, interiors of free and large runs
+ *
+ * Invariants (checked by page_validate):
+ *   a head's `span` is its run's length; the runs tile [first_page, npages);
+ *   a tail's and a slab body's `span` is the head's index;
+ *   no two free runs are adjacent (they are coalesced at once);
+ *   a free run is on exactly the free-run list of its length class, and
+ *   aux <= span: its first aux pages may be dirty, the rest read as zero;
+ *   sum of free runs' aux == stats.dirty_pages;
+ *   slab: nfree == |free chain| + nblocks - carved; carved <= nblocks;
+ *         every chain index < carved, no index twice;
+ *         nfree > 0  <=>  the slab is on its bin's list.
+ */
+enum page_kind {
+	PAGE_NONE = 0,
+	PAGE_FREE,
+	PAGE_FREE_TAIL,
+	PAGE_LARGE,
+	PAGE_LARGE_TAIL,
+	PAGE_SLAB,
+	PAGE_SLAB_BODY,
+};
+
+struct page {
+	uint8_t  kind;   /* enum page_kind */
+	uint8_t  cls;    /* slab: size class */
+	uint16_t nfree;  /* slab: free blocks, on the chain or never carved */
+	uint32_t span;   /* head: run length in pages; tail/body: head index */
+	uint32_t next;   /* list link (page index, 0 = none): bin or run list */
+	uint32_t prev;
+	union {
+		uint64_t stamp;     /* free run: ms when it became dirty */
+		struct {
+			uint16_t free;   /* first block of the free chain,
+			                    SLAB_NONE if empty */
+			uint16_t carved; /* blocks [0, carved) were handed
+			                    out at least once */
+			uint32_t unused;
+		} s;             /* slab */
+	};
+	uint64_t aux;    /* free run: pages at its start that may be dirty
+	                    (the rest read as zero); slab: reserved for the
+	                    remote-free list */
+};
+#define SLAB_NONE UINT16_MAX
+
+/* ---- struct bin: one per small size class --------------------------------
+ *   nonfull lists exactly the slabs of this class with nfree > 0.
+ *   stats: curblocks == nmalloc - nfree (blocks handed out, live).
+ */
+struct bin {
+	uint32_t nonfull;    /* head page index of the first non-full slab */
+	uint32_t nslabs;     /* slabs of this class in the heap */
+	uint64_t nmalloc;    /* blocks ever allocated */
+	uint64_t ndalloc;    /* blocks ever freed */
+	uint64_t curblocks;  /* live blocks */
+};
+
+/* ---- lock: a process-shared futex lock -----------------------------------
+ *   word == 0: free; otherwise the owner's TID, with LOCK_WAITERS or-ed in
+ *   when somebody sleeps on it.  Works across processes because it is a
+ *   plain futex on (possibly) shared memory.
+ */
+struct lock {
+	_Atomic uint32_t word;
+	uint32_t pad;
+};
+#define LOCK_WAITERS 0x80000000u
+
+/* ---- struct heap_stats -----------------------------------------------------
+ *   allocated: bytes in live blocks (usable sizes);
+ *   active:    bytes in pages that belong to slabs or large blocks;
+ *   dirty:     bytes in free pages that may hold memory (not purged);
+ *   mapped:    bytes of the range that were ever touched (up to hwm).
+ */
+struct heap_stats {
+	uint64_t allocated;
+	uint64_t active_pages;
+	uint64_t dirty_pages;
+	uint64_t nmalloc_large;
+	uint64_t ndalloc_large;
+	uint64_t cur_large;
+	uint64_t npurged_pages;
+	uint64_t npurge_calls;
+};
+
+/* ---- struct heap: the one state struct, at the start of its range --------- */
+struct heap {
+	/* Set when formatted, read-only after (except epoch). */
+	_Atomic uint64_t magic;   /* HEAP_MAGIC once formatted */
+	_Atomic uint32_t init;    /* 0 fresh, 1 being formatted, 2 ready */
+	uint32_t version;         /* HEAP_VERSION */
+	uint32_t hdr_size;        /* sizeof(struct heap) when formatted */
+	uint32_t page_size;       /* PAGE when formatted */
+	uint32_t nbins;           /* NBINS when formatted */
+	uint32_t flags;           /* HEAP_F_* */
+	uint64_t base;            /* address formatted at */
+	uint64_t size;            /* bytes in the range */
+	uint32_t npages;          /* pages in the range */
+	uint32_t first_page;      /* first data page */
+	uint64_t free_key;        /* marks freed small blocks (double free) */
+	uint64_t class_sig;       /* signature of the size-class table */
+	_Atomic uint64_t epoch;   /* bumped by each reset */
+
+	struct lock lock;         /* protects everything below */
+	uint32_t hwm;             /* pages >= hwm were never handed out */
+	uint32_t pad0;
+	uint64_t purge_next_ms;   /* next time decay may purge */
+	uint32_t runs[NRUNCLASSES];   /* free-run list heads by length class */
+	uint64_t runmap[NRUNCLASSES / 64]; /* bit c: runs[c] non-empty */
+	struct bin bins[NBINS];
+	uint64_t roots[NROOTS];   /* offsets, 0 = unset */
+	struct heap_stats stats;
+};
+
+/* struct heap.flags */
+#define HEAP_F_OSMEM    0x1u  /* pages come from the OS: purge with madvise */
+#define HEAP_F_SHARED   0x2u  /* mapped by other processes too */
+#define HEAP_F_ZEROED   0x4u  /* pages never handed out read as zero */
+
+/* struct heap.init */
+#define HEAP_INIT_FRESH      0u  /* zeroed memory, nobody formatting */
+#define HEAP_INIT_FORMATTING 1u  /* a process is formatting it */
+#define HEAP_INIT_READY      2u  /* formatted */
+
+/* ---- size-class table (sizeclass.c), the same in every process ---------- */
+struct sizeclass {
+	uint32_t size;       /* block size */
+	uint32_t npages;     /* slab length */
+	uint32_t nblocks;    /* blocks per slab */
+	uint32_t div_magic;  /* ceil(2^32 / size): offset / size without div */
+};
+extern struct sizeclass sizeclasses[NBINS];
+
+#endif /* PH_TYPES_H */
