@@ -3,8 +3,8 @@
  *
  * Classes: 16, 32, ..., 128 (quantum steps), then four per doubling
  * (160, 192, 224, 256, 320, ...) up to 14336 = SMALL_MAX.  So a small
- * request never wastes more than 25% of its block (size/class > 3/4 for
- * sizes above 16).  The table is the same in every process: a shared heap
+ * request above 48 bytes never wastes more than 25% of its block; below,
+ * the 16-byte quantum (alignof(max_align_t)) bounds the waste at 15 bytes.  The table is the same in every process: a shared heap
  * records sizeclass_signature() and refuses a process that disagrees.
  */
 #include "internal.h"
@@ -76,8 +76,8 @@ uint64_t sizeclass_signature(void)
 }
 
 /* Every request 1..SMALL_MAX maps to the smallest class that holds it, the
- * classes rise, no class wastes more than 25%, and the division magic is
- * exact for every block offset in a slab. */
+ * classes rise, waste stays within the bounds above, and the division magic
+ * is exact for every block offset in a slab. */
 int sizeclass_validate(void)
 {
 	for (unsigned c = 0; c < NBINS; c++) {
@@ -101,7 +101,9 @@ int sizeclass_validate(void)
 		if (c >= NBINS || sizeclasses[c].size < s ||
 		    (c > 0 && sizeclasses[c - 1].size >= s))
 			return 1;
-		if (s > QUANTUM && s * 4 < (size_t)sizeclasses[c].size * 3)
+		if (s > 3 * QUANTUM && s * 4 < (size_t)sizeclasses[c].size * 3)
+			return 1;
+		if (sizeclasses[c].size - s >= QUANTUM && s <= 3 * QUANTUM)
 			return 1;
 	}
 	return 0;

@@ -1,0 +1,191 @@
+/* test_slab.c -- slabs and bins: carving, the free chain, double-free and
+ * bad-pointer detection, slab release, and what slab_validate catches. */
+#include "unit.h"
+
+#define MIB ((size_t)1 << 20)
+
+static struct heap *h;
+
+static void setup(void)
+{
+	sizeclass_init();
+	h = unit_heap(8 * MIB, 0);
+}
+
+static void teardown(void)
+{
+	unit_heap_free(h);
+}
+
+START_TEST(fills_a_slab_with_distinct_aligned_blocks)
+{
+	for (unsigned c = 0; c < NBINS; c++) {
+		const struct sizeclass *sc = &sizeclasses[c];
+		char **p = calloc(sc->nblocks, sizeof(*p));
+		for (uint32_t i = 0; i < sc->nblocks; i++) {
+			p[i] = heap_malloc(h, sc->size, false);
+			ck_assert_ptr_nonnull(p[i]);
+			memset(p[i], (int)i, sc->size);
+			if (i > 0)
+				ck_assert_ptr_eq(p[i], p[i - 1] + sc->size);
+		}
+		ck_assert_uint_eq((uintptr_t)p[0] % PAGE, 0);
+		unit_validate(h);
+		for (uint32_t i = 0; i < sc->nblocks; i++) {
+			ck_assert_uint_eq((unsigned char)p[i][sc->size - 1],
+			    (unsigned char)i);
+			heap_free(h, p[i]);
+		}
+		unit_validate(h);
+		free(p);
+	}
+}
+END_TEST
+
+START_TEST(freed_blocks_are_reused_last_in_first_out)
+{
+	void *a = heap_malloc(h, 100, false), *b = heap_malloc(h, 100, false);
+	heap_free(h, a);
+	heap_free(h, b);
+	ck_assert_ptr_eq(heap_malloc(h, 100, false), b);
+	ck_assert_ptr_eq(heap_malloc(h, 100, false), a);
+	unit_validate(h);
+}
+END_TEST
+
+START_TEST(empty_slabs_go_back_but_one)
+{
+	unsigned c = size2class(64);
+	uint32_t n = sizeclasses[c].nblocks * 3;
+	void **p = calloc(n, sizeof(*p));
+	for (uint32_t i = 0; i < n; i++)
+		p[i] = heap_malloc(h, 64, false);
+	ck_assert_uint_eq(h->bins[c].nslabs, 3);
+	uint64_t active = h->stats.active_pages;
+	for (uint32_t i = 0; i < n; i++)
+		heap_free(h, p[i]);
+	ck_assert_uint_eq(h->bins[c].nslabs, 1);
+	ck_assert_uint_eq(h->stats.active_pages,
+	    active - 2 * sizeclasses[c].npages);
+	unit_validate(h);
+	free(p);
+}
+END_TEST
+
+START_TEST(random_mix_keeps_invariants)
+{
+	enum { N = 20000 };
+	void **p = calloc(N, sizeof(*p));
+	srandom(3);
+	for (int op = 0; op < 200000; op++) {
+		int i = (int)(random() % N);
+		if (p[i]) {
+			heap_free(h, p[i]);
+			p[i] = NULL;
+		} else {
+			p[i] = heap_malloc(h, (size_t)random() % SMALL_MAX,
+			    random() % 8 == 0);
+		}
+		if (op % 50000 == 0)
+			unit_validate(h);
+	}
+	unit_validate(h);
+	for (int i = 0; i < N; i++)
+		if (p[i])
+			heap_free(h, p[i]);
+	unit_validate(h);
+	ck_assert_uint_eq(h->stats.allocated, 0);
+	free(p);
+}
+END_TEST
+
+START_TEST(double_free_aborts)
+{
+	void *p = heap_malloc(h, 48, false);
+	heap_malloc(h, 48, false);   /* keep the slab alive */
+	heap_free(h, p);
+	heap_free(h, p);
+}
+END_TEST
+
+START_TEST(double_free_after_other_frees_aborts)
+{
+	void *p = heap_malloc(h, 48, false), *q = heap_malloc(h, 48, false);
+	heap_malloc(h, 48, false);
+	heap_free(h, p);
+	heap_free(h, q);
+	heap_free(h, p);
+}
+END_TEST
+
+START_TEST(interior_pointer_aborts)
+{
+	char *p = heap_malloc(h, 64, false);
+	heap_free(h, p + 16);
+}
+END_TEST
+
+START_TEST(never_carved_block_aborts)
+{
+	char *p = heap_malloc(h, 64, false);
+	heap_free(h, p + 64 * 5);
+}
+END_TEST
+
+START_TEST(free_key_in_user_data_is_not_a_double_free)
+{
+	uint64_t *p = heap_malloc(h, 32, false);
+	heap_malloc(h, 32, false);
+	p[1] = h->free_key;          /* user data that looks like a free block */
+	heap_free(h, p);
+	unit_validate(h);
+}
+END_TEST
+
+START_TEST(validate_catches_write_after_free)
+{
+	uint64_t *p = heap_malloc(h, 32, false);
+	heap_malloc(h, 32, false);
+	heap_free(h, p);
+	p[1] = 0;                    /* use after free clobbers the key */
+	char why[256];
+	ck_assert_int_ne(heap_validate(h, why, sizeof(why)), 0);
+	ck_assert_ptr_nonnull(strstr(why, "key"));
+}
+END_TEST
+
+START_TEST(corrupted_chain_aborts_on_malloc)
+{
+	uint16_t *p = heap_malloc(h, 32, false);
+	heap_malloc(h, 32, false);
+	heap_free(h, p);
+	p[0] = (uint16_t)(100 ^ (uint16_t)h->free_key); /* past carved */
+	heap_malloc(h, 32, false);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("slab");
+	TCase *tc = tcase_create("blocks");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, fills_a_slab_with_distinct_aligned_blocks);
+	tcase_add_test(tc, freed_blocks_are_reused_last_in_first_out);
+	tcase_add_test(tc, empty_slabs_go_back_but_one);
+	tcase_add_test(tc, random_mix_keeps_invariants);
+	tcase_add_test(tc, free_key_in_user_data_is_not_a_double_free);
+	tcase_add_test(tc, validate_catches_write_after_free);
+	suite_add_tcase(s, tc);
+	TCase *tb = tcase_create("misuse");
+	tcase_add_checked_fixture(tb, setup, teardown);
+	tcase_add_test_raise_signal(tb, double_free_aborts, SIGABRT);
+	tcase_add_test_raise_signal(tb, double_free_after_other_frees_aborts,
+	    SIGABRT);
+	tcase_add_test_raise_signal(tb, interior_pointer_aborts, SIGABRT);
+	tcase_add_test_raise_signal(tb, never_carved_block_aborts, SIGABRT);
+	tcase_add_test_raise_signal(tb, corrupted_chain_aborts_on_malloc,
+	    SIGABRT);
+	suite_add_tcase(s, tb);
+	return unit_run(s);
+}

@@ -1,0 +1,45 @@
+/*
+ * unit.h -- helpers for the unit tests, which see the engine's internals.
+ */
+#ifndef PH_UNIT_H
+#define PH_UNIT_H
+
+#include <check.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+/* A fresh heap of `size` bytes on its own anonymous mapping. */
+static inline struct heap *unit_heap(size_t size, unsigned hflags)
+{
+	void *base = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(base, MAP_FAILED);
+	return heap_format(base, size, hflags, true);
+}
+
+static inline void unit_heap_free(struct heap *h)
+{
+	munmap(h, h->size);
+}
+
+#define unit_validate(h) do {                                            \
+	char why_[256] = "";                                             \
+	int bad_ = heap_validate((h), why_, sizeof(why_));               \
+	ck_assert_msg(bad_ == 0, "heap_validate: %s", why_);             \
+} while (0)
+
+/* Runs a suite and returns the exit status for main. */
+static inline int unit_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+#endif
