@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -32,6 +33,40 @@ size_t heap_capacity_pages(size_t npages)
 static size_t heap_initial_dirty(struct heap *h, size_t upto)
 {
 	return (h->flags & HEAP_F_ZEROED) ? 0 : upto - h->first_page;
+}
+
+/* A growable heap's backing starts with its metadata and one step. */
+static size_t heap_grow_step(size_t npages)
+{
+	size_t step = npages / 64;
+	return step > HEAP_GROW_STEP_MIN ? step : HEAP_GROW_STEP_MIN;
+}
+
+size_t heap_initial_backing(size_t size)
+{
+	size_t npages = size >> LG_PAGE;
+	size_t want = heap_meta_pages(npages) + heap_grow_step(npages);
+	return (want < npages ? want : npages) << LG_PAGE;
+}
+
+int heap_grow(struct heap *h, size_t end)
+{
+	if (!(h->flags & HEAP_F_GROW) || end > h->npages)
+		return ENOMEM;
+	int fd = registry_fd(h);
+	if (fd < 0)
+		return EBADF;   /* attached without its file: cannot grow */
+	size_t want = h->limit + heap_grow_step(h->npages);
+	if (want < end)
+		want = end;
+	if (want > h->npages)
+		want = h->npages;
+	int saved = errno;
+	int err = ftruncate(fd, (off_t)(want << LG_PAGE)) == 0 ? 0 : errno;
+	errno = saved;
+	if (err == 0)
+		h->limit = (uint32_t)want;
+	return err;
 }
 
 struct heap *heap_format(void *base, size_t size, unsigned hflags,
@@ -59,6 +94,8 @@ struct heap *heap_format(void *base, size_t size, unsigned hflags,
 	h->size = npages << LG_PAGE;
 	h->npages = (uint32_t)npages;
 	h->first_page = (uint32_t)meta;
+	h->limit = (hflags & HEAP_F_GROW) ?
+	    (uint32_t)(heap_initial_backing(size) >> LG_PAGE) : h->npages;
 	h->free_key = os_random();
 	h->class_sig = sizeclass_signature();
 	atomic_store_explicit(&h->epoch, 1, memory_order_relaxed);
@@ -185,10 +222,11 @@ int heap_validate(struct heap *h, char *why, size_t whylen)
 		return 1;
 	}
 	lock_acquire(&h->lock);
-	int bad = h->hwm > h->npages || h->hwm < h->first_page;
+	int bad = h->hwm > h->limit || h->hwm < h->first_page ||
+	    h->limit > h->npages;
 	if (bad)
-		snprintf(why, whylen, "hwm %u outside [%u, %u]", h->hwm,
-		    h->first_page, h->npages);
+		snprintf(why, whylen, "hwm %u, limit %u outside [%u, %u]",
+		    h->hwm, h->limit, h->first_page, h->npages);
 	for (unsigned k = 0; !bad && k < NROOTS; k++)
 		if (h->roots[k] >= h->size) {
 			snprintf(why, whylen, "root %u: offset %llu beyond "
@@ -230,6 +268,10 @@ void heap_stats_read(struct heap *h, struct stats_snapshot *s)
 	s->resident = s->active + s->dirty + ALIGN_UP(sizeof(struct heap) +
 	    page_map_bytes(h->hwm), PAGE);
 	s->size = h->size;
+	s->backed = (size_t)h->limit << LG_PAGE;
+	s->free = (size_t)(h->npages - h->first_page -
+	    h->stats.active_pages) << LG_PAGE;
+	s->largest_free = (size_t)page_largest_free(h) << LG_PAGE;
 	s->epoch = atomic_load_explicit(&h->epoch, memory_order_relaxed);
 	s->nmalloc_large = h->stats.nmalloc_large;
 	s->ndalloc_large = h->stats.ndalloc_large;

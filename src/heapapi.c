@@ -16,7 +16,7 @@
 #include "internal.h"
 #include "phmalloc.h"
 
-#define JOIN_WAIT_MS   10000  /* how long a joiner waits for a formatter */
+#define JOIN_WAIT_MS   2000   /* how long a joiner waits for a formatter */
 
 static inline struct heap *H(ph_heap_t *h)
 {
@@ -144,10 +144,13 @@ static void *map_at(int fd, void *base, size_t size)
 	return p;
 }
 
-static ph_heap_t *heap_open_new(int fd, void *base, size_t size)
+static ph_heap_t *heap_open_new(int fd, void *base, size_t size,
+                                unsigned flags)
 {
+	bool grow = (flags & PH_HEAP_GROW) != 0;
 	int err = range_check(base ? base : (void *)PAGE, size);
-	if (err == 0 && ftruncate(fd, (off_t)size) != 0)
+	size_t backing = grow ? heap_initial_backing(size) : size;
+	if (err == 0 && ftruncate(fd, (off_t)backing) != 0)
 		err = errno;
 	if (err)
 		return fail_ptr(err);
@@ -158,26 +161,34 @@ static ph_heap_t *heap_open_new(int fd, void *base, size_t size)
 		munmap(h, size);
 		return fail_ptr(EEXIST);
 	}
-	heap_format(h, size, HEAP_F_SHARED, true);
+	heap_format(h, size, HEAP_F_SHARED | (grow ? HEAP_F_GROW : 0), true);
 	if (registry_add(h) != 0) {
 		munmap(h, size);
 		return fail_ptr(ENFILE);
 	}
-	registry_set_owned(h);
+	registry_set_owned(h, grow ? dup(fd) : -1);
 	return (ph_heap_t *)h;
 }
 
-/* Reads and checks the header through fd before mapping anything. */
+/* Reads and checks the header through fd before mapping anything.  A file
+ * that is empty or all zeroes may be a heap another process is creating
+ * right now: that is worth a short wait; anything else is judged at once. */
 static int header_peek(int fd, struct heap *hdr)
 {
 	struct stat st;
 	for (unsigned ms = 0;; ms++) {
 		if (fstat(fd, &st) != 0)
 			return errno;
-		if (pread(fd, hdr, sizeof(*hdr), 0) == (ssize_t)sizeof(*hdr) &&
-		    atomic_load(&hdr->init) == HEAP_INIT_READY)
-			break;
-		/* Just created by another process: give it time. */
+		if ((size_t)st.st_size >= sizeof(*hdr)) {
+			if (pread(fd, hdr, sizeof(*hdr), 0) != sizeof(*hdr))
+				return EIO;
+			uint32_t init = atomic_load(&hdr->init);
+			if (init != HEAP_INIT_FRESH &&
+			    init != HEAP_INIT_FORMATTING)
+				break;
+		} else if (st.st_size != 0) {
+			return EINVAL;   /* too short to be a heap */
+		}
 		if (ms >= JOIN_WAIT_MS)
 			return st.st_size == 0 ? ENOENT : EINVAL;
 		usleep(1000);
@@ -185,7 +196,7 @@ static int header_peek(int fd, struct heap *hdr)
 	int err = heap_verify_header(hdr, 0);
 	if (err)
 		return err;
-	if ((uint64_t)st.st_size < hdr->size)
+	if ((uint64_t)st.st_size < (uint64_t)hdr->limit << LG_PAGE)
 		return ENODATA;   /* truncated */
 	return 0;
 }
@@ -210,7 +221,7 @@ static ph_heap_t *heap_open_existing(int fd, void *base, size_t size)
 		munmap(h, hdr.size);
 		return fail_ptr(err);
 	}
-	registry_set_owned(h);
+	registry_set_owned(h, (hdr.flags & HEAP_F_GROW) ? dup(fd) : -1);
 	return (ph_heap_t *)h;
 }
 
@@ -239,7 +250,7 @@ PH_EXPORT ph_heap_t *ph_heap_open(const char *name, void *base, size_t size,
 				continue;   /* lost the race: join */
 			return NULL;
 		}
-		ph_heap_t *h = heap_open_new(fd, base, size);
+		ph_heap_t *h = heap_open_new(fd, base, size, flags);
 		int err = errno;
 		close(fd);
 		if (h == NULL) {
@@ -391,6 +402,20 @@ PH_EXPORT int ph_heap_check(ph_heap_t *hp)
 		return 0;
 	report_warn("heap %p is inconsistent: %s", (void *)h, why);
 	return EUCLEAN;
+}
+
+PH_EXPORT int ph_heap_stats(ph_heap_t *hp, struct ph_heap_stats *out)
+{
+	struct heap *h = H(hp);
+	struct stats_snapshot s;
+	if (h == NULL || out == NULL || registry_lookup(h) != h)
+		return EINVAL;
+	heap_stats_read(h, &s);
+	*out = (struct ph_heap_stats){ .size = s.size, .metadata = s.metadata,
+	    .allocated = s.allocated, .active = s.active, .free = s.free,
+	    .largest_free = s.largest_free, .dirty = s.dirty,
+	    .backed = s.backed, .epoch = s.epoch };
+	return 0;
 }
 
 PH_EXPORT ph_heap_t *ph_heap_default(void)

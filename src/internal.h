@@ -160,6 +160,7 @@ void     page_run_shrink(struct heap *h, uint32_t head, size_t n);
 bool     page_run_grow(struct heap *h, uint32_t head, size_t n, bool *zero);
 /* Purges free runs dirty for longer than decay (all of them if force). */
 void     page_purge(struct heap *h, bool force);
+size_t   page_largest_free(struct heap *h);
 int      page_validate(struct heap *h, char *why, size_t whylen);
 
 /* ---- slab.c: small blocks ------------------------------------------------
@@ -189,13 +190,20 @@ size_t       heap_capacity_pages(size_t npages);
 void         heap_reset(struct heap *h);
 int          heap_validate(struct heap *h, char *why, size_t whylen);
 void         heap_purge(struct heap *h, bool force);
+/* Backs pages below `end` (growable heaps: extends the file); 0 or errno.
+ * Needs heap->lock. */
+int          heap_grow(struct heap *h, size_t end);
+/* Bytes a new growable heap of `size` needs backed before formatting. */
+size_t       heap_initial_backing(size_t size);
 
 /* ---- registry.c: the process-local list of attached heaps ---------------- */
 int          registry_add(struct heap *h);
 void         registry_remove(struct heap *h);
-/* Heaps that ph_heap_open mapped, and so ph_heap_close unmaps. */
-void         registry_set_owned(struct heap *h);
+/* Heaps that ph_heap_open mapped, and so ph_heap_close unmaps; fd is kept
+ * open (else -1) when the heap grows its file. */
+void         registry_set_owned(struct heap *h, int fd);
 bool         registry_is_owned(const struct heap *h);
+int          registry_fd(const struct heap *h);
 struct heap *registry_lookup(const void *p);
 /* Calls fn for each attached heap (e.g. to lock them all before fork). */
 void         registry_foreach(void (*fn)(struct heap *h));
@@ -231,6 +239,7 @@ struct heap *heap_owner(const void *p, const char *op);
  */
 struct stats_snapshot {
 	size_t allocated, active, dirty, mapped, resident, size, metadata;
+	size_t free, largest_free, backed;
 	uint64_t epoch;
 	uint64_t nmalloc_large, ndalloc_large, cur_large;
 	uint64_t npurged_pages, npurge_calls;

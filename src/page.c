@@ -147,6 +147,12 @@ static void run_clear_used(struct heap *h, uint32_t head)
 
 /* ---- allocation ---------------------------------------------------------- */
 
+/* Are pages below `end` backed?  A growable heap extends its file first. */
+static inline bool page_backed(struct heap *h, size_t end)
+{
+	return end <= h->limit || heap_grow(h, end) == 0;
+}
+
 /* Takes the first n pages of free run `head` (already off its list) and
  * gives the rest back.  Returns how many of the n pages may be dirty. */
 static size_t run_split(struct heap *h, uint32_t head, size_t n)
@@ -173,7 +179,7 @@ uint32_t page_run_alloc(struct heap *h, size_t n, uint8_t kind, bool *zero)
 	if (n == 0 || n > h->npages)
 		return 0;
 	uint32_t head = run_find(h, n);
-	if (head == 0)
+	if (head == 0 || !page_backed(h, head + n))
 		return 0;
 	run_remove(h, head);
 	*zero = run_split(h, head, n) == 0;
@@ -189,7 +195,7 @@ uint32_t page_run_alloc_aligned(struct heap *h, size_t n, size_t align,
 		return 0;
 	size_t total = n + extra;
 	uint32_t head = run_find(h, total);
-	if (head == 0)
+	if (head == 0 || !page_backed(h, head + total))
 		return 0;
 	run_remove(h, head);
 	size_t dirty = run_split(h, head, total);
@@ -290,7 +296,8 @@ bool page_run_grow(struct heap *h, uint32_t head, size_t n, bool *zero)
 	size_t len = pm[head].span, need = n - len;
 	uint32_t r = head + (uint32_t)len;
 
-	if (r >= h->npages || pm[r].kind != PAGE_FREE || pm[r].span < need)
+	if (r >= h->npages || pm[r].kind != PAGE_FREE || pm[r].span < need ||
+	    !page_backed(h, r + need))
 		return false;
 	run_remove(h, r);
 	*zero = run_split(h, r, need) == 0;
@@ -298,6 +305,18 @@ bool page_run_grow(struct heap *h, uint32_t head, size_t n, bool *zero)
 	run_clear_used(h, head);
 	run_make_used(h, head, n, PAGE_LARGE);
 	return true;
+}
+
+/* The longest free run, in pages: the top non-empty class holds it. */
+size_t page_largest_free(struct heap *h)
+{
+	struct page *pm = heap_pages(h);
+	size_t best = 0;
+	for (int c = NRUNCLASSES - 1; c >= 0 && best == 0; c--)
+		for (uint32_t idx = h->runs[c]; idx; idx = pm[idx].next)
+			if (pm[idx].span > best)
+				best = pm[idx].span;
+	return best;
 }
 
 /* ---- purging ------------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -20,6 +21,7 @@
 struct heap *_Atomic default_heap;
 static struct heap *_Atomic slots[REGISTRY_SLOTS];
 static bool owned[REGISTRY_SLOTS];     /* mapped by ph_heap_open */
+static int fds[REGISTRY_SLOTS];        /* its file, if it grows; else -1 */
 static _Atomic unsigned nslots;        /* slots in use are below this */
 static struct lock registry_lock;      /* serialises writers */
 
@@ -36,6 +38,7 @@ int registry_add(struct heap *h)
 		return ENFILE;
 	}
 	owned[i] = false;
+	fds[i] = -1;
 	atomic_store_explicit(&slots[i], h, memory_order_release);
 	if (i == n)
 		atomic_store_explicit(&nslots, n + 1, memory_order_release);
@@ -48,9 +51,13 @@ void registry_remove(struct heap *h)
 	lock_acquire(&registry_lock);
 	unsigned n = atomic_load_explicit(&nslots, memory_order_relaxed);
 	for (unsigned i = 0; i < n; i++)
-		if (atomic_load_explicit(&slots[i], memory_order_relaxed) == h)
+		if (atomic_load_explicit(&slots[i], memory_order_relaxed) == h) {
 			atomic_store_explicit(&slots[i], NULL,
 			    memory_order_release);
+			if (fds[i] >= 0)
+				close(fds[i]);
+			fds[i] = -1;
+		}
 	struct heap *expect = h;
 	atomic_compare_exchange_strong(&default_heap, &expect,
 	    heap_process_if_any());
@@ -66,11 +73,19 @@ static int registry_slot(const struct heap *h)
 	return -1;
 }
 
-void registry_set_owned(struct heap *h)
+void registry_set_owned(struct heap *h, int fd)
 {
 	int i = registry_slot(h);
-	if (i >= 0)
+	if (i >= 0) {
 		owned[i] = true;
+		fds[i] = fd;
+	}
+}
+
+int registry_fd(const struct heap *h)
+{
+	int i = registry_slot(h);
+	return i >= 0 ? fds[i] : -1;
 }
 
 bool registry_is_owned(const struct heap *h)

@@ -85,6 +85,7 @@ static const bool config_valgrind = false;
 #define HEAP_MIN_SIZE   ((size_t)64 * 1024) /* smallest range we format */
 #define HEAP_MIN_RESERVE ((size_t)64 << 20) /* smallest process heap */
 #define NROOTS          16
+#define HEAP_GROW_STEP_MIN 256  /* pages a growable heap's file grows by, at least */
 
 /* A run or block never exceeds this: page indices are 32-bit. */
 #define HEAP_MAX_PAGES  UINT32_MAX
@@ -201,7 +202,8 @@ struct heap {
 
 	struct lock lock;         /* protects everything below */
 	uint32_t hwm;             /* pages >= hwm were never handed out */
-	uint32_t pad0;
+	uint32_t limit;           /* pages < limit are backed: hwm <= limit;
+	                             below npages only in a growable heap */
 	uint64_t purge_next_ms;   /* next time decay may purge */
 	uint32_t runs[NRUNCLASSES];   /* free-run list heads by length class */
 	uint64_t runmap[NRUNCLASSES / 64]; /* bit c: runs[c] non-empty */
@@ -214,6 +216,7 @@ struct heap {
 #define HEAP_F_OSMEM    0x1u  /* pages come from the OS: purge with madvise */
 #define HEAP_F_SHARED   0x2u  /* mapped by other processes too */
 #define HEAP_F_ZEROED   0x4u  /* pages never handed out read as zero */
+#define HEAP_F_GROW     0x8u  /* backing file grows as limit rises */
 
 /* struct heap.init */
 #define HEAP_INIT_FRESH      0u  /* zeroed memory, nobody formatting */

@@ -1,0 +1,13 @@
+# test/shared/local.mk -- heaps shared by processes started with exec.
+# -no-install: real binaries in the build tree, so test_shared can exec
+# ph_worker from its own directory.
+check_PROGRAMS += test/shared/ph_worker test/shared/test_shared
+TESTS += test/shared/test_shared
+EXTRA_DIST += test/shared/shared.h
+test_shared_ph_worker_SOURCES = test/shared/ph_worker.c test/shared/shared.h
+test_shared_ph_worker_LDADD = libphmalloc.la
+test_shared_ph_worker_LDFLAGS = -no-install
+test_shared_test_shared_SOURCES = test/shared/test_shared.c
+test_shared_test_shared_CFLAGS = $(TEST_CFLAGS)
+test_shared_test_shared_LDADD = libphmalloc.la $(TEST_LIBS)
+test_shared_test_shared_LDFLAGS = -no-install
