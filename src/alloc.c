@@ -157,10 +157,12 @@ void heap_free(struct heap *h, void *p)
 	uint32_t head = block_head(h, p, "free");
 	struct page *e = &heap_pages(h)[head];
 	if (e->kind == PAGE_SLAB) {
-		if (config_fill && opts.junk) {
-			slab_block_index(h, e, head, p);
+		slab_block_index(h, e, head, p);
+		if (((uint64_t *)p)[1] == h->free_key && tcache_holds(h, p))
+			report_fatal("double free of %p in heap %p", p,
+			    (void *)h);
+		if (config_fill && opts.junk)
 			memset(p, JUNK_FREE, sizeclasses[e->cls].size);
-		}
 		vg_free(p);
 		slab_free(h, e, head, p);
 	} else {

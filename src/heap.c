@@ -199,6 +199,7 @@ void heap_reset(struct heap *h)
 	memset(h->bins, 0, sizeof(h->bins));
 	memset(h->roots, 0, sizeof(h->roots));
 	memset(&h->stats, 0, sizeof(h->stats));
+	h->tcaches = 0;   /* the caches were blocks of the heap: gone too */
 	size_t dirty = (h->flags & HEAP_F_ZEROED) ? used - h->first_page :
 	    heap_initial_dirty(h, h->npages);
 	page_map_init(h, dirty);
@@ -235,7 +236,8 @@ int heap_validate(struct heap *h, char *why, size_t whylen)
 		}
 	if (!bad)
 		bad = page_validate(h, why, whylen) ||
-		    bin_validate(h, why, whylen);
+		    bin_validate(h, why, whylen) ||
+		    tcache_validate(h, why, whylen);
 	if (!bad && config_stats) {
 		uint64_t blocks = 0;
 		for (unsigned c = 0; c < NBINS; c++)
@@ -259,7 +261,8 @@ void heap_stats_read(struct heap *h, struct stats_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
 	lock_acquire(&h->lock);
-	s->allocated = h->stats.allocated;
+	/* Blocks in thread caches are free as far as the user is concerned. */
+	s->allocated = h->stats.allocated - tcache_cached_bytes(h);
 	s->active = h->stats.active_pages << LG_PAGE;
 	s->dirty = h->stats.dirty_pages << LG_PAGE;
 	s->metadata = (size_t)h->first_page << LG_PAGE;

@@ -92,7 +92,10 @@ static int heap_join(struct heap *h, size_t size)
 		return errno == ENOMEM ? EFAULT : errno;
 	if (registry_overlaps(h, h->size))
 		return EEXIST;
-	return registry_add(h);
+	err = registry_add(h);
+	if (err == 0)
+		ph_heap_recover((ph_heap_t *)h);
+	return err;
 }
 
 PH_EXPORT ph_heap_t *ph_heap_attach(void *start)
@@ -110,8 +113,20 @@ PH_EXPORT int ph_heap_detach(ph_heap_t *hp)
 	struct heap *h = H(hp);
 	if (h == NULL || heap_is_process(h) || registry_lookup(h) != h)
 		return EINVAL;
+	tcache_detach(h);
 	registry_remove(h);
 	return 0;
+}
+
+PH_EXPORT int ph_heap_recover(ph_heap_t *hp)
+{
+	struct heap *h = H(hp);
+	if (h == NULL || registry_lookup(h) != h)
+		return -EINVAL;
+	lock_acquire(&h->lock);
+	unsigned n = tcache_reclaim_locked(h);
+	lock_release(&h->lock);
+	return (int)n;
 }
 
 /* ---- heaps in files and POSIX shm objects ---------------------------------- */
@@ -272,6 +287,7 @@ PH_EXPORT int ph_heap_close(ph_heap_t *hp)
 		return EINVAL;
 	bool owned = registry_is_owned(h);
 	size_t size = h->size;
+	tcache_detach(h);
 	registry_remove(h);
 	if (owned)
 		munmap(h, size);
@@ -294,7 +310,9 @@ PH_EXPORT void *ph_heap_malloc(ph_heap_t *hp, size_t size)
 	struct heap *h = handle_check(hp);
 	if (size > HEAP_ALLOC_MAX)
 		return fail_ptr(ENOMEM);
-	void *p = heap_malloc(h, size, false);
+	void *p = size <= SMALL_MAX ? tcache_alloc(h, size2class(size)) : NULL;
+	if (p == NULL)
+		p = heap_malloc(h, size, false);
 	return p ? p : fail_ptr(ENOMEM);
 }
 
@@ -333,7 +351,8 @@ PH_EXPORT void ph_heap_free(ph_heap_t *hp, void *p)
 	if (p == NULL)
 		return;
 	heap_owns_or_die(h, p, "free");
-	heap_free(h, p);
+	if (!tcache_free(h, p))
+		heap_free(h, p);
 }
 
 PH_EXPORT void *ph_heap_realloc(ph_heap_t *hp, void *p, size_t size)

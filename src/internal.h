@@ -65,6 +65,11 @@ int      os_unmap(void *addr, size_t size);
 bool     os_range_shared(const void *addr);
 int      os_purge(void *addr, size_t size, bool shared);
 uint64_t os_now_ms(void);
+/* Start time of process pid (0 = this one) in clock ticks since boot, from
+ * /proc; 0 if it cannot be read.  With the pid it names a process for good. */
+uint64_t os_proc_start(uint32_t pid);
+/* Is the process pid that started at `start` still running? */
+bool     os_proc_alive(uint32_t pid, uint64_t start);
 uint64_t os_random(void);
 uint32_t os_tid(void);
 void     os_tid_forget(void);
@@ -233,6 +238,35 @@ size_t heap_resize_in_place(struct heap *h, void *p, size_t size,
 size_t heap_usable_size(struct heap *h, const void *p);
 /* The heap owning p, or report_fatal naming op if none does. */
 struct heap *heap_owner(const void *p, const char *op);
+
+/* ---- tcache.c: thread caches ----------------------------------------------
+ * tslots[0] caches the default heap; malloc.c's fast paths read it inline.
+ * A slot is good while its heap's epoch is the one it recorded.
+ */
+#define TCACHE_SLOTS 4
+#define TSLOT_NONE   ((struct heap *)~(uintptr_t)0)  /* matches no heap */
+struct tslot {
+	struct heap   *heap;   /* the heap cached, NULL (slot 0: TSLOT_NONE) */
+	struct tcache *tc;     /* the cache, in that heap */
+	uint64_t       epoch;  /* heap->epoch when the cache was made */
+};
+extern __thread struct tslot tslots[TCACHE_SLOTS]
+    __attribute__((tls_model("initial-exec")));
+/* This thread's slot for h, made on demand; NULL if caching is off. */
+struct tslot *tcache_slot(struct heap *h);
+void     tcache_slot_release(struct tslot *t);
+/* A block of class cls through the cache; NULL: use the heap directly. */
+void    *tcache_alloc(struct heap *h, unsigned cls);
+/* Frees small block p into the cache; false: free it directly. */
+bool     tcache_free(struct heap *h, void *p);
+void     tcache_flush_thread(void);
+/* Is p on one of this thread's caches of h?  (double-free check) */
+bool     tcache_holds(struct heap *h, const void *p);
+size_t   tcache_cached_bytes(struct heap *h);
+void     tcache_detach(struct heap *h);
+void     tcache_fork_child(struct heap *h);
+unsigned tcache_reclaim_locked(struct heap *h);
+int      tcache_validate(struct heap *h, char *why, size_t whylen);
 
 /* ---- stats.c and ctl.c ---------------------------------------------------
  * A consistent snapshot of one heap, taken under its lock.

@@ -14,6 +14,7 @@
 /* mallocx flags (the public header's encoding) */
 #define FLAG_LG_ALIGN_MASK 0x3f
 #define FLAG_ZERO          0x40
+#define FLAG_TCACHE_NONE   0x100   /* MALLOCX_TCACHE(-1) */
 
 static inline struct heap *heap_current(void)
 {
@@ -40,16 +41,81 @@ static void *alloc_checked(size_t size, size_t align, bool zero)
 	return p;
 }
 
+/* ---- the fast paths ---------------------------------------------------------
+ * A small malloc or free of the default heap served by this thread's cache:
+ * no lock, no atomic read-modify-write, no call.  Everything else goes to
+ * the *_slow functions.
+ */
+static __attribute__((noinline)) void *malloc_slow(size_t size)
+{
+	if (size > SMALL_MAX)
+		return alloc_checked(size, 0, false);
+	struct heap *h = heap_current();
+	void *p = opts.zero ? NULL : tcache_alloc(h, size2class(size));
+	if (p == NULL)
+		p = heap_malloc(h, size, opts.zero);
+	if (unlikely(p == NULL))
+		errno = ENOMEM;
+	return p;
+}
+
 PH_EXPORT void *P(malloc)(size_t size)
 {
-	if (likely(size <= SMALL_MAX)) {
-		void *p = heap_malloc(heap_current(), size, opts.zero);
-		if (likely(p != NULL))
+	struct tslot *t = &tslots[0];
+	struct heap *h = atomic_load_explicit(&default_heap,
+	    memory_order_relaxed);
+	if (likely(size <= SMALL_MAX && t->heap == h && t->epoch ==
+	    atomic_load_explicit(&h->epoch, memory_order_relaxed))) {
+		struct tcache *tc = t->tc;
+		struct tcache_bin *b = &tc->bins[size2class(size)];
+		if (likely(b->count != 0)) {
+			uint64_t *p = (uint64_t *)((char *)h +
+			    tc->slots[b->first + --b->count]);
+			p[1] = 0;   /* no longer marked free */
 			return p;
-		errno = ENOMEM;
-		return NULL;
+		}
 	}
-	return alloc_checked(size, 0, false);
+	return malloc_slow(size);
+}
+
+/* Pushes p on this thread's cache of the default heap, if it is a small
+ * block there that looks live and the cache has room. */
+static inline bool free_fast(void *p)
+{
+	struct tslot *t = &tslots[0];
+	struct heap *h = atomic_load_explicit(&default_heap,
+	    memory_order_relaxed);
+	uintptr_t off = (uintptr_t)p - (uintptr_t)h;
+	if (unlikely(t->heap != h || off >= h->size || t->epoch !=
+	    atomic_load_explicit(&h->epoch, memory_order_relaxed)))
+		return false;
+	struct page *pm = heap_pages(h);
+	uint32_t head = (uint32_t)(off >> LG_PAGE);
+	if (pm[head].kind != PAGE_SLAB) {
+		if (pm[head].kind != PAGE_SLAB_BODY)
+			return false;
+		head = pm[head].span;
+	}
+	struct page *s = &pm[head];
+	const struct sizeclass *sc = &sizeclasses[s->cls];
+	uint32_t boff = (uint32_t)(off - ((uintptr_t)head << LG_PAGE));
+	uint32_t idx = (uint32_t)(((uint64_t)boff * sc->div_magic) >> 32);
+	uint64_t *w = p;
+	struct tcache_bin *b = &t->tc->bins[s->cls];
+	if (unlikely(idx * sc->size != boff || w[1] == h->free_key ||
+	    idx >= __atomic_load_n(&s->s.carved, __ATOMIC_RELAXED) ||
+	    b->count == b->max))
+		return false;   /* bad pointer, double free or full: slow */
+	w[1] = h->free_key;
+	t->tc->slots[b->first + b->count++] = off;
+	return true;
+}
+
+static __attribute__((noinline)) void free_slow(void *p)
+{
+	struct heap *h = heap_owner(p, "free");
+	if (!tcache_free(h, p))
+		heap_free(h, p);
 }
 
 PH_EXPORT void *P(calloc)(size_t n, size_t size)
@@ -60,13 +126,20 @@ PH_EXPORT void *P(calloc)(size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
+	if (total <= SMALL_MAX) {
+		void *p = P(malloc)(total);
+		if (p != NULL)
+			memset(p, 0, total);
+		return p;
+	}
 	return alloc_checked(total, 0, true);
 }
 
 PH_EXPORT void P(free)(void *p)
 {
-	if (likely(p != NULL))
-		heap_free(heap_owner(p, "free"), p);
+	if (likely(free_fast(p)) || p == NULL)
+		return;
+	free_slow(p);
 }
 
 PH_EXPORT void *P(realloc)(void *p, size_t size)
@@ -158,8 +231,15 @@ static inline size_t flag_align(int flags)
 
 PH_EXPORT void *P(mallocx)(size_t size, int flags)
 {
-	return alloc_checked(size, flag_align(flags),
-	    (flags & FLAG_ZERO) != 0);
+	size_t align = flag_align(flags);
+	if (!(flags & FLAG_TCACHE_NONE) && align <= QUANTUM &&
+	    size <= SMALL_MAX) {
+		void *p = P(malloc)(size);
+		if (p != NULL && (flags & FLAG_ZERO))
+			memset(p, 0, size_usable(size));
+		return p;
+	}
+	return alloc_checked(size, align, (flags & FLAG_ZERO) != 0);
 }
 
 PH_EXPORT void *P(rallocx)(void *p, size_t size, int flags)
@@ -192,7 +272,10 @@ PH_EXPORT size_t P(sallocx)(const void *p, int flags)
 
 PH_EXPORT void P(dallocx)(void *p, int flags)
 {
-	heap_free(heap_owner(p, "dallocx"), p);
+	if (flags & FLAG_TCACHE_NONE)
+		heap_free(heap_owner(p, "dallocx"), p);
+	else
+		P(free)(p);
 }
 
 PH_EXPORT size_t P(nallocx)(size_t size, int flags)
@@ -214,5 +297,8 @@ PH_EXPORT void P(sdallocx)(void *p, size_t size, int flags)
 	    P(nallocx)(size, 0) != usable && size <= SMALL_MAX)))
 		report_fatal("sdallocx of %p with size %zu, but the block "
 		    "holds %zu", p, size, usable);
-	heap_free(h, p);
+	if (flags & FLAG_TCACHE_NONE)
+		heap_free(h, p);
+	else
+		P(free)(p);
 }

@@ -7,7 +7,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
@@ -80,6 +82,66 @@ bool os_range_shared(const void *addr)
 	close(fd);
 	errno = saved;
 	return shared;
+}
+
+/* Reads start time (and state letter, if asked) of a process from /proc. */
+static uint64_t proc_start_read(uint32_t pid, char *state)
+{
+	char path[48], buf[1024];
+	if (pid == 0)
+		snprintf(path, sizeof(path), "/proc/self/stat");
+	else
+		snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* Field 2 (comm) may hold spaces and parentheses: count from the last
+	 * ')'.  starttime is field 22, the 20th after it. */
+	char *p = strrchr(buf, ')');
+	if (state != NULL && p != NULL && p[1] == ' ')
+		*state = p[2];
+	for (int field = 2; p != NULL && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+uint64_t os_proc_start(uint32_t pid)
+{
+	static _Atomic uint64_t self_start;
+	static _Atomic uint32_t self_pid;
+	int saved = errno;
+	uint64_t v;
+	if (pid != 0) {
+		v = proc_start_read(pid, NULL);
+	} else if ((uint32_t)getpid() == atomic_load(&self_pid)) {
+		v = atomic_load(&self_start);
+	} else {
+		v = proc_start_read(0, NULL);
+		atomic_store(&self_start, v);
+		atomic_store(&self_pid, (uint32_t)getpid());
+	}
+	errno = saved;
+	return v;
+}
+
+bool os_proc_alive(uint32_t pid, uint64_t start)
+{
+	int saved = errno;
+	bool alive = kill((pid_t)pid, 0) == 0 || errno == EPERM;
+	errno = saved;
+	if (!alive)
+		return false;
+	/* The pid exists; is it still the same process, and not a zombie? */
+	char state = 'R';
+	uint64_t now = proc_start_read(pid, &state);
+	if (state == 'Z' || state == 'X')
+		return false;
+	return now == 0 || now == start;
 }
 
 uint64_t os_now_ms(void)

@@ -173,6 +173,7 @@ static void fork_child(void)
 	os_tid_forget();
 	registry_foreach(fork_reset_one);
 	lock_reset(&registry_lock);
+	registry_foreach(tcache_fork_child);
 }
 
 static void stats_at_exit(void)

@@ -10,6 +10,12 @@
 #include "internal.h"
 
 struct sizeclass sizeclasses[NBINS];
+uint32_t tcache_nslots;
+
+/* A thread cache keeps about 32 KiB of a class, 8 to 200 blocks. */
+#define TCACHE_BYTES    32768
+#define TCACHE_MIN      8
+#define TCACHE_MAX      200
 uint8_t size2class_tab[1024 / 16 + 1];
 static _Atomic bool sizeclass_ready;
 
@@ -55,7 +61,14 @@ void sizeclass_init(void)
 		/* exact for offsets < 2^16 and sizes < 2^16 (see slab.c) */
 		sc->div_magic = (uint32_t)(((UINT64_C(1) << 32) + sc->size - 1)
 		    / sc->size);
+		uint32_t m = TCACHE_BYTES / sc->size;
+		sc->tcache_max = m < TCACHE_MIN ? TCACHE_MIN :
+		    m > TCACHE_MAX ? TCACHE_MAX : m;
 	}
+	uint32_t total = 0;
+	for (unsigned c = 0; c < NBINS; c++)
+		total += sizeclasses[c].tcache_max;
+	tcache_nslots = total;
 	for (size_t i = 0, c = 0; i <= 1024 / 16; i++) {
 		while (sizeclasses[c].size < i * 16)
 			c++;

@@ -25,8 +25,9 @@
  *   offset   A position in the heap as bytes from `base`.  Metadata stores
  *            offsets and page indices, never absolute pointers, so a heap
  *            works wherever it is mapped (DESIGN.md principle 2).
- *   epoch    A counter bumped by every reset; caches tagged with an older
- *            epoch are dropped rather than used.
+ *   epoch    A counter bumped by every reset (and detach); thread caches
+ *            tagged with an older epoch are checked again before use.
+ *   tcache   A thread's stacks of free small blocks of one heap (tcache.c).
  *   root     One of PH_HEAP_ROOTS named slots holding an offset, so that a
  *            process joining a heap can find shared data.
  *
@@ -198,7 +199,8 @@ struct heap {
 	uint32_t first_page;      /* first data page */
 	uint64_t free_key;        /* marks freed small blocks (double free) */
 	uint64_t class_sig;       /* signature of the size-class table */
-	_Atomic uint64_t epoch;   /* bumped by each reset */
+	_Atomic uint64_t epoch;   /* bumped by each reset and detach: thread
+	                             caches made before are checked again */
 
 	struct lock lock;         /* protects everything below */
 	uint32_t hwm;             /* pages >= hwm were never handed out */
@@ -209,6 +211,7 @@ struct heap {
 	uint64_t runmap[NRUNCLASSES / 64]; /* bit c: runs[c] non-empty */
 	struct bin bins[NBINS];
 	uint64_t roots[NROOTS];   /* offsets, 0 = unset */
+	uint64_t tcaches;         /* offset of the first thread cache, 0 none */
 	struct heap_stats stats;
 };
 
@@ -223,13 +226,40 @@ struct heap {
 #define HEAP_INIT_FORMATTING 1u  /* a process is formatting it */
 #define HEAP_INIT_READY      2u  /* formatted */
 
+/* ---- struct tcache: one thread's cache of free small blocks of one heap ----
+ * It lives in the heap it caches (a large block), so that when its process
+ * dies another process can find it on the heap's list and take the blocks
+ * back.  Only its owner thread touches bins and slots; the list link and
+ * owner fields change under heap->lock.
+ *   bins[c] owns slots[first, first + max); slots[first, first + count)
+ *   hold offsets of free blocks of class c, each with free_key in word 1.
+ */
+struct tcache_bin {
+	uint16_t count;      /* blocks cached */
+	uint16_t max;        /* capacity */
+	uint32_t first;      /* index of the bin's first slot */
+};
+
+struct tcache {
+	uint64_t magic;      /* TCACHE_MAGIC */
+	uint64_t next;       /* offset of the next cache on the heap's list */
+	uint32_t pid;        /* owner process */
+	uint32_t tid;        /* owner thread */
+	uint64_t start;      /* owner process start time: tells a reused pid */
+	struct tcache_bin bins[NBINS];
+	uint64_t slots[];    /* block offsets */
+};
+#define TCACHE_MAGIC UINT64_C(0x65686361636874)   /* "thcache" */
+
 /* ---- size-class table (sizeclass.c), the same in every process ---------- */
 struct sizeclass {
 	uint32_t size;       /* block size */
 	uint32_t npages;     /* slab length */
 	uint32_t nblocks;    /* blocks per slab */
 	uint32_t div_magic;  /* ceil(2^32 / size): offset / size without div */
+	uint32_t tcache_max; /* blocks a thread cache keeps of this class */
 };
+extern uint32_t tcache_nslots;   /* sum of tcache_max over the classes */
 extern struct sizeclass sizeclasses[NBINS];
 
 #endif /* PH_TYPES_H */

@@ -1,0 +1,477 @@
+/*
+ * tcache.c -- thread caches of free small blocks.
+ *
+ * A thread keeps, per heap it uses (up to TCACHE_SLOTS heaps), a stack of
+ * free blocks for each small class, so that a malloc/free pair served by
+ * the cache is a few loads and stores and no atomic read-modify-write.
+ * The fast paths are inline in malloc.c; this file is everything else:
+ * creating a cache, refilling it from the slabs and flushing it back (both
+ * in batches, under one lock), thread exit, fork, detach, and taking back
+ * the caches of processes that died.
+ *
+ * The cache itself is a large block in the heap it caches, on the heap's
+ * list (heap->tcaches), so another process can reclaim it.  The thread
+ * finds it through tslots[], which also hold the heap's epoch when the
+ * cache was made: a reset bumps the epoch and wipes the heap, caches
+ * included, so a slot with an old epoch is forgotten, never flushed.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "valgrind.h"
+
+__thread struct tslot tslots[TCACHE_SLOTS]
+    __attribute__((tls_model("initial-exec"))) = {
+	[0] = { .heap = TSLOT_NONE },
+};
+static __thread uint8_t tstate __attribute__((tls_model("initial-exec")));
+enum { TSTATE_NEW, TSTATE_ON, TSTATE_OFF };
+
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static void tcache_thread_exit(void *arg);
+
+static void exit_key_create(void)
+{
+	pthread_key_create(&exit_key, tcache_thread_exit);
+}
+
+/* Can this thread use thread caches at all? */
+static bool tcache_usable(void)
+{
+	if (likely(tstate == TSTATE_ON))
+		return true;
+	if (tstate == TSTATE_OFF || !config_tcache || !opts.tcache ||
+	    (config_fill && (opts.junk || opts.zero)))
+		return false;
+#ifdef PH_HAVE_VALGRIND
+	if (RUNNING_ON_VALGRIND) {
+		/* Only memcheck answers GET_VBITS; it must see every malloc and
+		 * free, so no caching under it.  Other tools (callgrind) measure
+		 * the real paths. */
+		uint64_t probe = 0, vbits;
+		if (VALGRIND_GET_VBITS(&probe, &vbits, sizeof(probe)) == 1) {
+			tstate = TSTATE_OFF;
+			return false;
+		}
+	}
+#endif
+	pthread_once(&exit_once, exit_key_create);
+	pthread_setspecific(exit_key, (void *)1);   /* run the destructor */
+	tstate = TSTATE_ON;
+	return true;
+}
+
+static inline struct tcache *tc_at(struct heap *h, uint64_t off)
+{
+	return (struct tcache *)((char *)h + off);
+}
+
+/* ---- moving blocks between a cache and the slabs ------------------------ */
+
+/* Gives back the oldest blocks of bin c until `keep` remain.  Needs lock. */
+static void bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
+                             uint32_t keep)
+{
+	struct tcache_bin *b = &tc->bins[c];
+	if (b->count <= keep)
+		return;
+	uint32_t drop = b->count - keep;
+	uint64_t *s = &tc->slots[b->first];
+	struct page *pm = heap_pages(h);
+	for (uint32_t i = 0; i < drop; i++) {
+		void *p = (char *)h + s[i];
+		uint32_t idx = (uint32_t)(s[i] >> LG_PAGE);
+		uint32_t head = pm[idx].kind == PAGE_SLAB ? idx : pm[idx].span;
+		/* The cache marked it free; the slab wants to do that itself. */
+		((uint64_t *)p)[1] = 0;
+		slab_free(h, &pm[head], head, p);
+	}
+	memmove(s, s + drop, keep * sizeof(*s));
+	b->count = (uint16_t)keep;
+}
+
+static void tc_flush_all(struct heap *h, struct tcache *tc)
+{
+	lock_acquire(&h->lock);
+	for (unsigned c = 0; c < NBINS; c++)
+		bin_flush_locked(h, tc, c, 0);
+	lock_release(&h->lock);
+}
+
+/* Fills bin c to half its capacity; false if the heap is full. */
+static bool bin_refill(struct heap *h, struct tcache *tc, unsigned c)
+{
+	struct tcache_bin *b = &tc->bins[c];
+	uint32_t want = b->max / 2;
+	lock_acquire(&h->lock);
+	while (b->count < want) {
+		char *p = slab_alloc(h, c);
+		if (p == NULL)
+			break;
+		((uint64_t *)p)[1] = h->free_key;   /* free, in the cache */
+		tc->slots[b->first + b->count++] = (uint64_t)(p - (char *)h);
+	}
+	lock_release(&h->lock);
+	return b->count > 0;
+}
+
+/* ---- making and unmaking caches ------------------------------------------ */
+
+static size_t tc_bytes(void)
+{
+	return sizeof(struct tcache) + tcache_nslots * sizeof(uint64_t);
+}
+
+static struct tcache *tc_create(struct heap *h)
+{
+	size_t n = ALIGN_UP(tc_bytes(), PAGE) >> LG_PAGE;
+	bool zero;
+	lock_acquire(&h->lock);
+	uint32_t head = page_run_alloc(h, n, PAGE_LARGE, &zero);
+	struct tcache *tc = NULL;
+	if (head != 0) {
+		tc = page_addr(h, head);
+		tc->magic = TCACHE_MAGIC;
+		tc->pid = (uint32_t)getpid();
+		tc->tid = os_tid();
+		tc->start = os_proc_start(0);
+		uint32_t first = 0;
+		for (unsigned c = 0; c < NBINS; c++) {
+			tc->bins[c] = (struct tcache_bin){ .count = 0,
+			    .max = (uint16_t)sizeclasses[c].tcache_max,
+			    .first = first };
+			first += sizeclasses[c].tcache_max;
+		}
+		tc->next = h->tcaches;
+		h->tcaches = (uint64_t)((char *)tc - (char *)h);
+	}
+	lock_release(&h->lock);
+	return tc;
+}
+
+/* Flushes tc, takes it off the heap's list and frees it.  Needs lock. */
+static void tc_destroy_locked(struct heap *h, struct tcache *tc)
+{
+	for (unsigned c = 0; c < NBINS; c++)
+		bin_flush_locked(h, tc, c, 0);
+	uint64_t off = (uint64_t)((char *)tc - (char *)h);
+	for (uint64_t *link = &h->tcaches; *link; link = &tc_at(h, *link)->next)
+		if (*link == off) {
+			*link = tc->next;
+			break;
+		}
+	tc->magic = 0;
+	page_run_free(h, page_index(h, tc));
+}
+
+/* ---- slots: which cache this thread uses for a heap ------------------------ */
+
+static void slot_forget(struct tslot *t)
+{
+	*t = (struct tslot){ .heap = t == &tslots[0] ? TSLOT_NONE : NULL };
+}
+
+static bool tc_listed(struct heap *h, struct tcache *tc)
+{
+	uint64_t want = (uint64_t)((char *)tc - (char *)h), guard = h->npages;
+	for (uint64_t off = h->tcaches; off && guard--; off = tc_at(h, off)->next)
+		if (off == want)
+			return true;
+	return false;
+}
+
+/* Is the slot's cache still there to use?  The heap must still be attached,
+ * and its epoch unchanged: a reset wiped the cache with everything else (it
+ * is off the list); a detach somewhere bumped the epoch so that caches in
+ * other threads are checked again, and any still listed are given back. */
+static bool slot_valid(struct tslot *t)
+{
+	struct heap *h = t->heap;
+	if (h == NULL || h == TSLOT_NONE)
+		return false;
+	if (registry_lookup(h) != h) {
+		slot_forget(t);
+		return false;
+	}
+	if (atomic_load_explicit(&h->epoch, memory_order_acquire) == t->epoch)
+		return true;
+	lock_acquire(&h->lock);
+	if (tc_listed(h, t->tc))
+		tc_destroy_locked(h, t->tc);
+	lock_release(&h->lock);
+	slot_forget(t);
+	return false;
+}
+
+struct tslot *tcache_slot(struct heap *h)
+{
+	if (!tcache_usable())
+		return NULL;
+	struct tslot *t = NULL, *spare = NULL;
+	for (unsigned i = 0; i < TCACHE_SLOTS && t == NULL; i++) {
+		if (tslots[i].heap == h && slot_valid(&tslots[i]))
+			t = &tslots[i];
+		else if (spare == NULL && !slot_valid(&tslots[i]))
+			spare = &tslots[i];
+	}
+	if (t == NULL) {
+		if (spare == NULL) {
+			/* All slots busy: give the last one's blocks back. */
+			spare = &tslots[TCACHE_SLOTS - 1];
+			tcache_slot_release(spare);
+		}
+		uint64_t epoch = atomic_load(&h->epoch);
+		struct tcache *tc = tc_create(h);
+		if (tc == NULL)
+			return NULL;
+		*spare = (struct tslot){ .heap = h, .tc = tc, .epoch = epoch };
+		t = spare;
+	}
+	/* The default heap's cache sits in slot 0, where the fast path looks. */
+	if (t != &tslots[0] && h == atomic_load_explicit(&default_heap,
+	    memory_order_relaxed)) {
+		struct tslot tmp = tslots[0];
+		tslots[0] = *t;
+		*t = tmp.heap == TSLOT_NONE ? (struct tslot){ 0 } : tmp;
+		t = &tslots[0];
+	}
+	return t;
+}
+
+void tcache_slot_release(struct tslot *t)
+{
+	if (slot_valid(t)) {
+		struct heap *h = t->heap;
+		lock_acquire(&h->lock);
+		tc_destroy_locked(h, t->tc);
+		lock_release(&h->lock);
+	}
+	slot_forget(t);
+}
+
+void tcache_flush_thread(void)
+{
+	for (unsigned i = 0; i < TCACHE_SLOTS; i++)
+		if (slot_valid(&tslots[i]))
+			tc_flush_all(tslots[i].heap, tslots[i].tc);
+}
+
+static void tcache_thread_exit(void *arg)
+{
+	for (unsigned i = 0; i < TCACHE_SLOTS; i++)
+		tcache_slot_release(&tslots[i]);
+	tstate = TSTATE_OFF;   /* later frees in other destructors go direct */
+}
+
+/* ---- the slow halves of the fast paths ---------------------------------- */
+
+void *tcache_alloc(struct heap *h, unsigned cls)
+{
+	struct tslot *t = tcache_slot(h);
+	if (t == NULL)
+		return NULL;
+	struct tcache *tc = t->tc;
+	struct tcache_bin *b = &tc->bins[cls];
+	if (b->count == 0 && !bin_refill(h, tc, cls))
+		return NULL;
+	uint64_t *p = (uint64_t *)((char *)h + tc->slots[b->first +
+	    --b->count]);
+	p[1] = 0;
+	return p;
+}
+
+/* Is the block at offset off on this thread's cache of class cls? */
+static bool tc_holds(struct tcache *tc, unsigned cls, uint64_t off)
+{
+	struct tcache_bin *b = &tc->bins[cls];
+	for (uint32_t i = 0; i < b->count; i++)
+		if (tc->slots[b->first + i] == off)
+			return true;
+	return false;
+}
+
+bool tcache_holds(struct heap *h, const void *p)
+{
+	for (unsigned i = 0; i < TCACHE_SLOTS; i++) {
+		struct tslot *t = &tslots[i];
+		if (t->heap != h || t->epoch != atomic_load(&h->epoch))
+			continue;
+		struct page *pm = heap_pages(h);
+		uint32_t idx = page_index(h, p);
+		uint32_t head = pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span :
+		    idx;
+		return pm[head].kind == PAGE_SLAB && tc_holds(t->tc,
+		    pm[head].cls, (uint64_t)((const char *)p - (char *)h));
+	}
+	return false;
+}
+
+/* Bytes of free blocks sitting in the heap's thread caches.  Needs lock. */
+size_t tcache_cached_bytes(struct heap *h)
+{
+	size_t bytes = 0;
+	uint64_t guard = h->npages;
+	for (uint64_t off = h->tcaches; off && guard--; off = tc_at(h, off)->next)
+		for (unsigned c = 0; c < NBINS; c++)
+			bytes += (size_t)tc_at(h, off)->bins[c].count *
+			    sizeclasses[c].size;
+	return bytes;
+}
+
+bool tcache_free(struct heap *h, void *p)
+{
+	struct tslot *t = tcache_slot(h);
+	if (t == NULL)
+		return false;
+	struct page *pm = heap_pages(h);
+	uint32_t idx = page_index(h, p);
+	if (idx < h->first_page || idx >= h->npages)
+		return false;
+	uint32_t head = pm[idx].kind == PAGE_SLAB ? idx :
+	    pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span : 0;
+	if (head == 0 || pm[head].kind != PAGE_SLAB)
+		return false;   /* large, or bad: the direct path decides */
+	struct page *s = &pm[head];
+	slab_block_index(h, s, head, p);   /* aborts on a bad pointer */
+	struct tcache *tc = t->tc;
+	uint64_t off = (uint64_t)((char *)p - (char *)h);
+	uint64_t *w = p;
+	if (w[1] == h->free_key && tc_holds(tc, s->cls, off))
+		report_fatal("double free of %p in heap %p", p, (void *)h);
+	if (w[1] == h->free_key)
+		return false;   /* maybe free in its slab: checked there */
+	struct tcache_bin *b = &tc->bins[s->cls];
+	if (b->count == b->max) {
+		lock_acquire(&h->lock);
+		bin_flush_locked(h, tc, s->cls, b->max / 2);
+		lock_release(&h->lock);
+	}
+	w[1] = h->free_key;
+	tc->slots[b->first + b->count++] = off;
+	return true;
+}
+
+/* ---- heaps going away, processes forking and dying ------------------------- */
+
+void tcache_detach(struct heap *h)
+{
+	/* The caller guarantees that no other thread of this process uses h:
+	 * give back every cache this process holds in it. */
+	uint32_t pid = (uint32_t)getpid();
+	lock_acquire(&h->lock);
+	for (uint64_t off = h->tcaches, next; off; off = next) {
+		struct tcache *tc = tc_at(h, off);
+		next = tc->next;
+		if (tc->pid == pid)
+			tc_destroy_locked(h, tc);
+	}
+	/* Other threads of ours, if the heap comes back, must look again. */
+	atomic_fetch_add_explicit(&h->epoch, 1, memory_order_release);
+	lock_release(&h->lock);
+	for (unsigned i = 0; i < TCACHE_SLOTS; i++)
+		if (tslots[i].heap == h)
+			slot_forget(&tslots[i]);
+}
+
+void tcache_fork_child(struct heap *h)
+{
+	/* A shared heap's caches belong to the parent's threads: the child
+	 * forgets its copy of the slot, never flushes it (that would free the
+	 * blocks twice).  A private heap is the child's own copy: its other
+	 * threads are gone, so their caches go back to the heap. */
+	struct tcache *mine = NULL;
+	for (unsigned i = 0; i < TCACHE_SLOTS; i++)
+		if (tslots[i].heap == h) {
+			if (h->flags & HEAP_F_SHARED)
+				slot_forget(&tslots[i]);
+			else
+				mine = tslots[i].tc;
+		}
+	if (h->flags & HEAP_F_SHARED)
+		return;
+	lock_acquire(&h->lock);
+	for (uint64_t off = h->tcaches, next; off; off = next) {
+		struct tcache *tc = tc_at(h, off);
+		next = tc->next;
+		if (tc != mine)
+			tc_destroy_locked(h, tc);
+	}
+	if (mine) {
+		mine->pid = (uint32_t)getpid();
+		mine->tid = os_tid();
+		mine->start = os_proc_start(0);
+	}
+	lock_release(&h->lock);
+}
+
+/* Takes back the caches of processes that died.  Needs lock. */
+unsigned tcache_reclaim_locked(struct heap *h)
+{
+	unsigned n = 0;
+	uint64_t guard = h->npages;   /* a list longer than this is corrupt */
+	for (uint64_t off = h->tcaches, next; off && guard--; off = next) {
+		if (off >= h->size || off % PAGE != 0)
+			break;
+		struct tcache *tc = tc_at(h, off);
+		next = tc->next;
+		if (tc->magic == TCACHE_MAGIC &&
+		    !os_proc_alive(tc->pid, tc->start)) {
+			tc_destroy_locked(h, tc);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Every cache on the list is well formed and holds free blocks of its
+ * classes, each marked with the key. */
+int tcache_validate(struct heap *h, char *why, size_t whylen)
+{
+	struct page *pm = heap_pages(h);
+	uint64_t guard = h->npages;
+	for (uint64_t off = h->tcaches; off; off = tc_at(h, off)->next) {
+		uint32_t idx = (uint32_t)(off >> LG_PAGE);
+		if (off % PAGE != 0 || idx < h->first_page ||
+		    idx >= h->npages || pm[idx].kind != PAGE_LARGE ||
+		    guard-- == 0 || tc_at(h, off)->magic != TCACHE_MAGIC) {
+			snprintf(why, whylen, "thread cache list: bad entry at "
+			    "offset %llu", (unsigned long long)off);
+			return 1;
+		}
+		struct tcache *tc = tc_at(h, off);
+		for (unsigned c = 0; c < NBINS; c++) {
+			struct tcache_bin *b = &tc->bins[c];
+			if (b->count > b->max) {
+				snprintf(why, whylen, "thread cache %llu: "
+				    "class %u holds %u of %u",
+				    (unsigned long long)off, c, b->count,
+				    b->max);
+				return 1;
+			}
+			for (uint32_t i = 0; i < b->count; i++) {
+				uint64_t bo = tc->slots[b->first + i];
+				uint32_t bi = (uint32_t)(bo >> LG_PAGE);
+				uint32_t hd = bi < h->npages &&
+				    pm[bi].kind == PAGE_SLAB_BODY ?
+				    pm[bi].span : bi;
+				if (bo >= h->size || pm[hd].kind != PAGE_SLAB ||
+				    pm[hd].cls != c ||
+				    ((uint64_t *)((char *)h + bo))[1] !=
+				    h->free_key) {
+					snprintf(why, whylen, "thread cache "
+					    "%llu: class %u slot %u is not a "
+					    "cached block",
+					    (unsigned long long)off, c, i);
+					return 1;
+				}
+			}
+		}
+	}
+	return 0;
+}
