@@ -49,9 +49,9 @@ static void *block_ready(void *p, size_t usable, bool zero, bool known_zero)
 
 static void *small_alloc(struct heap *h, unsigned cls, bool zero)
 {
-	lock_acquire(&h->lock);
+	heap_lock(h);
 	void *p = slab_alloc(h, cls);
-	lock_release(&h->lock);
+	heap_unlock(h);
 	if (unlikely(p == NULL))
 		return NULL;
 	return block_ready(p, sizeclasses[cls].size, zero, false);
@@ -63,9 +63,9 @@ static void *large_alloc(struct heap *h, size_t size, size_t align, bool zero)
 	bool known_zero = false;
 	uint32_t head;
 
-	lock_acquire(&h->lock);
+	heap_lock(h);
 	if (align <= PAGE)
-		head = page_run_alloc(h, n, PAGE_LARGE, &known_zero);
+		head = page_run_alloc(h, n, PAGE_LARGE, 0, &known_zero);
 	else
 		head = page_run_alloc_aligned(h, n, align, &known_zero);
 	if (head != 0 && config_stats) {
@@ -74,7 +74,7 @@ static void *large_alloc(struct heap *h, size_t size, size_t align, bool zero)
 		h->stats.allocated += n << LG_PAGE;
 	}
 	page_purge(h, false);
-	lock_release(&h->lock);
+	heap_unlock(h);
 	if (head == 0)
 		return NULL;
 	return block_ready(page_addr(h, head), n << LG_PAGE, zero,
@@ -153,7 +153,7 @@ size_t heap_usable_size(struct heap *h, const void *p)
 
 void heap_free(struct heap *h, void *p)
 {
-	lock_acquire(&h->lock);
+	heap_lock(h);
 	uint32_t head = block_head(h, p, "free");
 	struct page *e = &heap_pages(h)[head];
 	if (e->kind == PAGE_SLAB) {
@@ -178,7 +178,7 @@ void heap_free(struct heap *h, void *p)
 		page_run_free(h, head);
 		page_purge(h, false);
 	}
-	lock_release(&h->lock);
+	heap_unlock(h);
 }
 
 /* ---- resizing ------------------------------------------------------------ */
@@ -192,7 +192,7 @@ static bool large_resize(struct heap *h, uint32_t head, size_t n, bool zero)
 
 	if (n == old)
 		return true;
-	lock_acquire(&h->lock);
+	heap_lock(h);
 	if (n < old)
 		page_run_shrink(h, head, n);
 	else
@@ -201,7 +201,7 @@ static bool large_resize(struct heap *h, uint32_t head, size_t n, bool zero)
 		h->stats.allocated += (n << LG_PAGE);
 		h->stats.allocated -= (old << LG_PAGE);
 	}
-	lock_release(&h->lock);
+	heap_unlock(h);
 	if (!ok)
 		return false;
 	char *p = page_addr(h, head);

@@ -99,8 +99,8 @@ struct heap *heap_format(void *base, size_t size, unsigned hflags,
 	h->free_key = os_random();
 	h->class_sig = sizeclass_signature();
 	atomic_store_explicit(&h->epoch, 1, memory_order_relaxed);
-	lock_init(&h->lock);
-	page_map_init(h, heap_initial_dirty(h, h->npages));
+	lock_init(&h->lock, (hflags & HEAP_F_SHARED) != 0);
+	page_map_init(h, heap_initial_dirty(h, h->npages), 0);
 	atomic_store_explicit(&h->magic, HEAP_MAGIC, memory_order_relaxed);
 	atomic_store_explicit(&h->init, HEAP_INIT_READY, memory_order_release);
 	return h;
@@ -188,31 +188,63 @@ bool heap_is_process(const struct heap *h)
 
 void heap_reset(struct heap *h)
 {
-	lock_acquire(&h->lock);
-	/* Entries above hwm were never written but for the last run's tail,
-	 * which page_map_init rewrites: clearing [first_page, hwm) suffices. */
+	heap_lock(h);
+	/* Caches first: whatever happens next, no thread uses its old one. */
+	atomic_fetch_add_explicit(&h->epoch, 1, memory_order_release);
 	size_t used = h->hwm;
-	memset(&heap_pages(h)[h->first_page], 0,
-	    page_map_bytes(used - h->first_page));
-	if (h->npages - 1 >= used)
-		memset(&heap_pages(h)[h->npages - 1], 0, sizeof(struct page));
-	memset(h->bins, 0, sizeof(h->bins));
-	memset(h->roots, 0, sizeof(h->roots));
-	memset(&h->stats, 0, sizeof(h->stats));
-	h->tcaches = 0;   /* the caches were blocks of the heap: gone too */
 	size_t dirty = (h->flags & HEAP_F_ZEROED) ? used - h->first_page :
 	    heap_initial_dirty(h, h->npages);
-	page_map_init(h, dirty);
+	page_map_init(h, dirty, used);
 	h->hwm = (uint32_t)used;
-	atomic_fetch_add_explicit(&h->epoch, 1, memory_order_release);
-	lock_release(&h->lock);
+	memset(h->bins, 0, sizeof(h->bins));
+	memset(h->roots, 0, sizeof(h->roots));
+	h->tcaches = 0;   /* the caches were blocks of the heap: gone too */
+	struct heap_stats keep = h->stats;
+	memset(&h->stats, 0, sizeof(h->stats));
+	h->stats.dirty_pages = keep.dirty_pages;
+	heap_unlock(h);
+}
+
+/* Called for each used run by page_repair. */
+static void repair_run(struct heap *h, uint32_t head)
+{
+	struct page *e = &heap_pages(h)[head];
+	if (e->kind == PAGE_SLAB) {
+		slab_repair(h, head);
+	} else {
+		h->stats.allocated += (uint64_t)e->span << LG_PAGE;
+		h->stats.cur_large++;
+	}
+}
+
+int heap_repair(struct heap *h)
+{
+	for (unsigned c = 0; c < NBINS; c++) {
+		h->bins[c].nonfull = 0;
+		h->bins[c].nslabs = 0;
+		h->bins[c].curblocks = 0;
+	}
+	h->stats.allocated = 0;
+	h->stats.cur_large = 0;
+	if (page_repair(h, repair_run) != 0)
+		report_fatal("heap %p: page map damaged beyond repair", (void *)h);
+	/* Caches are large runs, but not the user's. */
+	size_t caches = tcache_repair_locked(h);
+	h->stats.allocated -= caches * tcache_run_bytes();
+	h->stats.cur_large -= caches;
+	for (unsigned k = 0; k < NROOTS; k++)
+		if (h->roots[k] >= h->size)
+			h->roots[k] = 0;
+	h->stats.nrepairs++;
+	tcache_reclaim_locked(h);
+	return 0;
 }
 
 void heap_purge(struct heap *h, bool force)
 {
-	lock_acquire(&h->lock);
+	heap_lock(h);
 	page_purge(h, force);
-	lock_release(&h->lock);
+	heap_unlock(h);
 }
 
 int heap_validate(struct heap *h, char *why, size_t whylen)
@@ -222,7 +254,7 @@ int heap_validate(struct heap *h, char *why, size_t whylen)
 		snprintf(why, whylen, "bad header (%s)", strerror(err));
 		return 1;
 	}
-	lock_acquire(&h->lock);
+	heap_lock(h);
 	int bad = h->hwm > h->limit || h->hwm < h->first_page ||
 	    h->limit > h->npages;
 	if (bad)
@@ -253,14 +285,14 @@ int heap_validate(struct heap *h, char *why, size_t whylen)
 			bad = 1;
 		}
 	}
-	lock_release(&h->lock);
+	heap_unlock(h);
 	return bad;
 }
 
 void heap_stats_read(struct heap *h, struct stats_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
-	lock_acquire(&h->lock);
+	heap_lock(h);
 	/* Blocks in thread caches are free as far as the user is concerned. */
 	s->allocated = h->stats.allocated - tcache_cached_bytes(h);
 	s->active = h->stats.active_pages << LG_PAGE;
@@ -290,5 +322,5 @@ void heap_stats_read(struct heap *h, struct stats_snapshot *s)
 		s->bins[c].ndalloc = h->bins[c].ndalloc;
 		s->bins[c].curblocks = h->bins[c].curblocks;
 	}
-	lock_release(&h->lock);
+	heap_unlock(h);
 }

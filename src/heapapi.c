@@ -123,9 +123,9 @@ PH_EXPORT int ph_heap_recover(ph_heap_t *hp)
 	struct heap *h = H(hp);
 	if (h == NULL || registry_lookup(h) != h)
 		return -EINVAL;
-	lock_acquire(&h->lock);
+	heap_lock(h);
 	unsigned n = tcache_reclaim_locked(h);
-	lock_release(&h->lock);
+	heap_unlock(h);
 	return (int)n;
 }
 
@@ -392,9 +392,9 @@ PH_EXPORT int ph_heap_set_root(ph_heap_t *hp, unsigned key, void *p)
 		return EINVAL;
 	if (p != NULL && (uintptr_t)p - (uintptr_t)h >= h->size)
 		return EINVAL;   /* a root must point into its heap */
-	lock_acquire(&h->lock);
+	heap_lock(h);
 	h->roots[key] = p ? (uint64_t)((uintptr_t)p - (uintptr_t)h) : 0;
-	lock_release(&h->lock);
+	heap_unlock(h);
 	return 0;
 }
 
@@ -403,9 +403,9 @@ PH_EXPORT void *ph_heap_get_root(ph_heap_t *hp, unsigned key)
 	struct heap *h = handle_check(hp);
 	if (key >= NROOTS)
 		return fail_ptr(EINVAL);
-	lock_acquire(&h->lock);
+	heap_lock(h);
 	uint64_t off = h->roots[key];
-	lock_release(&h->lock);
+	heap_unlock(h);
 	if (off == 0)
 		return fail_ptr(ENOENT);
 	return (char *)h + off;

@@ -76,23 +76,32 @@ void     os_tid_forget(void);
 void     os_futex_wait(_Atomic uint32_t *word, uint32_t val, bool shared);
 void     os_futex_wake(_Atomic uint32_t *word, bool shared);
 
-/* ---- lock.c: process-shared futex locks --------------------------------- */
-void lock_init(struct lock *l);
-void lock_acquire_slow(struct lock *l);
+/* ---- lock.c: futex locks and robust mutexes ------------------------------
+ * lock_acquire returns true when the previous owner died holding the lock
+ * (robust locks only): the caller must repair what it protects.
+ */
+void lock_init(struct lock *l, bool robust);
+bool lock_acquire_slow(struct lock *l);
 void lock_release_slow(struct lock *l);
 /* Forgets every holder (after fork, in the child, which has one thread). */
 void lock_reset(struct lock *l);
 
-static inline void lock_acquire(struct lock *l)
+static inline bool lock_acquire(struct lock *l)
 {
 	uint32_t expect = 0;
-	if (unlikely(!atomic_compare_exchange_strong_explicit(&l->word,
-	    &expect, os_tid(), memory_order_acquire, memory_order_relaxed)))
-		lock_acquire_slow(l);
+	if (likely(!l->robust && atomic_compare_exchange_strong_explicit(
+	    &l->word, &expect, os_tid(), memory_order_acquire,
+	    memory_order_relaxed)))
+		return false;
+	return lock_acquire_slow(l);
 }
 
 static inline void lock_release(struct lock *l)
 {
+	if (unlikely(l->robust)) {
+		pthread_mutex_unlock(&l->mtx);
+		return;
+	}
 	uint32_t old = atomic_exchange_explicit(&l->word, 0,
 	    memory_order_release);
 	if (unlikely(old & LOCK_WAITERS))
@@ -149,11 +158,13 @@ static inline uint32_t page_index(struct heap *h, const void *p)
 	return (uint32_t)(((uintptr_t)p - (uintptr_t)h) >> LG_PAGE);
 }
 size_t   page_map_bytes(size_t npages);
-/* Makes all data pages one free run whose first `dirty` pages may be dirty. */
-void     page_map_init(struct heap *h, size_t dirty);
+/* Makes all data pages one free run whose first `dirty` pages may be dirty;
+ * entries below clear_upto are cleared (a reset), the rest must be zero. */
+void     page_map_init(struct heap *h, size_t dirty, size_t clear_upto);
 /* Returns the head index of a new run of n pages, or 0 when none fits.
  * *zero tells whether the run is known to read as zero. */
-uint32_t page_run_alloc(struct heap *h, size_t n, uint8_t kind, bool *zero);
+uint32_t page_run_alloc(struct heap *h, size_t n, uint8_t kind, unsigned cls,
+                        bool *zero);
 /* A run of n pages at a given alignment (bytes, a power of two > PAGE). */
 uint32_t page_run_alloc_aligned(struct heap *h, size_t n, size_t align,
                                 bool *zero);
@@ -167,6 +178,10 @@ bool     page_run_grow(struct heap *h, uint32_t head, size_t n, bool *zero);
 void     page_purge(struct heap *h, bool force);
 size_t   page_largest_free(struct heap *h);
 int      page_validate(struct heap *h, char *why, size_t whylen);
+/* Rebuilds tails, free-run lists, dirty counts and merges adjacent free
+ * runs, from the walk of head spans; calls fn on each slab.  Needs lock.
+ * Returns 1 if the walk itself is broken. */
+int      page_repair(struct heap *h, void (*fn)(struct heap *, uint32_t));
 
 /* ---- slab.c: small blocks ------------------------------------------------
  * A slab is a run of sizeclasses[c].npages pages cut into blocks; free
@@ -182,6 +197,9 @@ uint16_t slab_block_index(struct heap *h, struct page *slab, uint32_t head,
                           const void *p);
 int   slab_validate(struct heap *h, uint32_t head, char *why, size_t whylen);
 int   bin_validate(struct heap *h, char *why, size_t whylen);
+void  slab_repair(struct heap *h, uint32_t head);
+bool  slab_chain_has(struct heap *h, struct page *slab, uint32_t head,
+                     uint16_t idx);
 
 /* ---- heap.c: formatting, joining, resetting, checking --------------------
  */
@@ -195,6 +213,20 @@ size_t       heap_capacity_pages(size_t npages);
 void         heap_reset(struct heap *h);
 int          heap_validate(struct heap *h, char *why, size_t whylen);
 void         heap_purge(struct heap *h, bool force);
+/* Rebuilds what a process killed inside the lock may have left half
+ * written; needs lock.  Returns 0, or 1 if the page map itself is broken. */
+int          heap_repair(struct heap *h);
+
+static inline void heap_lock(struct heap *h)
+{
+	if (unlikely(lock_acquire(&h->lock)))
+		heap_repair(h);
+}
+
+static inline void heap_unlock(struct heap *h)
+{
+	lock_release(&h->lock);
+}
 /* Backs pages below `end` (growable heaps: extends the file); 0 or errno.
  * Needs heap->lock. */
 int          heap_grow(struct heap *h, size_t end);
@@ -250,6 +282,26 @@ struct tslot {
 	struct tcache *tc;     /* the cache, in that heap */
 	uint64_t       epoch;  /* heap->epoch when the cache was made */
 };
+/* Push and pop keep the slot and the count in that order, so a process
+ * killed between the two stores leaves a cache that reclaim can trust. */
+static inline void tcache_push(struct tcache *tc, struct tcache_bin *b,
+                               uint64_t off)
+{
+	uint32_t n = b->count;
+	tc->slots[b->first + n] = off;
+	atomic_signal_fence(memory_order_release);
+	b->count = (uint16_t)(n + 1);
+}
+
+static inline uint64_t tcache_pop(struct tcache *tc, struct tcache_bin *b)
+{
+	uint32_t n = b->count - 1u;
+	uint64_t off = tc->slots[b->first + n];
+	atomic_signal_fence(memory_order_release);
+	b->count = (uint16_t)n;
+	return off;
+}
+
 extern __thread struct tslot tslots[TCACHE_SLOTS]
     __attribute__((tls_model("initial-exec")));
 /* This thread's slot for h, made on demand; NULL if caching is off. */
@@ -266,6 +318,10 @@ size_t   tcache_cached_bytes(struct heap *h);
 void     tcache_detach(struct heap *h);
 void     tcache_fork_child(struct heap *h);
 unsigned tcache_reclaim_locked(struct heap *h);
+/* Cuts the heap's cache list at its first bad entry; returns how many
+ * caches are left on it. */
+size_t   tcache_repair_locked(struct heap *h);
+size_t   tcache_run_bytes(void);   /* bytes of the run holding a cache */
 int      tcache_validate(struct heap *h, char *why, size_t whylen);
 
 /* ---- stats.c and ctl.c ---------------------------------------------------

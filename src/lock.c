@@ -1,18 +1,35 @@
 /*
- * lock.c -- process-shared futex locks.
+ * lock.c -- the locks of heaps.
  *
- * The lock word holds the owner's TID (LOCK_WAITERS or-ed in when somebody
- * sleeps), so a lock in a shared heap works across processes with plain
- * futex calls, and the owner can be named.  Acquire and release fast paths
- * are inline in internal.h; this file is the contended path.
+ * A futex lock for what one process uses: the word holds the owner's TID
+ * (LOCK_WAITERS or-ed in when somebody sleeps), so re-entry from a signal
+ * handler is caught and named instead of hanging.  A robust process-shared
+ * pthread mutex for what several processes share: the kernel notices when
+ * its owner dies and the next locker gets EOWNERDEAD.  Fast paths are inline
+ * in internal.h; this file is the rest.
  */
+#include <errno.h>
+
 #include "internal.h"
 
 #define LOCK_SPINS 64
 
-void lock_init(struct lock *l)
+void lock_init(struct lock *l, bool robust)
 {
 	atomic_store_explicit(&l->word, 0, memory_order_relaxed);
+	l->robust = robust;
+	if (!robust)
+		return;
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+	int err = pthread_mutex_init(&l->mtx, &a);
+	pthread_mutexattr_destroy(&a);
+	if (err)
+		report_fatal("cannot make a robust mutex at %p (error %d)",
+		    (void *)l, err);
 }
 
 void lock_reset(struct lock *l)
@@ -27,31 +44,54 @@ static inline void cpu_relax(void)
 #endif
 }
 
-void lock_acquire_slow(struct lock *l)
+static bool lock_acquire_robust(struct lock *l)
 {
-	uint32_t me = os_tid();
+	int err = pthread_mutex_lock(&l->mtx);
+	if (likely(err == 0))
+		return false;
+	if (err == EOWNERDEAD) {
+		/* Ours now; what it protects may be half written. */
+		pthread_mutex_consistent(&l->mtx);
+		return true;
+	}
+	if (err == EDEADLK)
+		report_fatal("deadlock: heap lock %p already held by this "
+		    "thread (re-entered from a signal handler?)", (void *)l);
+	report_fatal("heap lock %p unusable (error %d)", (void *)l, err);
+}
 
+static noreturn void lock_reentered(struct lock *l, uint32_t me)
+{
+	report_fatal("deadlock: heap lock %p already held by thread %u "
+	    "(re-entered from a signal handler?)", (void *)l, me);
+}
+
+bool lock_acquire_slow(struct lock *l)
+{
+	if (l->robust)
+		return lock_acquire_robust(l);
+	uint32_t me = os_tid();
 	for (int i = 0; i < LOCK_SPINS; i++) {
 		uint32_t w = atomic_load_explicit(&l->word,
 		    memory_order_relaxed);
 		if (w == 0 && atomic_compare_exchange_weak_explicit(&l->word,
 		    &w, me, memory_order_acquire, memory_order_relaxed))
-			return;
+			return false;
 		if ((w & ~LOCK_WAITERS) == me)
-			report_fatal("deadlock: heap lock %p already held by "
-			    "thread %u (re-entered from a signal handler?)",
-			    (void *)l, me);
+			lock_reentered(l, me);
 		cpu_relax();
 	}
 	for (;;) {
 		uint32_t w = atomic_load_explicit(&l->word,
 		    memory_order_relaxed);
+		if ((w & ~LOCK_WAITERS) == me)
+			lock_reentered(l, me);
 		if (w == 0) {
 			/* Others may sleep: keep the waiters bit when taking. */
 			if (atomic_compare_exchange_weak_explicit(&l->word,
 			    &w, me | LOCK_WAITERS, memory_order_acquire,
 			    memory_order_relaxed))
-				return;
+				return false;
 			continue;
 		}
 		if (!(w & LOCK_WAITERS)) {

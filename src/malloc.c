@@ -70,7 +70,7 @@ PH_EXPORT void *P(malloc)(size_t size)
 		struct tcache_bin *b = &tc->bins[size2class(size)];
 		if (likely(b->count != 0)) {
 			uint64_t *p = (uint64_t *)((char *)h +
-			    tc->slots[b->first + --b->count]);
+			    tcache_pop(tc, b));
 			p[1] = 0;   /* no longer marked free */
 			return p;
 		}
@@ -107,7 +107,7 @@ static inline bool free_fast(void *p)
 	    b->count == b->max))
 		return false;   /* bad pointer, double free or full: slow */
 	w[1] = h->free_key;
-	t->tc->slots[b->first + b->count++] = off;
+	tcache_push(t->tc, b, off);
 	return true;
 }
 

@@ -101,48 +101,81 @@ static uint32_t run_find(struct heap *h, size_t n)
 
 /* ---- run entries --------------------------------------------------------- */
 
-/* Writes the head and tail entries of a free run and lists it. */
-static void run_make_free(struct heap *h, uint32_t head, size_t n,
-                          size_t dirty, uint64_t stamp)
+/* Writes a head's first word in one store, after everything written before
+ * it: the switch point of every change (see the crash rule in types.h). */
+static inline void page_publish(struct page *e, uint8_t kind, uint8_t cls,
+                                uint16_t nfree, uint32_t span)
 {
-	struct page *pm = heap_pages(h);
-
-	pm[head] = (struct page){ .kind = PAGE_FREE, .span = (uint32_t)n,
-	    .aux = dirty, .stamp = stamp };
-	if (n > 1)
-		pm[head + n - 1] = (struct page){ .kind = PAGE_FREE_TAIL,
-		    .span = head };
-	run_insert(h, head);
+	struct page tmp = { .kind = kind, .cls = cls, .nfree = nfree,
+	    .span = span };
+	atomic_thread_fence(memory_order_release);
+	__atomic_store_n(&e->word, tmp.word, __ATOMIC_RELAXED);
 }
 
-/* Writes the entries of an allocated run of kind PAGE_LARGE or PAGE_SLAB. */
-static void run_make_used(struct heap *h, uint32_t head, size_t n,
+static inline void page_clear(struct page *e)
+{
+	memset(e, 0, sizeof(*e));
+}
+
+/* Tail (or, for a slab, body) entries name the head.  Derived: written
+ * after the head is published, and rebuilt by repair. */
+static void run_mark_tail(struct heap *h, uint32_t head, size_t n,
                           uint8_t kind)
 {
 	struct page *pm = heap_pages(h);
-
-	pm[head] = (struct page){ .kind = kind, .span = (uint32_t)n };
 	if (kind == PAGE_SLAB) {
 		for (size_t i = 1; i < n; i++)
 			pm[head + i] = (struct page){ .kind = PAGE_SLAB_BODY,
 			    .span = head };
 	} else if (n > 1) {
-		pm[head + n - 1] = (struct page){ .kind = PAGE_LARGE_TAIL,
-		    .span = head };
+		pm[head + n - 1] = (struct page){ .kind = kind == PAGE_FREE ?
+		    PAGE_FREE_TAIL : PAGE_LARGE_TAIL, .span = head };
 	}
 }
 
-/* Clears the entries of an allocated run back to PAGE_NONE. */
-static void run_clear_used(struct heap *h, uint32_t head)
+/* Makes [head, head+n) a free run.  head must be unreachable by the walk
+ * (an interior page) or already the head of the run being replaced. */
+static void run_make_free(struct heap *h, uint32_t head, size_t n,
+                          size_t dirty, uint64_t stamp)
+{
+	struct page *e = &heap_pages(h)[head];
+	e->stamp = stamp;
+	e->aux = dirty;
+	e->next = e->prev = 0;
+	page_publish(e, PAGE_FREE, 0, 0, (uint32_t)n);
+	run_mark_tail(h, head, n, PAGE_FREE);
+	run_insert(h, head);
+}
+
+/* Makes [head, head+n) a large block or a slab of class cls. */
+static void run_make_used(struct heap *h, uint32_t head, size_t n,
+                          uint8_t kind, unsigned cls)
+{
+	struct page *e = &heap_pages(h)[head];
+	uint16_t nfree = 0;
+	e->next = e->prev = 0;
+	e->aux = 0;
+	if (kind == PAGE_SLAB) {
+		e->s.free = SLAB_NONE;
+		e->s.carved = 0;
+		e->s.unused = 0;
+		nfree = (uint16_t)sizeclasses[cls].nblocks;
+	} else {
+		e->stamp = 0;
+	}
+	page_publish(e, kind, (uint8_t)cls, nfree, (uint32_t)n);
+	run_mark_tail(h, head, n, kind);
+}
+
+/* Clears the tail or body entries of a run that is no longer one. */
+static void run_clear_tail(struct heap *h, uint32_t head, size_t n,
+                           uint8_t kind)
 {
 	struct page *pm = heap_pages(h);
-	size_t n = pm[head].span;
-
-	if (pm[head].kind == PAGE_SLAB)
+	if (kind == PAGE_SLAB)
 		memset(&pm[head + 1], 0, (n - 1) * sizeof(struct page));
 	else if (n > 1)
-		memset(&pm[head + n - 1], 0, sizeof(struct page));
-	memset(&pm[head], 0, sizeof(struct page));
+		page_clear(&pm[head + n - 1]);
 }
 
 /* ---- allocation ---------------------------------------------------------- */
@@ -153,19 +186,23 @@ static inline bool page_backed(struct heap *h, size_t end)
 	return end <= h->limit || heap_grow(h, end) == 0;
 }
 
-/* Takes the first n pages of free run `head` (already off its list) and
- * gives the rest back.  Returns how many of the n pages may be dirty. */
-static size_t run_split(struct heap *h, uint32_t head, size_t n)
+/* Carves n pages off the front of free run `head` (already off its list)
+ * as a run of `kind`; the rest stays free.  Returns how many of the n pages
+ * may be dirty. */
+static size_t run_carve(struct heap *h, uint32_t head, size_t n, uint8_t kind,
+                        unsigned cls)
 {
 	struct page *pm = heap_pages(h);
 	size_t len = pm[head].span, dirty = pm[head].aux;
 	uint64_t stamp = pm[head].stamp;
 
+	/* The rest's head is interior until `head` is published shorter. */
 	if (len > n)
 		run_make_free(h, head + (uint32_t)n, len - n,
 		    dirty > n ? dirty - n : 0, stamp);
 	else if (len > 1)
-		memset(&pm[head + len - 1], 0, sizeof(struct page));
+		page_clear(&pm[head + len - 1]);
+	run_make_used(h, head, n, kind, cls);
 	size_t taken_dirty = dirty < n ? dirty : n;
 	h->stats.dirty_pages -= taken_dirty;
 	h->stats.active_pages += n;
@@ -174,7 +211,8 @@ static size_t run_split(struct heap *h, uint32_t head, size_t n)
 	return taken_dirty;
 }
 
-uint32_t page_run_alloc(struct heap *h, size_t n, uint8_t kind, bool *zero)
+uint32_t page_run_alloc(struct heap *h, size_t n, uint8_t kind, unsigned cls,
+                        bool *zero)
 {
 	if (n == 0 || n > h->npages)
 		return 0;
@@ -182,9 +220,24 @@ uint32_t page_run_alloc(struct heap *h, size_t n, uint8_t kind, bool *zero)
 	if (head == 0 || !page_backed(h, head + n))
 		return 0;
 	run_remove(h, head);
-	*zero = run_split(h, head, n) == 0;
-	run_make_used(h, head, n, kind);
+	*zero = run_carve(h, head, n, kind, cls) == 0;
 	return head;
+}
+
+/* Cuts large run `head` after its first n pages into two large runs. */
+static void run_cut(struct heap *h, uint32_t head, size_t n)
+{
+	struct page *pm = heap_pages(h);
+	size_t len = pm[head].span;
+	/* The second half's head is interior until the first is shortened. */
+	struct page *e2 = &pm[head + n];
+	e2->next = e2->prev = 0;
+	e2->aux = 0;
+	e2->stamp = 0;
+	page_publish(e2, PAGE_LARGE, 0, 0, (uint32_t)(len - n));
+	run_mark_tail(h, head + (uint32_t)n, len - n, PAGE_LARGE);
+	page_publish(&pm[head], PAGE_LARGE, 0, 0, (uint32_t)n);
+	run_mark_tail(h, head, n, PAGE_LARGE);
 }
 
 uint32_t page_run_alloc_aligned(struct heap *h, size_t n, size_t align,
@@ -198,17 +251,12 @@ uint32_t page_run_alloc_aligned(struct heap *h, size_t n, size_t align,
 	if (head == 0 || !page_backed(h, head + total))
 		return 0;
 	run_remove(h, head);
-	size_t dirty = run_split(h, head, total);
-	run_make_used(h, head, total, PAGE_LARGE);
+	size_t dirty = run_carve(h, head, total, PAGE_LARGE, 0);
 
 	uintptr_t addr = (uintptr_t)page_addr(h, head);
 	size_t lead = (ALIGN_UP(addr, align) - addr) >> LG_PAGE;
 	if (lead > 0) {
-		/* Cut the run in two and free the leading part. */
-		run_clear_used(h, head);
-		run_make_used(h, head, lead, PAGE_LARGE);
-		run_make_used(h, head + (uint32_t)lead, total - lead,
-		    PAGE_LARGE);
+		run_cut(h, head, lead);
 		page_run_free(h, head);
 		head += (uint32_t)lead;
 	}
@@ -239,54 +287,54 @@ static void run_purge(struct heap *h, uint32_t head)
 void page_run_free(struct heap *h, uint32_t head)
 {
 	struct page *pm = heap_pages(h);
-	size_t n = pm[head].span, dirty;
+	size_t n = pm[head].span;
+	uint8_t kind = pm[head].kind;
+	uint32_t start = head, r = head + (uint32_t)n;
+	size_t ln = 0, rn = 0, rdirty = 0;
 
-	h->stats.active_pages -= n;
-	h->stats.dirty_pages += n;
-	run_clear_used(h, head);
-	dirty = n;
-
-	/* Coalesce with the free run on the left: its dirty prefix is
-	 * absorbed into ours, since ours (all dirty) now follows it. */
+	/* Free neighbours: the left one through its tail, the right one
+	 * through its head. */
 	if (head > h->first_page) {
 		struct page *l = &pm[head - 1];
 		uint32_t lhead = l->kind == PAGE_FREE ? head - 1 :
 		    l->kind == PAGE_FREE_TAIL ? l->span : 0;
 		if (lhead) {
-			size_t ln = pm[lhead].span;
+			start = lhead;
+			ln = pm[lhead].span;
 			run_remove(h, lhead);
-			memset(&pm[lhead], 0, sizeof(struct page));
-			if (ln > 1)
-				memset(&pm[head - 1], 0, sizeof(struct page));
-			head = lhead;
-			n += ln;
-			dirty = n;
 		}
 	}
-	/* Coalesce with the free run on the right. */
-	uint32_t r = head + (uint32_t)n;
 	if (r < h->npages && pm[r].kind == PAGE_FREE) {
-		size_t rn = pm[r].span;
-		dirty += pm[r].aux;
+		rn = pm[r].span;
+		rdirty = pm[r].aux;
 		run_remove(h, r);
-		memset(&pm[r], 0, sizeof(struct page));
-		if (rn > 1)
-			memset(&pm[r + rn - 1], 0, sizeof(struct page));
-		n += rn;
 	}
-	run_make_free(h, head, n, dirty, os_now_ms());
+	/* One store makes the whole span free; the rest is tidying. */
+	size_t total = ln + n + rn;
+	page_publish(&pm[start], PAGE_FREE, 0, 0, (uint32_t)total);
+	pm[start].aux = ln + n + rdirty;
+	pm[start].stamp = os_now_ms();
+	run_clear_tail(h, head, n, kind);
+	if (start != head)
+		page_clear(&pm[head]);
+	if (ln > 1)
+		page_clear(&pm[head - 1]);
+	if (rn > 0) {
+		page_clear(&pm[r]);
+		if (rn > 1)
+			page_clear(&pm[r + rn - 1]);
+	}
+	run_mark_tail(h, start, total, PAGE_FREE);
+	run_insert(h, start);
+	h->stats.active_pages -= n;
+	h->stats.dirty_pages += n;
 	if ((h->flags & HEAP_F_OSMEM) && opts.decay_ms == 0)
-		run_purge(h, head);
+		run_purge(h, start);
 }
 
 void page_run_shrink(struct heap *h, uint32_t head, size_t n)
 {
-	struct page *pm = heap_pages(h);
-	size_t len = pm[head].span;
-
-	run_clear_used(h, head);
-	run_make_used(h, head, n, PAGE_LARGE);
-	run_make_used(h, head + (uint32_t)n, len - n, PAGE_LARGE);
+	run_cut(h, head, n);
 	page_run_free(h, head + (uint32_t)n);
 }
 
@@ -299,11 +347,26 @@ bool page_run_grow(struct heap *h, uint32_t head, size_t n, bool *zero)
 	if (r >= h->npages || pm[r].kind != PAGE_FREE || pm[r].span < need ||
 	    !page_backed(h, r + need))
 		return false;
+	size_t rn = pm[r].span, rdirty = pm[r].aux;
+	uint64_t stamp = pm[r].stamp;
 	run_remove(h, r);
-	*zero = run_split(h, r, need) == 0;
-	memset(&pm[r], 0, sizeof(struct page));
-	run_clear_used(h, head);
-	run_make_used(h, head, n, PAGE_LARGE);
+	/* The rest of the free run is interior until `head` grows over r. */
+	if (rn > need)
+		run_make_free(h, r + (uint32_t)need, rn - need,
+		    rdirty > need ? rdirty - need : 0, stamp);
+	page_publish(&pm[head], PAGE_LARGE, 0, 0, (uint32_t)n);
+	if (len > 1)
+		page_clear(&pm[head + len - 1]);
+	if (rn == need && rn > 1)
+		page_clear(&pm[r + rn - 1]);
+	page_clear(&pm[r]);
+	run_mark_tail(h, head, n, PAGE_LARGE);
+	size_t taken_dirty = rdirty < need ? rdirty : need;
+	h->stats.dirty_pages -= taken_dirty;
+	h->stats.active_pages += need;
+	if (head + n > h->hwm)
+		h->hwm = (uint32_t)(head + n);
+	*zero = taken_dirty == 0;
 	return true;
 }
 
@@ -341,18 +404,91 @@ void page_purge(struct heap *h, bool force)
 
 /* ---- formatting and checking ---------------------------------------------- */
 
-void page_map_init(struct heap *h, size_t dirty)
+void page_map_init(struct heap *h, size_t dirty, size_t clear_upto)
 {
 	struct page *pm = heap_pages(h);
-	size_t n = h->npages - h->first_page;
+	uint32_t first = h->first_page;
+	size_t n = h->npages - first;
 
-	memset(pm, 0, page_map_bytes(h->first_page));
+	/* One store makes every data page one free run; what follows only
+	 * tidies, so a reset that dies here leaves a heap repair completes. */
+	page_publish(&pm[first], PAGE_FREE, 0, 0, (uint32_t)n);
+	memset(pm, 0, page_map_bytes(first));
+	if (clear_upto > first + 1)
+		memset(&pm[first + 1], 0, page_map_bytes(clear_upto - first - 1));
+	page_clear(&pm[h->npages - 1]);
 	memset(h->runs, 0, sizeof(h->runs));
 	memset(h->runmap, 0, sizeof(h->runmap));
-	h->hwm = h->first_page;
+	h->hwm = first;
 	h->stats.active_pages = 0;
 	h->stats.dirty_pages = dirty;
-	run_make_free(h, h->first_page, n, dirty, os_now_ms());
+	run_make_free(h, first, n, dirty, os_now_ms());
+}
+
+/* ---- repair after a crash inside the lock ------------------------------- */
+
+int page_repair(struct heap *h, void (*fn)(struct heap *, uint32_t))
+{
+	struct page *pm = heap_pages(h);
+	uint32_t prev_free = 0, top = h->first_page;
+
+	/* Pass 1: the walk must be sound; adjacent free runs (a free that
+	 * died before coalescing) are merged with one publish each. */
+	for (uint32_t i = h->first_page; i < h->npages;) {
+		struct page *e = &pm[i];
+		size_t n = e->span;
+		if (n == 0 || n > h->npages - i ||
+		    (e->kind != PAGE_FREE && e->kind != PAGE_LARGE &&
+		    e->kind != PAGE_SLAB) || (e->kind == PAGE_SLAB &&
+		    (e->cls >= NBINS || n != sizeclasses[e->cls].npages)))
+			return 1;
+		if (e->kind == PAGE_FREE && prev_free) {
+			page_publish(&pm[prev_free], PAGE_FREE, 0, 0,
+			    (uint32_t)(pm[prev_free].span + n));
+			page_clear(e);
+		} else {
+			prev_free = e->kind == PAGE_FREE ? i : 0;
+			if (e->kind != PAGE_FREE)
+				top = i + (uint32_t)n;
+		}
+		i += (uint32_t)n;
+	}
+	if (top > h->hwm)
+		h->hwm = top;
+
+	/* Pass 2: everything derived, from the walk.  A free run's dirty
+	 * prefix may have been lost: count all of it dirty. */
+	memset(h->runs, 0, sizeof(h->runs));
+	memset(h->runmap, 0, sizeof(h->runmap));
+	uint64_t active = 0, dirty = 0, now = os_now_ms();
+	for (uint32_t i = h->first_page; i < h->npages;) {
+		struct page *e = &pm[i];
+		size_t n = e->span, end = i + n;
+		if (e->kind != PAGE_SLAB) {
+			size_t lim = end < h->hwm ? end : h->hwm;
+			if (lim > i + 1)
+				memset(&pm[i + 1], 0,
+				    page_map_bytes(lim - i - 1));
+			if (n > 1)
+				page_clear(&pm[end - 1]);
+		}
+		if (e->kind == PAGE_FREE) {
+			e->aux = n;
+			e->stamp = now;
+			dirty += n;
+			run_mark_tail(h, i, n, PAGE_FREE);
+			run_insert(h, i);
+		} else {
+			e->next = e->prev = 0;
+			active += n;
+			run_mark_tail(h, i, n, e->kind);
+			fn(h, i);
+		}
+		i = (uint32_t)end;
+	}
+	h->stats.active_pages = active;
+	h->stats.dirty_pages = dirty;
+	return 0;
 }
 
 #define FAIL(...) do { report_format_str(why, whylen, __VA_ARGS__); \

@@ -141,13 +141,13 @@ void registry_foreach(void (*fn)(struct heap *h))
 static void fork_lock_one(struct heap *h)
 {
 	if (!(h->flags & HEAP_F_SHARED))
-		lock_acquire(&h->lock);
+		heap_lock(h);
 }
 
 static void fork_unlock_one(struct heap *h)
 {
 	if (!(h->flags & HEAP_F_SHARED))
-		lock_release(&h->lock);
+		heap_unlock(h);
 }
 
 static void fork_reset_one(struct heap *h)

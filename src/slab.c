@@ -66,14 +66,9 @@ static uint32_t slab_new(struct heap *h, unsigned cls)
 {
 	const struct sizeclass *sc = &sizeclasses[cls];
 	bool zero;
-	uint32_t head = page_run_alloc(h, sc->npages, PAGE_SLAB, &zero);
+	uint32_t head = page_run_alloc(h, sc->npages, PAGE_SLAB, cls, &zero);
 	if (head == 0)
 		return 0;
-	struct page *s = &heap_pages(h)[head];
-	s->cls = (uint8_t)cls;
-	s->nfree = (uint16_t)sc->nblocks;
-	s->s.free = SLAB_NONE;
-	s->s.carved = 0;
 	vg_close(slab_base(h, head), sc->npages * PAGE);
 	h->bins[cls].nslabs++;
 	bin_push(h, &h->bins[cls], head);
@@ -116,7 +111,7 @@ void *slab_alloc(struct heap *h, unsigned cls)
 }
 
 /* Is block idx on the slab's free chain?  Bounded by the chain's length. */
-static bool slab_chain_has(struct heap *h, struct page *s, uint32_t head,
+bool slab_chain_has(struct heap *h, struct page *s, uint32_t head,
                            uint16_t idx)
 {
 	uint32_t size = sizeclasses[s->cls].size;
@@ -159,6 +154,9 @@ void slab_free(struct heap *h, struct page *s, uint32_t head, void *p)
 	fb->next = s->s.free ^ key16(h);
 	fb->key = h->free_key;
 	vg_close(fb, sizeof(*fb));
+	/* The link first, then the chain head: a crash in between leaks the
+	 * block at worst, never breaks the chain. */
+	atomic_thread_fence(memory_order_release);
 	s->s.free = idx;
 	if (config_stats) {
 		b->ndalloc++;
@@ -253,4 +251,40 @@ int bin_validate(struct heap *h, char *why, size_t whylen)
 		}
 	}
 	return 0;
+}
+
+/* Rebuilds slab `head`'s count and puts it on its bin, after a crash inside
+ * the lock.  The chain is cut where it stops making sense (the blocks past
+ * the cut are lost until a reset; with the publish order they cannot be
+ * more than the one a dying free was pushing).  Needs lock. */
+void slab_repair(struct heap *h, uint32_t head)
+{
+	struct page *s = &heap_pages(h)[head];
+	const struct sizeclass *sc = &sizeclasses[s->cls];
+	struct free_block *prev = NULL;
+	uint32_t chain = 0;
+
+	if (s->s.carved > sc->nblocks)
+		s->s.carved = (uint16_t)sc->nblocks;
+	for (uint16_t i = s->s.free; i != SLAB_NONE; chain++) {
+		if (i >= s->s.carved || chain >= s->s.carved) {
+			if (prev)
+				prev->next = SLAB_NONE ^ key16(h);
+			else
+				s->s.free = SLAB_NONE;
+			break;
+		}
+		prev = (struct free_block *)(slab_base(h, head) +
+		    (size_t)i * sc->size);
+		vg_open(prev, sizeof(*prev));
+		i = prev->next ^ key16(h);
+	}
+	s->nfree = (uint16_t)(chain + sc->nblocks - s->s.carved);
+	struct bin *b = &h->bins[s->cls];
+	b->nslabs++;
+	if (s->nfree > 0)
+		bin_push(h, b, head);
+	uint32_t used = sc->nblocks - s->nfree;
+	b->curblocks += used;
+	h->stats.allocated += (uint64_t)used * sc->size;
 }

@@ -74,9 +74,30 @@ static inline struct tcache *tc_at(struct heap *h, uint64_t off)
 
 /* ---- moving blocks between a cache and the slabs ------------------------ */
 
+/* Is offset off a cached block of class c that its slab does not already
+ * hold?  Only a dead process's cache needs asking: it may have died between
+ * two stores.  Needs lock. */
+static bool cached_block_sound(struct heap *h, unsigned c, uint64_t off)
+{
+	struct page *pm = heap_pages(h);
+	uint32_t idx = (uint32_t)(off >> LG_PAGE);
+	if (off >= h->size || idx < h->first_page)
+		return false;
+	uint32_t head = pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span : idx;
+	struct page *s = &pm[head];
+	const struct sizeclass *sc = &sizeclasses[c];
+	if (head >= h->npages || s->kind != PAGE_SLAB || s->cls != c)
+		return false;
+	uint32_t boff = (uint32_t)(off - ((uint64_t)head << LG_PAGE));
+	if (boff % sc->size != 0 || boff / sc->size >= s->s.carved ||
+	    ((uint64_t *)((char *)h + off))[1] != h->free_key)
+		return false;
+	return !slab_chain_has(h, s, head, (uint16_t)(boff / sc->size));
+}
+
 /* Gives back the oldest blocks of bin c until `keep` remain.  Needs lock. */
 static void bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
-                             uint32_t keep)
+                             uint32_t keep, bool check)
 {
 	struct tcache_bin *b = &tc->bins[c];
 	if (b->count <= keep)
@@ -85,6 +106,8 @@ static void bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
 	uint64_t *s = &tc->slots[b->first];
 	struct page *pm = heap_pages(h);
 	for (uint32_t i = 0; i < drop; i++) {
+		if (check && !cached_block_sound(h, c, s[i]))
+			continue;
 		void *p = (char *)h + s[i];
 		uint32_t idx = (uint32_t)(s[i] >> LG_PAGE);
 		uint32_t head = pm[idx].kind == PAGE_SLAB ? idx : pm[idx].span;
@@ -98,10 +121,10 @@ static void bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
 
 static void tc_flush_all(struct heap *h, struct tcache *tc)
 {
-	lock_acquire(&h->lock);
+	heap_lock(h);
 	for (unsigned c = 0; c < NBINS; c++)
-		bin_flush_locked(h, tc, c, 0);
-	lock_release(&h->lock);
+		bin_flush_locked(h, tc, c, 0, false);
+	heap_unlock(h);
 }
 
 /* Fills bin c to half its capacity; false if the heap is full. */
@@ -109,15 +132,15 @@ static bool bin_refill(struct heap *h, struct tcache *tc, unsigned c)
 {
 	struct tcache_bin *b = &tc->bins[c];
 	uint32_t want = b->max / 2;
-	lock_acquire(&h->lock);
+	heap_lock(h);
 	while (b->count < want) {
 		char *p = slab_alloc(h, c);
 		if (p == NULL)
 			break;
 		((uint64_t *)p)[1] = h->free_key;   /* free, in the cache */
-		tc->slots[b->first + b->count++] = (uint64_t)(p - (char *)h);
+		tcache_push(tc, b, (uint64_t)(p - (char *)h));
 	}
-	lock_release(&h->lock);
+	heap_unlock(h);
 	return b->count > 0;
 }
 
@@ -132,8 +155,8 @@ static struct tcache *tc_create(struct heap *h)
 {
 	size_t n = ALIGN_UP(tc_bytes(), PAGE) >> LG_PAGE;
 	bool zero;
-	lock_acquire(&h->lock);
-	uint32_t head = page_run_alloc(h, n, PAGE_LARGE, &zero);
+	heap_lock(h);
+	uint32_t head = page_run_alloc(h, n, PAGE_LARGE, 0, &zero);
 	struct tcache *tc = NULL;
 	if (head != 0) {
 		tc = page_addr(h, head);
@@ -149,17 +172,22 @@ static struct tcache *tc_create(struct heap *h)
 			first += sizeclasses[c].tcache_max;
 		}
 		tc->next = h->tcaches;
+		atomic_thread_fence(memory_order_release);   /* then publish */
 		h->tcaches = (uint64_t)((char *)tc - (char *)h);
 	}
-	lock_release(&h->lock);
+	heap_unlock(h);
 	return tc;
 }
 
-/* Flushes tc, takes it off the heap's list and frees it.  Needs lock. */
-static void tc_destroy_locked(struct heap *h, struct tcache *tc)
+/* Flushes tc, takes it off the heap's list and frees it.  Needs lock.
+ * check: tc belonged to a process that died; trust none of its blocks. */
+static void tc_destroy_locked(struct heap *h, struct tcache *tc, bool check)
 {
-	for (unsigned c = 0; c < NBINS; c++)
-		bin_flush_locked(h, tc, c, 0);
+	for (unsigned c = 0; c < NBINS; c++) {
+		if (check && tc->bins[c].count > tc->bins[c].max)
+			tc->bins[c].count = tc->bins[c].max;
+		bin_flush_locked(h, tc, c, 0, check);
+	}
 	uint64_t off = (uint64_t)((char *)tc - (char *)h);
 	for (uint64_t *link = &h->tcaches; *link; link = &tc_at(h, *link)->next)
 		if (*link == off) {
@@ -201,10 +229,10 @@ static bool slot_valid(struct tslot *t)
 	}
 	if (atomic_load_explicit(&h->epoch, memory_order_acquire) == t->epoch)
 		return true;
-	lock_acquire(&h->lock);
+	heap_lock(h);
 	if (tc_listed(h, t->tc))
-		tc_destroy_locked(h, t->tc);
-	lock_release(&h->lock);
+		tc_destroy_locked(h, t->tc, false);
+	heap_unlock(h);
 	slot_forget(t);
 	return false;
 }
@@ -248,9 +276,9 @@ void tcache_slot_release(struct tslot *t)
 {
 	if (slot_valid(t)) {
 		struct heap *h = t->heap;
-		lock_acquire(&h->lock);
-		tc_destroy_locked(h, t->tc);
-		lock_release(&h->lock);
+		heap_lock(h);
+		tc_destroy_locked(h, t->tc, false);
+		heap_unlock(h);
 	}
 	slot_forget(t);
 }
@@ -280,8 +308,7 @@ void *tcache_alloc(struct heap *h, unsigned cls)
 	struct tcache_bin *b = &tc->bins[cls];
 	if (b->count == 0 && !bin_refill(h, tc, cls))
 		return NULL;
-	uint64_t *p = (uint64_t *)((char *)h + tc->slots[b->first +
-	    --b->count]);
+	uint64_t *p = (uint64_t *)((char *)h + tcache_pop(tc, b));
 	p[1] = 0;
 	return p;
 }
@@ -348,12 +375,12 @@ bool tcache_free(struct heap *h, void *p)
 		return false;   /* maybe free in its slab: checked there */
 	struct tcache_bin *b = &tc->bins[s->cls];
 	if (b->count == b->max) {
-		lock_acquire(&h->lock);
-		bin_flush_locked(h, tc, s->cls, b->max / 2);
-		lock_release(&h->lock);
+		heap_lock(h);
+		bin_flush_locked(h, tc, s->cls, b->max / 2, false);
+		heap_unlock(h);
 	}
 	w[1] = h->free_key;
-	tc->slots[b->first + b->count++] = off;
+	tcache_push(tc, b, off);
 	return true;
 }
 
@@ -364,16 +391,16 @@ void tcache_detach(struct heap *h)
 	/* The caller guarantees that no other thread of this process uses h:
 	 * give back every cache this process holds in it. */
 	uint32_t pid = (uint32_t)getpid();
-	lock_acquire(&h->lock);
+	heap_lock(h);
 	for (uint64_t off = h->tcaches, next; off; off = next) {
 		struct tcache *tc = tc_at(h, off);
 		next = tc->next;
 		if (tc->pid == pid)
-			tc_destroy_locked(h, tc);
+			tc_destroy_locked(h, tc, false);
 	}
 	/* Other threads of ours, if the heap comes back, must look again. */
 	atomic_fetch_add_explicit(&h->epoch, 1, memory_order_release);
-	lock_release(&h->lock);
+	heap_unlock(h);
 	for (unsigned i = 0; i < TCACHE_SLOTS; i++)
 		if (tslots[i].heap == h)
 			slot_forget(&tslots[i]);
@@ -395,19 +422,19 @@ void tcache_fork_child(struct heap *h)
 		}
 	if (h->flags & HEAP_F_SHARED)
 		return;
-	lock_acquire(&h->lock);
+	heap_lock(h);
 	for (uint64_t off = h->tcaches, next; off; off = next) {
 		struct tcache *tc = tc_at(h, off);
 		next = tc->next;
 		if (tc != mine)
-			tc_destroy_locked(h, tc);
+			tc_destroy_locked(h, tc, false);
 	}
 	if (mine) {
 		mine->pid = (uint32_t)getpid();
 		mine->tid = os_tid();
 		mine->start = os_proc_start(0);
 	}
-	lock_release(&h->lock);
+	heap_unlock(h);
 }
 
 /* Takes back the caches of processes that died.  Needs lock. */
@@ -422,9 +449,34 @@ unsigned tcache_reclaim_locked(struct heap *h)
 		next = tc->next;
 		if (tc->magic == TCACHE_MAGIC &&
 		    !os_proc_alive(tc->pid, tc->start)) {
-			tc_destroy_locked(h, tc);
+			tc_destroy_locked(h, tc, true);
 			n++;
 		}
+	}
+	return n;
+}
+
+size_t tcache_run_bytes(void)
+{
+	return ALIGN_UP(tc_bytes(), PAGE);
+}
+
+size_t tcache_repair_locked(struct heap *h)
+{
+	struct page *pm = heap_pages(h);
+	uint64_t *link = &h->tcaches, guard = h->npages;
+	size_t n = 0;
+	while (*link) {
+		uint64_t off = *link;
+		uint32_t idx = (uint32_t)(off >> LG_PAGE);
+		if (off % PAGE != 0 || idx < h->first_page ||
+		    idx >= h->npages || pm[idx].kind != PAGE_LARGE ||
+		    guard-- == 0 || tc_at(h, off)->magic != TCACHE_MAGIC) {
+			*link = 0;
+			break;
+		}
+		n++;
+		link = &tc_at(h, off)->next;
 	}
 	return n;
 }

@@ -38,6 +38,7 @@
 #ifndef PH_TYPES_H
 #define PH_TYPES_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -107,6 +108,13 @@ static const bool config_valgrind = false;
  *   aux <= span: its first aux pages may be dirty, the rest read as zero;
  *   sum of free runs' aux == stats.dirty_pages;
  *   slab: nfree == |free chain| + nblocks - carved; carved <= nblocks;
+ *
+ * Crash rule (a process may die at any instruction inside the lock): the
+ * runs are always the tiling found by following head spans from first_page.
+ * Every change first writes entries that this walk does not reach, then
+ * switches the tiling with one 64-bit store of a head's first word
+ * (page_publish).  heap_repair rebuilds the rest (tails, lists, counts)
+ * from that walk.
  *         every chain index < carved, no index twice;
  *         nfree > 0  <=>  the slab is on its bin's list.
  */
@@ -121,10 +129,17 @@ enum page_kind {
 };
 
 struct page {
-	uint8_t  kind;   /* enum page_kind */
-	uint8_t  cls;    /* slab: size class */
-	uint16_t nfree;  /* slab: free blocks, on the chain or never carved */
-	uint32_t span;   /* head: run length in pages; tail/body: head index */
+	union {
+		struct {
+			uint8_t  kind;   /* enum page_kind */
+			uint8_t  cls;    /* slab: size class */
+			uint16_t nfree;  /* slab: free blocks, on the chain or
+			                    never carved */
+			uint32_t span;   /* head: run length in pages;
+			                    tail/body: head index */
+		};
+		uint64_t word;   /* the four above, published in one store */
+	};
 	uint32_t next;   /* list link (page index, 0 = none): bin or run list */
 	uint32_t prev;
 	union {
@@ -155,14 +170,17 @@ struct bin {
 	uint64_t curblocks;  /* live blocks */
 };
 
-/* ---- lock: a process-shared futex lock -----------------------------------
- *   word == 0: free; otherwise the owner's TID, with LOCK_WAITERS or-ed in
- *   when somebody sleeps on it.  Works across processes because it is a
- *   plain futex on (possibly) shared memory.
+/* ---- lock: the lock of a heap ----------------------------------------------
+ * A heap only this process uses takes a futex lock: word == 0 free, else the
+ * owner's TID, with LOCK_WAITERS or-ed in when somebody sleeps on it.
+ * A heap other processes share takes a robust, process-shared pthread mutex:
+ * when its owner dies the kernel hands it to the next locker with
+ * EOWNERDEAD, which repairs the heap (heap.c:heap_repair) and goes on.
  */
 struct lock {
-	_Atomic uint32_t word;
-	uint32_t pad;
+	_Atomic uint32_t word;   /* futex lock */
+	uint32_t robust;         /* 1: use mtx instead */
+	pthread_mutex_t mtx;     /* robust, process-shared, error-checking */
 };
 #define LOCK_WAITERS 0x80000000u
 
@@ -181,6 +199,7 @@ struct heap_stats {
 	uint64_t cur_large;
 	uint64_t npurged_pages;
 	uint64_t npurge_calls;
+	uint64_t nrepairs;       /* repairs after a process died in the lock */
 };
 
 /* ---- struct heap: the one state struct, at the start of its range --------- */
