@@ -313,6 +313,7 @@ void heap_stats_read(struct heap *h, struct stats_snapshot *s)
 	s->cur_large = h->stats.cur_large;
 	s->npurged_pages = h->stats.npurged_pages;
 	s->npurge_calls = h->stats.npurge_calls;
+	s->nrepairs = h->stats.nrepairs;
 	for (unsigned c = 0; c < NBINS; c++) {
 		s->bins[c].size = sizeclasses[c].size;
 		s->bins[c].nregs = sizeclasses[c].nblocks;

@@ -159,6 +159,28 @@ static void *map_at(int fd, void *base, size_t size)
 	return p;
 }
 
+/* Where a new shared heap goes when the caller names no address: a random
+ * spot in a range the kernel does not hand out by default (it maps top-down
+ * from below 128 TiB), so that other processes can map it there too. */
+#define AUTO_BASE_LO   ((uintptr_t)0x100000000000)   /* 16 TiB */
+#define AUTO_BASE_SPAN ((uintptr_t)0x400000000000)   /* 64 TiB */
+#define AUTO_BASE_TRIES 8
+
+static void *map_new(int fd, void *base, size_t size)
+{
+	if (base != NULL)
+		return map_at(fd, base, size);
+	for (int i = 0; i < AUTO_BASE_TRIES; i++) {
+		uintptr_t a = AUTO_BASE_LO + (uintptr_t)(os_random() %
+		    (AUTO_BASE_SPAN / PAGE)) * PAGE;
+		a &= ~(((uintptr_t)1 << 30) - 1);   /* 1 GiB aligned */
+		void *p = map_at(fd, (void *)a, size);
+		if (p != NULL)
+			return p;
+	}
+	return map_at(fd, NULL, size);
+}
+
 static ph_heap_t *heap_open_new(int fd, void *base, size_t size,
                                 unsigned flags)
 {
@@ -169,7 +191,7 @@ static ph_heap_t *heap_open_new(int fd, void *base, size_t size,
 		err = errno;
 	if (err)
 		return fail_ptr(err);
-	struct heap *h = map_at(fd, base, size);
+	struct heap *h = map_new(fd, base, size);
 	if (h == NULL)
 		return NULL;
 	if (registry_overlaps(h, size)) {
@@ -433,7 +455,7 @@ PH_EXPORT int ph_heap_stats(ph_heap_t *hp, struct ph_heap_stats *out)
 	*out = (struct ph_heap_stats){ .size = s.size, .metadata = s.metadata,
 	    .allocated = s.allocated, .active = s.active, .free = s.free,
 	    .largest_free = s.largest_free, .dirty = s.dirty,
-	    .backed = s.backed, .epoch = s.epoch };
+	    .backed = s.backed, .epoch = s.epoch, .repairs = s.nrepairs };
 	return 0;
 }
 

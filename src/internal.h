@@ -332,7 +332,7 @@ struct stats_snapshot {
 	size_t free, largest_free, backed;
 	uint64_t epoch;
 	uint64_t nmalloc_large, ndalloc_large, cur_large;
-	uint64_t npurged_pages, npurge_calls;
+	uint64_t npurged_pages, npurge_calls, nrepairs;
 	struct {
 		size_t size;
 		uint32_t nregs, npages, nslabs;

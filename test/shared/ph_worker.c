@@ -7,6 +7,8 @@
  *   ph_worker race SHM ADDR SIZE KEY WHEN
  *                                      at time WHEN, config_private_heap on
  *                                      SHM mapped at ADDR; fill root KEY
+ *   ph_worker hammer NAME TAG          churn in NAME until killed, counting
+ *                                      rounds in the mailbox (kill test)
  *   ph_worker create FILE              make a file-backed heap and a list
  *   ph_worker verify FILE              reopen it and check the list
  *
@@ -36,6 +38,62 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* One round of the churn: 1000 malloc/free, some large, some traded. */
+static void churn_round(ph_heap_t *h, struct mailbox *mb, uint64_t **ring,
+                        unsigned nring, uint64_t tag, uint64_t *seed,
+                        unsigned large_every)
+{
+	for (int k = 0; k < 1000; k++) {
+		*seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+		uint64_t r = *seed;
+		unsigned i = (unsigned)(r >> 33) % nring;
+		if (ring[i]) {
+			if (!block_ok(ring[i]) || ring[i][0] != tag)
+				DIE("block %p corrupted", (void *)ring[i]);
+			/* Every 8th block goes to the mailbox for another
+			 * process; whatever was there is freed. */
+			if ((r >> 20) % 8 == 0) {
+				unsigned s = (unsigned)(r >> 40) % MAILBOX_SLOTS;
+				uint64_t *old = atomic_exchange(&mb->slot[s],
+				    ring[i]);
+				if (old) {
+					if (!block_ok(old))
+						DIE("mailbox block bad");
+					if (old[0] != tag)
+						atomic_fetch_add(&mb->passed, 1);
+					ph_heap_free(h, old);
+				}
+			} else {
+				ph_heap_free(h, ring[i]);
+			}
+		}
+		size_t size = 16 + (r >> 45) % 1000;
+		if ((r >> 10) % large_every == 0)
+			size = 16384 + (r >> 40) % 32768;
+		ring[i] = ph_heap_malloc(h, size);
+		if (ring[i] == NULL)
+			DIE("out of memory");
+		block_fill(ring[i], ph_heap_usable_size(h, ring[i]) & ~7ul, tag);
+	}
+}
+
+static int hammer(const char *name, uint64_t tag)
+{
+	ph_heap_t *h = ph_heap_open(name, NULL, 0, 0);
+	if (h == NULL)
+		DIE("open %s: %s", name, strerror(errno));
+	struct mailbox *mb = ph_heap_get_root(h, 0);
+	if (mb == NULL)
+		DIE("no mailbox");
+	/* A killed worker's live blocks are lost until a reset: keep few. */
+	enum { RING = 64 };
+	uint64_t *ring[RING] = { 0 }, seed = tag * 7919 + 1;
+	for (;;) {
+		churn_round(h, mb, ring, RING, tag, &seed, 8);
+		atomic_fetch_add(&mb->progress[tag % 64], 1);
+	}
+}
+
 static int churn(const char *name, double seconds, uint64_t tag)
 {
 	ph_heap_t *h = ph_heap_open(name, NULL, 0, 0);
@@ -48,40 +106,8 @@ static int churn(const char *name, double seconds, uint64_t tag)
 	uint64_t *ring[RING] = { 0 }, ops = 0, seed = tag * 7919 + 1;
 	double end = now() + seconds;
 	while (now() < end) {
-		for (int k = 0; k < 1000; k++, ops++) {
-			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-			unsigned i = (unsigned)(seed >> 33) % RING;
-			if (ring[i]) {
-				if (!block_ok(ring[i]) || ring[i][0] != tag)
-					DIE("block %p corrupted", (void *)ring[i]);
-				/* Every 8th block goes to the mailbox for the
-				 * other process; whatever was there is freed. */
-				if ((seed >> 20) % 8 == 0) {
-					unsigned s = (unsigned)(seed >> 40) %
-					    MAILBOX_SLOTS;
-					uint64_t *old = atomic_exchange(
-					    &mb->slot[s], ring[i]);
-					if (old) {
-						if (!block_ok(old))
-							DIE("mailbox block bad");
-						if (old[0] != tag)
-							atomic_fetch_add(
-							    &mb->passed, 1);
-						ph_heap_free(h, old);
-					}
-				} else {
-					ph_heap_free(h, ring[i]);
-				}
-			}
-			size_t size = 16 + (seed >> 45) % 1000;
-			if ((seed >> 10) % 64 == 0)
-				size = 20000 + (seed >> 40) % 60000;
-			ring[i] = ph_heap_malloc(h, size);
-			if (ring[i] == NULL)
-				DIE("out of memory after %" PRIu64 " ops", ops);
-			block_fill(ring[i], ph_heap_usable_size(h, ring[i]) & ~7ul,
-			    tag);
-		}
+		churn_round(h, mb, ring, RING, tag, &seed, 64);
+		ops += 1000;
 	}
 	for (int i = 0; i < RING; i++)
 		if (ring[i])
@@ -170,6 +196,8 @@ int main(int argc, char **argv)
 		return race(argv[2], strtoul(argv[3], 0, 0),
 		    strtoul(argv[4], 0, 0), (unsigned)atoi(argv[5]),
 		    atof(argv[6]));
+	if (argc == 4 && strcmp(argv[1], "hammer") == 0)
+		return hammer(argv[2], strtoull(argv[3], 0, 0));
 	if (argc == 3 && strcmp(argv[1], "create") == 0)
 		return create(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "verify") == 0)

@@ -14,6 +14,7 @@ struct mailbox {
 	_Atomic(uint64_t *) slot[MAILBOX_SLOTS];
 	_Atomic uint64_t passed;     /* blocks freed by a process other than
 	                                the one that allocated them */
+	_Atomic uint64_t progress[64];  /* hammer: rounds done, by tag % 64 */
 };
 
 /* A block's first word names its maker and size, the rest is a pattern. */

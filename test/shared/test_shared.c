@@ -21,6 +21,7 @@
 
 #include <phmalloc.h>
 
+#include "killer.h"
 #include "shared.h"
 #include "types.h"   /* header offsets, to forge bad files */
 
@@ -431,6 +432,24 @@ START_TEST(fork_child_keeps_using_a_shared_heap)
 }
 END_TEST
 
+/* ---- processes killed at random moments (short version of make stress) --- */
+
+START_TEST(survives_sigkill_at_random_moments)
+{
+	struct kill_result r;
+	int rc = kill_run(worker, name, 3, 40, 12345, &r);
+	printf("kill test: %d kills, %d hangs, %d corruptions, %llu repairs, "
+	    "longest stall %.0f ms, reset gave back %zu of %zu bytes\n",
+	    r.kills, r.hangs, r.corruptions, (unsigned long long)r.repairs,
+	    r.max_stall_ms, r.free_after_reset, r.capacity);
+	ck_assert_int_eq(r.kills, 40);
+	ck_assert_int_eq(r.hangs, 0);
+	ck_assert_int_eq(r.corruptions, 0);
+	ck_assert_uint_ge(r.free_after_reset * 10, r.capacity * 9);
+	ck_assert_int_eq(rc, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("shared");
@@ -441,6 +460,11 @@ int main(void)
 	tcase_add_test(tp, racing_config_private_heap_makes_one_heap);
 	tcase_add_test(tp, fork_child_keeps_using_a_shared_heap);
 	suite_add_tcase(s, tp);
+	TCase *tk = tcase_create("kill");
+	tcase_add_checked_fixture(tk, setup, teardown);
+	tcase_set_timeout(tk, 120);
+	tcase_add_test(tk, survives_sigkill_at_random_moments);
+	suite_add_tcase(s, tk);
 	TCase *tf = tcase_create("files");
 	tcase_add_checked_fixture(tf, file_setup, file_teardown);
 	tcase_set_timeout(tf, 60);

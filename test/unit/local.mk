@@ -1,6 +1,6 @@
 # test/unit/local.mk -- unit tests of the engine's internals (libphinternal).
 UNIT_TESTS = test/unit/test_sizeclass test/unit/test_page \
-	test/unit/test_slab test/unit/test_heap
+	test/unit/test_slab test/unit/test_heap test/unit/test_repair
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 EXTRA_DIST += test/unit/unit.h
@@ -23,3 +23,7 @@ test_unit_test_heap_SOURCES = test/unit/test_heap.c
 test_unit_test_heap_CPPFLAGS = $(UNIT_CPPFLAGS)
 test_unit_test_heap_CFLAGS = $(TEST_CFLAGS)
 test_unit_test_heap_LDADD = $(UNIT_LDADD)
+test_unit_test_repair_SOURCES = test/unit/test_repair.c
+test_unit_test_repair_CPPFLAGS = $(UNIT_CPPFLAGS)
+test_unit_test_repair_CFLAGS = $(TEST_CFLAGS)
+test_unit_test_repair_LDADD = $(UNIT_LDADD)

@@ -1,0 +1,26 @@
+/*
+ * killer.h -- the kill test: processes started by exec hammer one shared
+ * heap while the driver kills them with SIGKILL at random moments.
+ */
+#ifndef PH_TEST_KILLER_H
+#define PH_TEST_KILLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct kill_result {
+	int      kills;          /* workers killed with SIGKILL */
+	int      hangs;          /* survivors that made no progress in time */
+	int      corruptions;    /* failed checks, or workers that saw bad data */
+	uint64_t repairs;        /* times the heap was repaired after a kill */
+	double   max_stall_ms;   /* longest wait for all survivors to move */
+	size_t   free_after_reset, capacity;
+};
+
+/* Runs the test with nworkers hammering at a time and `kills` kills.
+ * Returns 0 when there was no hang, no corruption, and a reset at the end
+ * gave back at least 90% of the heap. */
+int kill_run(const char *worker, const char *shm_name, int nworkers,
+             int kills, unsigned seed, struct kill_result *r);
+
+#endif
