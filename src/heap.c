@@ -160,6 +160,8 @@ struct heap *heap_process(void)
 	    memory_order_acquire);
 	if (likely(h != NULL))
 		return h;
+	/* A signal handler that allocates must not find us half way. */
+	os_signals_block();
 	lock_acquire(&process_heap_lock);
 	h = atomic_load_explicit(&process_heap, memory_order_relaxed);
 	if (h == NULL) {
@@ -169,9 +171,23 @@ struct heap *heap_process(void)
 		atomic_store_explicit(&process_heap, h, memory_order_release);
 	}
 	lock_release(&process_heap_lock);
+	os_signals_restore();
 	/* Outside the lock: these may allocate, which now works. */
 	registry_process_ready();
 	return h;
+}
+
+void heap_process_lock_for_fork(bool take)
+{
+	if (take)
+		lock_acquire(&process_heap_lock);
+	else
+		lock_release(&process_heap_lock);
+}
+
+void heap_process_unlock_in_child(void)
+{
+	lock_reset(&process_heap_lock);
 }
 
 struct heap *heap_process_if_any(void)

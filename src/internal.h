@@ -74,6 +74,10 @@ uint64_t os_random(void);
 uint32_t os_tid(void);
 void     os_tid_forget(void);
 void     os_futex_wait(_Atomic uint32_t *word, uint32_t val, bool shared);
+/* Blocks every signal for this thread (nested calls count); restore undoes
+ * the outermost block. */
+void     os_signals_block(void);
+void     os_signals_restore(void);
 void     os_futex_wake(_Atomic uint32_t *word, bool shared);
 
 /* ---- lock.c: futex locks and robust mutexes ------------------------------
@@ -209,6 +213,9 @@ int          heap_verify_header(const struct heap *h, size_t size);
 struct heap *heap_process(void);   /* the process heap, created on demand */
 bool         heap_is_process(const struct heap *h);
 struct heap *heap_process_if_any(void);  /* NULL before the first malloc */
+/* The lock that guards making the process heap, for the fork handlers. */
+void         heap_process_lock_for_fork(bool take);
+void         heap_process_unlock_in_child(void);
 size_t       heap_capacity_pages(size_t npages);
 void         heap_reset(struct heap *h);
 int          heap_validate(struct heap *h, char *why, size_t whylen);
@@ -217,8 +224,11 @@ void         heap_purge(struct heap *h, bool force);
  * written; needs lock.  Returns 0, or 1 if the page map itself is broken. */
 int          heap_repair(struct heap *h);
 
+/* A heap's lock is held with signals blocked, so that a signal handler
+ * that allocates never finds its own thread inside a locked section. */
 static inline void heap_lock(struct heap *h)
 {
+	os_signals_block();
 	if (unlikely(lock_acquire(&h->lock)))
 		heap_repair(h);
 }
@@ -226,6 +236,7 @@ static inline void heap_lock(struct heap *h)
 static inline void heap_unlock(struct heap *h)
 {
 	lock_release(&h->lock);
+	os_signals_restore();
 }
 /* Backs pages below `end` (growable heaps: extends the file); 0 or errno.
  * Needs heap->lock. */
@@ -282,6 +293,14 @@ struct tslot {
 	struct tcache *tc;     /* the cache, in that heap */
 	uint64_t       epoch;  /* heap->epoch when the cache was made */
 };
+/* tbusy is non-zero while this thread works on its caches: a signal handler
+ * that allocates then goes around them (the caches are not re-entrant). */
+extern __thread uint32_t tbusy __attribute__((tls_model("initial-exec")));
+#define tbusy_enter() do { tbusy++; atomic_signal_fence(memory_order_seq_cst); \
+	} while (0)
+#define tbusy_leave() do { atomic_signal_fence(memory_order_seq_cst); tbusy--; \
+	} while (0)
+
 /* Push and pop keep the slot and the count in that order, so a process
  * killed between the two stores leaves a cache that reclaim can trust. */
 static inline void tcache_push(struct tcache *tc, struct tcache_bin *b,

@@ -61,25 +61,32 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 
 PH_EXPORT void *P(malloc)(size_t size)
 {
-	struct tslot *t = &tslots[0];
 	struct heap *h = atomic_load_explicit(&default_heap,
 	    memory_order_relaxed);
-	if (likely(size <= SMALL_MAX && t->heap == h && t->epoch ==
-	    atomic_load_explicit(&h->epoch, memory_order_relaxed))) {
-		struct tcache *tc = t->tc;
-		struct tcache_bin *b = &tc->bins[size2class(size)];
-		if (likely(b->count != 0)) {
-			uint64_t *p = (uint64_t *)((char *)h +
-			    tcache_pop(tc, b));
-			p[1] = 0;   /* no longer marked free */
-			return p;
+	if (likely(size <= SMALL_MAX && tbusy == 0)) {
+		/* Busy first, then read the cache: a signal handler that came
+		 * before has finished; one that comes after goes around. */
+		tbusy_enter();
+		struct tslot *t = &tslots[0];
+		if (likely(t->heap == h && t->epoch ==
+		    atomic_load_explicit(&h->epoch, memory_order_relaxed))) {
+			struct tcache *tc = t->tc;
+			struct tcache_bin *b = &tc->bins[size2class(size)];
+			if (likely(b->count != 0)) {
+				uint64_t *p = (uint64_t *)((char *)h +
+				    tcache_pop(tc, b));
+				p[1] = 0;   /* no longer marked free */
+				tbusy_leave();
+				return p;
+			}
 		}
+		tbusy_leave();
 	}
 	return malloc_slow(size);
 }
 
 /* Pushes p on this thread's cache of the default heap, if it is a small
- * block there that looks live and the cache has room. */
+ * block there that looks live and the cache has room.  Called busy. */
 static inline bool free_fast(void *p)
 {
 	struct tslot *t = &tslots[0];
@@ -137,9 +144,15 @@ PH_EXPORT void *P(calloc)(size_t n, size_t size)
 
 PH_EXPORT void P(free)(void *p)
 {
-	if (likely(free_fast(p)) || p == NULL)
-		return;
-	free_slow(p);
+	if (likely(tbusy == 0)) {
+		tbusy_enter();
+		bool done = free_fast(p);
+		tbusy_leave();
+		if (likely(done))
+			return;
+	}
+	if (p != NULL)
+		free_slow(p);
 }
 
 PH_EXPORT void *P(realloc)(void *p, size_t size)

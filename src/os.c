@@ -181,6 +181,24 @@ void os_tid_forget(void)
 	tid_cache = 0;
 }
 
+static __thread uint32_t sig_depth __attribute__((tls_model("initial-exec")));
+static __thread sigset_t sig_saved __attribute__((tls_model("initial-exec")));
+
+void os_signals_block(void)
+{
+	if (sig_depth++ == 0) {
+		sigset_t all;
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &sig_saved);
+	}
+}
+
+void os_signals_restore(void)
+{
+	if (--sig_depth == 0)
+		pthread_sigmask(SIG_SETMASK, &sig_saved, NULL);
+}
+
 void os_futex_wait(_Atomic uint32_t *word, uint32_t val, bool shared)
 {
 	int saved = errno;

@@ -152,12 +152,18 @@ static void fork_unlock_one(struct heap *h)
 
 static void fork_reset_one(struct heap *h)
 {
-	if (!(h->flags & HEAP_F_SHARED))
+	if (!(h->flags & HEAP_F_SHARED)) {
 		lock_reset(&h->lock);
+		os_signals_restore();   /* heap_lock in fork_lock_one blocked */
+	}
 }
 
+/* The process-wide locks go first and come back last; signals stay blocked
+ * from prepare to parent/child so that no handler runs with them held. */
 static void fork_prepare(void)
 {
+	os_signals_block();
+	heap_process_lock_for_fork(true);
 	lock_acquire(&registry_lock);
 	registry_foreach(fork_lock_one);
 }
@@ -166,6 +172,8 @@ static void fork_parent(void)
 {
 	registry_foreach(fork_unlock_one);
 	lock_release(&registry_lock);
+	heap_process_lock_for_fork(false);
+	os_signals_restore();
 }
 
 static void fork_child(void)
@@ -173,6 +181,8 @@ static void fork_child(void)
 	os_tid_forget();
 	registry_foreach(fork_reset_one);
 	lock_reset(&registry_lock);
+	heap_process_unlock_in_child();
+	os_signals_restore();
 	registry_foreach(tcache_fork_child);
 }
 
@@ -181,13 +191,20 @@ static void stats_at_exit(void)
 	P(malloc_stats_print)(NULL, NULL, NULL);
 }
 
+/* The fork handlers are in place before main, while the process has one
+ * thread: a fork can never find a lock of ours held without them.
+ * (pthread_atfork may allocate: that simply makes the process heap.) */
+static void __attribute__((constructor)) registry_fork_handlers(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
 void registry_process_ready(void)
 {
 	static _Atomic bool done;
 	bool expect = false;
 	if (!atomic_compare_exchange_strong(&done, &expect, true))
 		return;
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	if (opts.stats_print)
 		atexit(stats_at_exit);
 }

@@ -29,6 +29,7 @@ __thread struct tslot tslots[TCACHE_SLOTS]
 	[0] = { .heap = TSLOT_NONE },
 };
 static __thread uint8_t tstate __attribute__((tls_model("initial-exec")));
+__thread uint32_t tbusy __attribute__((tls_model("initial-exec")));
 enum { TSTATE_NEW, TSTATE_ON, TSTATE_OFF };
 
 static pthread_key_t exit_key;
@@ -41,11 +42,12 @@ static void exit_key_create(void)
 	pthread_key_create(&exit_key, tcache_thread_exit);
 }
 
-/* Can this thread use thread caches at all? */
+/* Can this thread use thread caches at all?  Not re-entered from a signal
+ * handler while it is already working on them. */
 static bool tcache_usable(void)
 {
 	if (likely(tstate == TSTATE_ON))
-		return true;
+		return tbusy == 0;
 	if (tstate == TSTATE_OFF || !config_tcache || !opts.tcache ||
 	    (config_fill && (opts.junk || opts.zero)))
 		return false;
@@ -229,8 +231,11 @@ static bool slot_valid(struct tslot *t)
 	}
 	if (atomic_load_explicit(&h->epoch, memory_order_acquire) == t->epoch)
 		return true;
+	/* Still ours only if listed and owned by this thread: after a reset
+	 * another thread's new cache may sit where ours was. */
 	heap_lock(h);
-	if (tc_listed(h, t->tc))
+	if (tc_listed(h, t->tc) && t->tc->magic == TCACHE_MAGIC &&
+	    t->tc->pid == (uint32_t)getpid() && t->tc->tid == os_tid())
 		tc_destroy_locked(h, t->tc, false);
 	heap_unlock(h);
 	slot_forget(t);
@@ -305,12 +310,15 @@ void *tcache_alloc(struct heap *h, unsigned cls)
 	struct tslot *t = tcache_slot(h);
 	if (t == NULL)
 		return NULL;
+	tbusy_enter();
 	struct tcache *tc = t->tc;
 	struct tcache_bin *b = &tc->bins[cls];
-	if (b->count == 0 && !bin_refill(h, tc, cls))
-		return NULL;
-	uint64_t *p = (uint64_t *)((char *)h + tcache_pop(tc, b));
-	p[1] = 0;
+	uint64_t *p = NULL;
+	if (b->count != 0 || bin_refill(h, tc, cls)) {
+		p = (uint64_t *)((char *)h + tcache_pop(tc, b));
+		p[1] = 0;
+	}
+	tbusy_leave();
 	return p;
 }
 
@@ -352,11 +360,21 @@ size_t tcache_cached_bytes(struct heap *h)
 	return bytes;
 }
 
+static bool tcache_free_busy(struct heap *h, struct tslot *t, void *p);
+
 bool tcache_free(struct heap *h, void *p)
 {
 	struct tslot *t = tcache_slot(h);
 	if (t == NULL)
 		return false;
+	tbusy_enter();
+	bool done = tcache_free_busy(h, t, p);
+	tbusy_leave();
+	return done;
+}
+
+static bool tcache_free_busy(struct heap *h, struct tslot *t, void *p)
+{
 	struct page *pm = heap_pages(h);
 	uint32_t idx = page_index(h, p);
 	if (idx < h->first_page || idx >= h->npages)

@@ -1,0 +1,328 @@
+/*
+ * test_concurrency.c -- thread caches under threads, signals and fork:
+ * a signal handler that allocates while the thread it interrupts does too,
+ * thread exit, bounded caches, reset against cached blocks, cross-thread
+ * frees, and fork while other threads allocate.
+ */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <phmalloc.h>
+
+#define P_(n) PHMALLOC_FN(n)
+#define MIB ((size_t)1 << 20)
+
+/* ---- signals --------------------------------------------------------------- */
+
+enum { SIG_RING = 64 };
+static void *sig_ring[SIG_RING];
+static volatile sig_atomic_t sig_count, sig_bad;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	unsigned i = (unsigned)sig_count % SIG_RING;
+	/* Unbalanced on purpose: keep a ring of blocks across signals. */
+	if (sig_ring[i]) {
+		if (((unsigned char *)sig_ring[i])[0] != (i & 0xff))
+			sig_bad = 1;
+		P_(free)(sig_ring[i]);
+	}
+	size_t size = 8 + (size_t)(sig_count * 37) % 3000;
+	sig_ring[i] = P_(malloc)(size);
+	if (sig_ring[i] == NULL)
+		sig_bad = 1;
+	else
+		memset(sig_ring[i], (int)(i & 0xff), size);
+	void *tmp = P_(calloc)(1, 200);
+	P_(free)(P_(realloc)(tmp, 5000));
+	sig_count++;
+	errno = saved;
+}
+
+START_TEST(signal_handler_allocates_while_main_loop_does)
+{
+	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	struct itimerval it = { { 0, 20 }, { 0, 20 } };   /* as fast as it goes */
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+	enum { RING = 256 };
+	unsigned char *ring[RING] = { 0 };
+	long ops = 0;
+	for (; ops < 1000000; ops++) {
+		unsigned i = (unsigned)(ops * 7919) % RING;
+		if (ring[i]) {
+			ck_assert_uint_eq(ring[i][0], i & 0xff);
+			P_(free)(ring[i]);
+		}
+		size_t size = 1 + (size_t)(ops * 31) % (ops % 64 == 0 ? 40000 : 500);
+		ring[i] = P_(malloc)(size);
+		ck_assert_ptr_nonnull(ring[i]);
+		ring[i][0] = (unsigned char)(i & 0xff);
+	}
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, &off, NULL);
+	printf("signals: %d handler runs during %ld operations\n",
+	    (int)sig_count, ops);
+	ck_assert_int_eq(sig_bad, 0);
+	ck_assert_int_gt(sig_count, 1000);
+	for (int i = 0; i < RING; i++)
+		P_(free)(ring[i]);
+	for (int i = 0; i < SIG_RING; i++)
+		P_(free)(sig_ring[i]);
+	ck_assert_int_eq(ph_heap_check(ph_heap_default()), 0);
+}
+END_TEST
+
+/* ---- thread caches ------------------------------------------------------------ */
+
+static ph_heap_t *make_heap(size_t size)
+{
+	void *r = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(r, MAP_FAILED);
+	ph_heap_t *h = ph_heap_create(r, size, PH_HEAP_ZEROED);
+	ck_assert_ptr_nonnull(h);
+	return h;
+}
+
+static void drop_heap(ph_heap_t *h, size_t size)
+{
+	ck_assert_int_eq(ph_heap_detach(h), 0);
+	munmap(h, size);
+}
+
+static size_t fill_count(ph_heap_t *h, size_t size)
+{
+	size_t n = 0;
+	void **keep = malloc(sizeof(void *) * 100000);
+	while (n < 100000 && (keep[n] = ph_heap_malloc(h, size)) != NULL)
+		n++;
+	for (size_t i = 0; i < n; i++)
+		ph_heap_free(h, keep[i]);
+	free(keep);
+	return n;
+}
+
+static void *cache_some(void *arg)
+{
+	ph_heap_t *h = arg;
+	void *p[300];
+	/* The size fill_count uses: a slab a bin keeps is no loss. */
+	for (int i = 0; i < 300; i++)
+		p[i] = ph_heap_malloc(h, 1000);
+	for (int i = 0; i < 300; i++)
+		ph_heap_free(h, p[i]);
+	return NULL;
+}
+
+START_TEST(thread_exit_gives_its_cache_back)
+{
+	ph_heap_t *h = make_heap(1 * MIB);
+	size_t before = fill_count(h, 1000);
+	pthread_t t;
+	pthread_create(&t, NULL, cache_some, h);
+	pthread_join(t, NULL);
+	/* Nothing stayed behind in the dead thread's cache. */
+	ck_assert_uint_eq(fill_count(h, 1000), before);
+	ck_assert_int_eq(ph_heap_check(h), 0);
+	drop_heap(h, 1 * MIB);
+}
+END_TEST
+
+START_TEST(caches_stay_bounded)
+{
+	ph_heap_t *h = make_heap(16 * MIB);
+	struct ph_heap_stats s0, s1, s2;
+	ph_heap_stats(h, &s0);
+	enum { N = 20000 };
+	void **p = malloc(N * sizeof(void *));
+	for (int i = 0; i < N; i++)
+		p[i] = ph_heap_malloc(h, 16);
+	ph_heap_stats(h, &s1);
+	ck_assert_uint_eq(s1.allocated - s0.allocated, (size_t)N * 16);
+	for (int i = 0; i < N; i++)
+		ph_heap_free(h, p[i]);
+	ph_heap_stats(h, &s2);
+	ck_assert_uint_eq(s2.allocated, s0.allocated);
+	/* 20000 freed blocks: the cache kept a few hundred at most, the
+	 * slabs got the rest back and gave their pages back too. */
+	ck_assert_uint_lt(s2.active - s0.active, 64 * 1024);
+	ck_assert_uint_gt(s1.active - s0.active, (size_t)N * 16);
+	free(p);
+	drop_heap(h, 16 * MIB);
+}
+END_TEST
+
+static ph_heap_t *shared_h;
+static void *after_reset[2][2000];
+static pthread_barrier_t bar;
+
+static void *alloc_across_reset(void *arg)
+{
+	int me = (int)(intptr_t)arg;
+	void *p[500];
+	for (int i = 0; i < 500; i++)
+		p[i] = ph_heap_malloc(shared_h, 64);
+	for (int i = 0; i < 500; i++)
+		ph_heap_free(shared_h, p[i]);   /* now cached */
+	pthread_barrier_wait(&bar);         /* main resets */
+	pthread_barrier_wait(&bar);
+	for (int i = 0; i < 2000; i++) {
+		after_reset[me][i] = ph_heap_malloc(shared_h, 64);
+		memset(after_reset[me][i], me + 1, 64);
+	}
+	return NULL;
+}
+
+START_TEST(reset_drops_cached_blocks_in_every_thread)
+{
+	shared_h = make_heap(8 * MIB);
+	pthread_barrier_init(&bar, NULL, 3);
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, alloc_across_reset, (void *)(intptr_t)i);
+	pthread_barrier_wait(&bar);
+	ph_heap_reset(shared_h);
+	pthread_barrier_wait(&bar);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	/* No block was handed out twice: each holds its owner's bytes. */
+	for (int me = 0; me < 2; me++)
+		for (int i = 0; i < 2000; i++)
+			for (int k = 0; k < 64; k++)
+				ck_assert_uint_eq(((unsigned char *)
+				    after_reset[me][i])[k], me + 1);
+	ck_assert_int_eq(ph_heap_check(shared_h), 0);
+	pthread_barrier_destroy(&bar);
+	drop_heap(shared_h, 8 * MIB);
+}
+END_TEST
+
+/* ---- cross-thread frees ------------------------------------------------------- */
+
+enum { QLEN = 1024 };
+static _Atomic(uint64_t *) queue[QLEN];
+static _Atomic int producers_done;
+
+static void *producer(void *arg)
+{
+	uint64_t tag = (uint64_t)(intptr_t)arg;
+	for (int i = 0; i < 400000; i++) {
+		size_t size = 16 + (size_t)(i * 13) % 600;
+		uint64_t *b = P_(malloc)(size);
+		b[0] = tag;
+		b[1] = size;
+		unsigned slot = (unsigned)(i * 31 + tag) % QLEN;
+		uint64_t *old = atomic_exchange(&queue[slot], b);
+		if (old) {
+			ck_assert(old[0] == 1 || old[0] == 2);
+			P_(free)(old);
+		}
+	}
+	atomic_fetch_add(&producers_done, 1);
+	return NULL;
+}
+
+START_TEST(blocks_freed_by_other_threads)
+{
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, producer, (void *)(intptr_t)(i + 1));
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < QLEN; i++)
+		P_(free)(atomic_exchange(&queue[i], NULL));
+	ck_assert_int_eq(ph_heap_check(ph_heap_default()), 0);
+}
+END_TEST
+
+/* ---- fork while other threads allocate ------------------------------------------ */
+
+static _Atomic int stop_churn;
+
+static void *churn(void *arg)
+{
+	(void)arg;
+	void *ring[64] = { 0 };
+	for (unsigned i = 0; !atomic_load(&stop_churn); i++) {
+		unsigned k = i % 64;
+		P_(free)(ring[k]);
+		ring[k] = P_(malloc)(16 + (i * 37) % (i % 50 ? 900 : 70000));
+	}
+	for (int k = 0; k < 64; k++)
+		P_(free)(ring[k]);
+	return NULL;
+}
+
+START_TEST(fork_while_threads_allocate)
+{
+	pthread_t t[3];
+	atomic_store(&stop_churn, 0);
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, churn, NULL);
+	for (int f = 0; f < 30; f++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			alarm(20);   /* a deadlock ends as a failure, not a hang */
+			void *p[1000];
+			for (int i = 0; i < 1000; i++)
+				p[i] = P_(malloc)((size_t)i * 11 + 1);
+			for (int i = 0; i < 1000; i++)
+				P_(free)(p[i]);
+			_exit(ph_heap_check(ph_heap_default()) == 0 ? 0 : 3);
+		}
+		int st;
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		    "child %d: status %#x", f, st);
+		usleep(1000);
+	}
+	atomic_store(&stop_churn, 1);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+}
+END_TEST
+
+START_TEST(mallocx_without_cache)
+{
+	void *p = P_(mallocx)(100, MALLOCX_TCACHE_NONE);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(P_(sallocx)(p, 0), 112);
+	P_(dallocx)(p, MALLOCX_TCACHE_NONE);
+	ck_assert_int_eq(ph_heap_check(ph_heap_default()), 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("concurrency");
+	TCase *tc = tcase_create("caches");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, signal_handler_allocates_while_main_loop_does);
+	tcase_add_test(tc, thread_exit_gives_its_cache_back);
+	tcase_add_test(tc, caches_stay_bounded);
+	tcase_add_test(tc, reset_drops_cached_blocks_in_every_thread);
+	tcase_add_test(tc, blocks_freed_by_other_threads);
+	tcase_add_test(tc, fork_while_threads_allocate);
+	tcase_add_test(tc, mallocx_without_cache);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
