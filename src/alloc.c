@@ -158,7 +158,7 @@ void heap_free(struct heap *h, void *p)
 	struct page *e = &heap_pages(h)[head];
 	if (e->kind == PAGE_SLAB) {
 		slab_block_index(h, e, head, p);
-		if (((uint64_t *)p)[1] == h->free_key && tcache_holds(h, p))
+		if (tcache_holds(h, p))
 			report_fatal("double free of %p in heap %p", p,
 			    (void *)h);
 		if (config_fill && opts.junk)

@@ -17,7 +17,7 @@
 static size_t heap_meta_pages(size_t npages)
 {
 	size_t bytes = ALIGN_UP(sizeof(struct heap), 64) +
-	    page_map_bytes(npages);
+	    page_meta_bytes(npages);
 	return ALIGN_UP(bytes, PAGE) >> LG_PAGE;
 }
 

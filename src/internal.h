@@ -153,6 +153,15 @@ static inline struct page *heap_pages(struct heap *h)
 {
 	return (struct page *)((char *)h + ALIGN_UP(sizeof(struct heap), 64));
 }
+/* The slab map: one word per page, after the page map.  Zero for a page
+ * that is not in a slab; else SLABMAP_TAG | class | pages from the slab's
+ * head << 8.  Written only when slabs come and go, so free's fast path reads
+ * it without sharing a cache line with what refills and flushes write. */
+#define SLABMAP_TAG 0x80000000u
+static inline uint32_t *heap_slabmap(struct heap *h)
+{
+	return (uint32_t *)(heap_pages(h) + h->npages);
+}
 static inline void *page_addr(struct heap *h, uint32_t idx)
 {
 	return (char *)h + ((size_t)idx << LG_PAGE);
@@ -161,7 +170,8 @@ static inline uint32_t page_index(struct heap *h, const void *p)
 {
 	return (uint32_t)(((uintptr_t)p - (uintptr_t)h) >> LG_PAGE);
 }
-size_t   page_map_bytes(size_t npages);
+size_t   page_map_bytes(size_t npages);     /* npages struct page entries */
+size_t   page_meta_bytes(size_t npages);    /* page map and slab map */
 /* Makes all data pages one free run whose first `dirty` pages may be dirty;
  * entries below clear_upto are cleared (a reset), the rest must be zero. */
 void     page_map_init(struct heap *h, size_t dirty, size_t clear_upto);

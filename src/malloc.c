@@ -73,9 +73,7 @@ PH_EXPORT void *P(malloc)(size_t size)
 			struct tcache *tc = t->tc;
 			struct tcache_bin *b = &tc->bins[size2class(size)];
 			if (likely(b->count != 0)) {
-				uint64_t *p = (uint64_t *)((char *)h +
-				    tcache_pop(tc, b));
-				p[1] = 0;   /* no longer marked free */
+				void *p = (char *)h + tcache_pop(tc, b);
 				tbusy_leave();
 				return p;
 			}
@@ -96,25 +94,24 @@ static inline bool free_fast(void *p)
 	if (unlikely(t->heap != h || off >= h->size || t->epoch !=
 	    atomic_load_explicit(&h->epoch, memory_order_relaxed)))
 		return false;
-	struct page *pm = heap_pages(h);
-	uint32_t head = (uint32_t)(off >> LG_PAGE);
-	if (pm[head].kind != PAGE_SLAB) {
-		if (pm[head].kind != PAGE_SLAB_BODY)
-			return false;
-		head = pm[head].span;
-	}
-	struct page *s = &pm[head];
-	const struct sizeclass *sc = &sizeclasses[s->cls];
+	uint32_t e = heap_slabmap(h)[off >> LG_PAGE];
+	if (!(e & SLABMAP_TAG))
+		return false;   /* large or bad: slow */
+	unsigned cls = e & 0xff;
+	const struct sizeclass *sc = &sizeclasses[cls];
+	uint32_t head = (uint32_t)(off >> LG_PAGE) - ((e >> 8) & 0xff);
 	uint32_t boff = (uint32_t)(off - ((uintptr_t)head << LG_PAGE));
 	uint32_t idx = (uint32_t)(((uint64_t)boff * sc->div_magic) >> 32);
-	uint64_t *w = p;
-	struct tcache_bin *b = &t->tc->bins[s->cls];
-	if (unlikely(idx * sc->size != boff || w[1] == h->free_key ||
-	    idx >= __atomic_load_n(&s->s.carved, __ATOMIC_RELAXED) ||
-	    b->count == b->max))
-		return false;   /* bad pointer, double free or full: slow */
-	w[1] = h->free_key;
-	tcache_push(t->tc, b, off);
+	struct tcache *tc = t->tc;
+	struct tcache_bin *b = &tc->bins[cls];
+	uint32_t n = b->count;
+	/* Neither the block nor its slab's page entry is read: other threads
+	 * write those lines.  A block never handed out is caught when it goes
+	 * back to its slab. */
+	if (unlikely(idx * sc->size != boff || n == b->max ||
+	    (n != 0 && tc->slots[b->first + n - 1] == off)))
+		return false;   /* bad pointer, full, or freed twice: slow */
+	tcache_push(tc, b, off);
 	return true;
 }
 

@@ -44,6 +44,24 @@ size_t page_map_bytes(size_t npages)
 	return npages * sizeof(struct page);
 }
 
+size_t page_meta_bytes(size_t npages)
+{
+	return npages * (sizeof(struct page) + sizeof(uint32_t));
+}
+
+static void slabmap_set(struct heap *h, uint32_t head, size_t n, unsigned cls)
+{
+	uint32_t *sm = heap_slabmap(h);
+	for (uint32_t i = 0; i < n; i++)
+		__atomic_store_n(&sm[head + i], SLABMAP_TAG | cls | (i << 8),
+		    __ATOMIC_RELAXED);
+}
+
+static void slabmap_clear(struct heap *h, uint32_t head, size_t n)
+{
+	memset(&heap_slabmap(h)[head], 0, n * sizeof(uint32_t));
+}
+
 /* ---- free-run lists ------------------------------------------------------ */
 
 static void run_insert(struct heap *h, uint32_t head)
@@ -165,6 +183,8 @@ static void run_make_used(struct heap *h, uint32_t head, size_t n,
 	}
 	page_publish(e, kind, (uint8_t)cls, nfree, (uint32_t)n);
 	run_mark_tail(h, head, n, kind);
+	if (kind == PAGE_SLAB)
+		slabmap_set(h, head, n, cls);
 }
 
 /* Clears the tail or body entries of a run that is no longer one. */
@@ -315,6 +335,8 @@ void page_run_free(struct heap *h, uint32_t head)
 	pm[start].aux = ln + n + rdirty;
 	pm[start].stamp = os_now_ms();
 	run_clear_tail(h, head, n, kind);
+	if (kind == PAGE_SLAB)
+		slabmap_clear(h, head, n);
 	if (start != head)
 		page_clear(&pm[head]);
 	if (ln > 1)
@@ -416,6 +438,8 @@ void page_map_init(struct heap *h, size_t dirty, size_t clear_upto)
 	memset(pm, 0, page_map_bytes(first));
 	if (clear_upto > first + 1)
 		memset(&pm[first + 1], 0, page_map_bytes(clear_upto - first - 1));
+	if (clear_upto > first)
+		slabmap_clear(h, first, clear_upto - first);
 	page_clear(&pm[h->npages - 1]);
 	memset(h->runs, 0, sizeof(h->runs));
 	memset(h->runmap, 0, sizeof(h->runmap));
@@ -471,6 +495,10 @@ int page_repair(struct heap *h, void (*fn)(struct heap *, uint32_t))
 				    page_map_bytes(lim - i - 1));
 			if (n > 1)
 				page_clear(&pm[end - 1]);
+			if (lim > i)
+				slabmap_clear(h, i, lim - i);
+		} else {
+			slabmap_set(h, i, n, e->cls);
 		}
 		if (e->kind == PAGE_FREE) {
 			e->aux = n;
@@ -557,6 +585,14 @@ int page_validate(struct heap *h, char *why, size_t whylen)
 		default:
 			FAIL("page %u: kind %u where a run should start", i,
 			    e->kind);
+		}
+		uint32_t *sm = heap_slabmap(h);
+		for (size_t k = 0; k < n && i + k < h->hwm; k++) {
+			uint32_t want = e->kind == PAGE_SLAB ? SLABMAP_TAG |
+			    e->cls | (uint32_t)(k << 8) : 0;
+			if (sm[i + k] != want)
+				FAIL("page %zu: slab map says %#x, not %#x",
+				    i + k, sm[i + k], want);
 		}
 		if (e->kind != PAGE_SLAB) {
 			/* Interiors hold nothing; beyond hwm they were never

@@ -9,6 +9,13 @@
  * in batches, under one lock), thread exit, fork, detach, and taking back
  * the caches of processes that died.
  *
+ * A cached block is not written: freeing into the cache touches only the
+ * cache, so a block freed by another thread than the one that allocated it
+ * does not move between their caches.  (The key that marks free blocks is
+ * written when a block goes back to its slab.)  A double free is caught at
+ * once when it repeats the last free of that class, and otherwise when the
+ * block goes back to its slab.
+ *
  * The cache itself is a large block in the heap it caches, on the heap's
  * list (heap->tcaches), so another process can reclaim it.  The thread
  * finds it through tslots[], which also hold the heap's epoch when the
@@ -91,8 +98,7 @@ static bool cached_block_sound(struct heap *h, unsigned c, uint64_t off)
 	if (head >= h->npages || s->kind != PAGE_SLAB || s->cls != c)
 		return false;
 	uint32_t boff = (uint32_t)(off - ((uint64_t)head << LG_PAGE));
-	if (boff % sc->size != 0 || boff / sc->size >= s->s.carved ||
-	    ((uint64_t *)((char *)h + off))[1] != h->free_key)
+	if (boff % sc->size != 0 || boff / sc->size >= s->s.carved)
 		return false;
 	return !slab_chain_has(h, s, head, (uint16_t)(boff / sc->size));
 }
@@ -113,9 +119,7 @@ static void bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
 		void *p = (char *)h + s[i];
 		uint32_t idx = (uint32_t)(s[i] >> LG_PAGE);
 		uint32_t head = pm[idx].kind == PAGE_SLAB ? idx : pm[idx].span;
-		/* The cache marked it free; the slab wants to do that itself. */
-		((uint64_t *)p)[1] = 0;
-		slab_free(h, &pm[head], head, p);
+		slab_free(h, &pm[head], head, p);   /* catches a double entry */
 	}
 	memmove(s, s + drop, keep * sizeof(*s));
 	b->count = (uint16_t)keep;
@@ -139,7 +143,6 @@ static bool bin_refill(struct heap *h, struct tcache *tc, unsigned c)
 		char *p = slab_alloc(h, c);
 		if (p == NULL)
 			break;
-		((uint64_t *)p)[1] = h->free_key;   /* free, in the cache */
 		tcache_push(tc, b, (uint64_t)(p - (char *)h));
 	}
 	heap_unlock(h);
@@ -316,7 +319,6 @@ void *tcache_alloc(struct heap *h, unsigned cls)
 	uint64_t *p = NULL;
 	if (b->count != 0 || bin_refill(h, tc, cls)) {
 		p = (uint64_t *)((char *)h + tcache_pop(tc, b));
-		p[1] = 0;
 	}
 	tbusy_leave();
 	return p;
@@ -387,10 +389,9 @@ static bool tcache_free_busy(struct heap *h, struct tslot *t, void *p)
 	slab_block_index(h, s, head, p);   /* aborts on a bad pointer */
 	struct tcache *tc = t->tc;
 	uint64_t off = (uint64_t)((char *)p - (char *)h);
-	uint64_t *w = p;
-	if (w[1] == h->free_key && tc_holds(tc, s->cls, off))
+	if (tc_holds(tc, s->cls, off))
 		report_fatal("double free of %p in heap %p", p, (void *)h);
-	if (w[1] == h->free_key)
+	if (((uint64_t *)p)[1] == h->free_key)
 		return false;   /* maybe free in its slab: checked there */
 	struct tcache_bin *b = &tc->bins[s->cls];
 	if (b->count == b->max) {
@@ -398,7 +399,6 @@ static bool tcache_free_busy(struct heap *h, struct tslot *t, void *p)
 		bin_flush_locked(h, tc, s->cls, b->max / 2, false);
 		heap_unlock(h);
 	}
-	w[1] = h->free_key;
 	tcache_push(tc, b, off);
 	return true;
 }
@@ -500,8 +500,8 @@ size_t tcache_repair_locked(struct heap *h)
 	return n;
 }
 
-/* Every cache on the list is well formed, and this thread's hold free
- * blocks of their classes, each marked with the key.  (Other threads change
+/* Every cache on the list is well formed, and this thread's hold blocks
+ * of slabs of their classes.  (Other threads change
  * theirs without the lock; a dead process's may be caught between two
  * stores, which reclaim checks block by block.)  Needs lock. */
 int tcache_validate(struct heap *h, char *why, size_t whylen)
@@ -536,9 +536,7 @@ int tcache_validate(struct heap *h, char *why, size_t whylen)
 				    pm[bi].kind == PAGE_SLAB_BODY ?
 				    pm[bi].span : bi;
 				if (bo >= h->size || pm[hd].kind != PAGE_SLAB ||
-				    pm[hd].cls != c ||
-				    ((uint64_t *)((char *)h + bo))[1] !=
-				    h->free_key) {
+				    pm[hd].cls != c) {
 					snprintf(why, whylen, "thread cache "
 					    "%llu: class %u slot %u is not a "
 					    "cached block",

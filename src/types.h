@@ -221,7 +221,9 @@ struct heap {
 	_Atomic uint64_t epoch;   /* bumped by each reset and detach: thread
 	                             caches made before are checked again */
 
-	struct lock lock;         /* protects everything below */
+	/* The fields above are read on every malloc and free; the lock and
+	 * what it guards change often: keep them off that cache line. */
+	struct lock lock __attribute__((aligned(64)));   /* protects below */
 	uint32_t hwm;             /* pages >= hwm were never handed out */
 	uint32_t limit;           /* pages < limit are backed: hwm <= limit;
 	                             below npages only in a growable heap */

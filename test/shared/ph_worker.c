@@ -89,7 +89,7 @@ static int hammer(const char *name, uint64_t tag)
 	enum { RING = 64 };
 	uint64_t *ring[RING] = { 0 }, seed = tag * 7919 + 1;
 	for (;;) {
-		churn_round(h, mb, ring, RING, tag, &seed, 8);
+		churn_round(h, mb, ring, RING, tag, &seed, 4);
 		atomic_fetch_add(&mb->progress[tag % 64], 1);
 	}
 }

@@ -7,7 +7,7 @@
 static uint32_t run_alloc(struct heap *h, size_t n, bool *zero)
 {
 	lock_acquire(&h->lock);
-	uint32_t head = page_run_alloc(h, n, PAGE_LARGE, zero);
+	uint32_t head = page_run_alloc(h, n, PAGE_LARGE, 0, zero);
 	lock_release(&h->lock);
 	return head;
 }
@@ -128,7 +128,7 @@ START_TEST(random_operations_keep_invariants)
 			size_t n = 1 + (size_t)random() % 40;
 			live[i] = (random() % 4 == 0) ?
 			    page_run_alloc_aligned(h, n, PAGE << (1 + random() % 6),
-			    &z) : page_run_alloc(h, n, PAGE_LARGE, &z);
+			    &z) : page_run_alloc(h, n, PAGE_LARGE, 0, &z);
 			for (size_t k = 0; live[i] && k < heap_pages(h)[live[i]].span; k++) {
 				ck_assert_msg(owner[live[i] + k] == 0,
 				    "page %zu handed out twice", live[i] + k);

@@ -1,0 +1,1 @@
+# test/integration/local.mk

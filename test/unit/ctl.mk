@@ -1,0 +1,1 @@
+# test/unit/ctl.mk
