@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fastpath.h"
 #include "internal.h"
 #include "phmalloc.h"
 
@@ -327,7 +328,8 @@ static struct heap *handle_check(ph_heap_t *hp)
 	return h;
 }
 
-PH_EXPORT void *ph_heap_malloc(ph_heap_t *hp, size_t size)
+static __attribute__((noinline)) void *heap_malloc_slow(ph_heap_t *hp,
+                                                         size_t size)
 {
 	struct heap *h = handle_check(hp);
 	if (size > HEAP_ALLOC_MAX)
@@ -336,6 +338,19 @@ PH_EXPORT void *ph_heap_malloc(ph_heap_t *hp, size_t size)
 	if (p == NULL)
 		p = heap_malloc(h, size, false);
 	return p ? p : fail_ptr(ENOMEM);
+}
+
+PH_EXPORT void *ph_heap_malloc(ph_heap_t *hp, size_t size)
+{
+	if (likely(size <= SMALL_MAX && tbusy == 0)) {
+		tbusy_enter();
+		struct tslot *t = tslot_of(H(hp));
+		void *p = t ? cache_alloc(H(hp), t, size) : NULL;
+		tbusy_leave();
+		if (likely(p != NULL))
+			return p;
+	}
+	return heap_malloc_slow(hp, size);
 }
 
 PH_EXPORT void *ph_heap_calloc(ph_heap_t *hp, size_t n, size_t size)
@@ -369,6 +384,14 @@ static void heap_owns_or_die(struct heap *h, const void *p, const char *op)
 
 PH_EXPORT void ph_heap_free(ph_heap_t *hp, void *p)
 {
+	if (likely(tbusy == 0)) {
+		tbusy_enter();
+		struct tslot *t = tslot_of(H(hp));
+		bool done = t && cache_free(H(hp), t, p);
+		tbusy_leave();
+		if (likely(done))
+			return;
+	}
 	struct heap *h = handle_check(hp);
 	if (p == NULL)
 		return;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "fastpath.h"
 #include "internal.h"
 
 /* mallocx flags (the public header's encoding) */
@@ -41,11 +42,7 @@ static void *alloc_checked(size_t size, size_t align, bool zero)
 	return p;
 }
 
-/* ---- the fast paths ---------------------------------------------------------
- * A small malloc or free of the default heap served by this thread's cache:
- * no lock, no atomic read-modify-write, no call.  Everything else goes to
- * the *_slow functions.
- */
+/* ---- the fast paths (fastpath.h) on the default heap; the rest is slow ---- */
 static __attribute__((noinline)) void *malloc_slow(size_t size)
 {
 	if (size > SMALL_MAX)
@@ -68,51 +65,15 @@ PH_EXPORT void *P(malloc)(size_t size)
 		 * before has finished; one that comes after goes around. */
 		tbusy_enter();
 		struct tslot *t = &tslots[0];
+		void *p = NULL;
 		if (likely(t->heap == h && t->epoch ==
-		    atomic_load_explicit(&h->epoch, memory_order_relaxed))) {
-			struct tcache *tc = t->tc;
-			struct tcache_bin *b = &tc->bins[size2class(size)];
-			if (likely(b->count != 0)) {
-				void *p = (char *)h + tcache_pop(tc, b);
-				tbusy_leave();
-				return p;
-			}
-		}
+		    atomic_load_explicit(&h->epoch, memory_order_relaxed)))
+			p = cache_alloc(h, t, size);
 		tbusy_leave();
+		if (likely(p != NULL))
+			return p;
 	}
 	return malloc_slow(size);
-}
-
-/* Pushes p on this thread's cache of the default heap, if it is a small
- * block there that looks live and the cache has room.  Called busy. */
-static inline bool free_fast(void *p)
-{
-	struct tslot *t = &tslots[0];
-	struct heap *h = atomic_load_explicit(&default_heap,
-	    memory_order_relaxed);
-	uintptr_t off = (uintptr_t)p - (uintptr_t)h;
-	if (unlikely(t->heap != h || off >= h->size || t->epoch !=
-	    atomic_load_explicit(&h->epoch, memory_order_relaxed)))
-		return false;
-	uint32_t e = heap_slabmap(h)[off >> LG_PAGE];
-	if (!(e & SLABMAP_TAG))
-		return false;   /* large or bad: slow */
-	unsigned cls = e & 0xff;
-	const struct sizeclass *sc = &sizeclasses[cls];
-	uint32_t head = (uint32_t)(off >> LG_PAGE) - ((e >> 8) & 0xff);
-	uint32_t boff = (uint32_t)(off - ((uintptr_t)head << LG_PAGE));
-	uint32_t idx = (uint32_t)(((uint64_t)boff * sc->div_magic) >> 32);
-	struct tcache *tc = t->tc;
-	struct tcache_bin *b = &tc->bins[cls];
-	uint32_t n = b->count;
-	/* Neither the block nor its slab's page entry is read: other threads
-	 * write those lines.  A block never handed out is caught when it goes
-	 * back to its slab. */
-	if (unlikely(idx * sc->size != boff || n == b->max ||
-	    (n != 0 && tc->slots[b->first + n - 1] == off)))
-		return false;   /* bad pointer, full, or freed twice: slow */
-	tcache_push(tc, b, off);
-	return true;
 }
 
 static __attribute__((noinline)) void free_slow(void *p)
@@ -143,7 +104,11 @@ PH_EXPORT void P(free)(void *p)
 {
 	if (likely(tbusy == 0)) {
 		tbusy_enter();
-		bool done = free_fast(p);
+		struct tslot *t = &tslots[0];
+		struct heap *h = atomic_load_explicit(&default_heap,
+		    memory_order_relaxed);
+		bool done = t->heap == h && t->epoch == atomic_load_explicit(
+		    &h->epoch, memory_order_relaxed) && cache_free(h, t, p);
 		tbusy_leave();
 		if (likely(done))
 			return;

@@ -1,0 +1,65 @@
+/*
+ * fastpath.h -- a small malloc or free served by this thread's cache: no
+ * lock, no atomic read-modify-write, no call.  Shared by the standard
+ * family (malloc.c, on the default heap's slot 0) and the heap handles
+ * (heapapi.c).  Call with the thread marked busy (tbusy_enter): a signal
+ * handler that allocates then goes around the caches.
+ */
+#ifndef PH_FASTPATH_H
+#define PH_FASTPATH_H
+
+#include "internal.h"
+
+/* This thread's slot for h if its cache is good to use, else NULL.  h is
+ * read only once a slot names it, so a bad handle is not followed here. */
+static inline struct tslot *tslot_of(struct heap *h)
+{
+	for (unsigned i = 0; i < TCACHE_SLOTS; i++) {
+		struct tslot *t = &tslots[i];
+		if (t->heap == h)
+			return t->epoch == atomic_load_explicit(&h->epoch,
+			    memory_order_relaxed) ? t : NULL;
+	}
+	return NULL;
+}
+
+/* A block of size (<= SMALL_MAX) from t's cache, or NULL if that bin is
+ * empty. */
+static inline void *cache_alloc(struct heap *h, struct tslot *t, size_t size)
+{
+	struct tcache *tc = t->tc;
+	struct tcache_bin *b = &tc->bins[size2class(size)];
+	if (unlikely(b->count == 0))
+		return NULL;
+	return (char *)h + tcache_pop(tc, b);
+}
+
+/* Pushes p on t's cache if it is a small block of h that looks live and the
+ * bin has room; false sends the caller to the slow path, which decides. */
+static inline bool cache_free(struct heap *h, struct tslot *t, void *p)
+{
+	uintptr_t off = (uintptr_t)p - (uintptr_t)h;
+	if (unlikely(off >= h->size))
+		return false;
+	uint32_t e = heap_slabmap(h)[off >> LG_PAGE];
+	if (!(e & SLABMAP_TAG))
+		return false;   /* large or bad */
+	unsigned cls = e & 0xff;
+	const struct sizeclass *sc = &sizeclasses[cls];
+	uint32_t head = (uint32_t)(off >> LG_PAGE) - ((e >> 8) & 0xff);
+	uint32_t boff = (uint32_t)(off - ((uintptr_t)head << LG_PAGE));
+	uint32_t idx = (uint32_t)(((uint64_t)boff * sc->div_magic) >> 32);
+	struct tcache *tc = t->tc;
+	struct tcache_bin *b = &tc->bins[cls];
+	uint32_t n = b->count;
+	/* Neither the block nor its slab's page entry is read: other threads
+	 * write those lines.  A block never handed out is caught when it goes
+	 * back to its slab. */
+	if (unlikely(idx * sc->size != boff || n == b->max ||
+	    (n != 0 && tc->slots[b->first + n - 1] == off)))
+		return false;   /* bad pointer, full, or freed twice */
+	tcache_push(tc, b, off);
+	return true;
+}
+
+#endif /* PH_FASTPATH_H */
