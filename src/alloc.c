@@ -227,11 +227,17 @@ void *heap_realloc(struct heap *h, void *p, size_t size, size_t align,
 	    large_resize(h, head, want >> LG_PAGE, zero)) {
 		return p;
 	}
-	void *q = heap_malloc_aligned(h, size, align, zero);
+	/* Moving: through this thread's cache when the sizes allow. */
+	void *q = NULL;
+	if (align <= QUANTUM && !zero && size <= SMALL_MAX)
+		q = tcache_alloc(h, size2class(size));
+	if (q == NULL)
+		q = heap_malloc_aligned(h, size, align, zero);
 	if (q == NULL)
 		return NULL;
 	memcpy(q, p, old < size ? old : size);
-	heap_free(h, p);
+	if (e->kind != PAGE_SLAB || !tcache_free(h, p))
+		heap_free(h, p);
 	return q;
 }
 
