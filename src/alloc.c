@@ -151,8 +151,23 @@ size_t heap_usable_size(struct heap *h, const void *p)
 	return block_usable(h, head);
 }
 
+/* --enable-debug: every DEBUG_CHECK_EVERY slow-path frees per thread, the
+ * whole heap is checked, so corruption is caught near its cause. */
+#define DEBUG_CHECK_EVERY 4096
+static __thread uint32_t debug_ops __attribute__((tls_model("initial-exec")));
+
+static void debug_check(struct heap *h)
+{
+	char why[256];
+	if (++debug_ops % DEBUG_CHECK_EVERY == 0 &&
+	    heap_validate(h, why, sizeof(why)) != 0)
+		report_fatal("heap %p is inconsistent: %s", (void *)h, why);
+}
+
 void heap_free(struct heap *h, void *p)
 {
+	if (config_debug)
+		debug_check(h);
 	heap_lock(h);
 	uint32_t head = block_head(h, p, "free");
 	struct page *e = &heap_pages(h)[head];

@@ -1,6 +1,8 @@
 /* test_heap.c -- formatting, header checks, reset, the registry, and the
  * metadata budget of small heaps. */
 #include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "unit.h"
 
@@ -123,6 +125,37 @@ START_TEST(process_heap_is_valid_after_use)
 }
 END_TEST
 
+static size_t rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long size = 0, rss = 0;
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%lu %lu", &size, &rss), 2);
+	fclose(f);
+	return rss * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+START_TEST(freed_memory_goes_back_to_the_os)
+{
+	struct heap *h = heap_process();
+	size_t before = rss_bytes();
+	char *p = heap_malloc(h, 64 * MIB, false);
+	memset(p, 1, 64 * MIB);
+	ck_assert_uint_ge(rss_bytes(), before + 60 * MIB);
+	heap_free(h, p);
+	/* Kept for decay_ms (churn must not thrash), then given back. */
+	ck_assert_uint_ge(rss_bytes(), before + 60 * MIB);
+	heap_purge(h, true);
+	ck_assert_uint_lt(rss_bytes(), before + 4 * MIB);
+	/* Purged pages are known to be zero: calloc need not clear them. */
+	char *q = heap_malloc(h, 64 * MIB, true);
+	for (size_t i = 0; i < 64 * MIB; i += 4096)
+		ck_assert_int_eq(q[i], 0);
+	heap_free(h, q);
+	unit_validate(h);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("heap");
@@ -134,6 +167,7 @@ int main(void)
 	tcase_add_test(tc, small_heaps_keep_metadata_small);
 	tcase_add_test(tc, registry_routes_pointers);
 	tcase_add_test(tc, process_heap_is_valid_after_use);
+	tcase_add_test(tc, freed_memory_goes_back_to_the_os);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
