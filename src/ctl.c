@@ -1,0 +1,424 @@
+/*
+ * ctl.c -- mallctl, mallctlnametomib, mallctlbymib.
+ *
+ * The names form a small static tree; a name like "arenas.bin.3.size" is
+ * walked component by component, a numeric component matching an indexed
+ * node.  A MIB is the list of child positions (the number itself for an
+ * indexed node), so nametomib once and bymib many times skips the string
+ * work, as in jemalloc.  Statistics are a snapshot of the default heap taken
+ * when "epoch" is written (and on first use).
+ *
+ * Errors, as jemalloc's: ENOENT unknown name, EPERM writing a read-only
+ * node, EINVAL wrong sizes or values, EFAULT bad arguments.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define CTL_MAX_DEPTH 6
+
+typedef int ctl_fn(const size_t *mib, void *oldp, size_t *oldlenp,
+                   void *newp, size_t newlen);
+
+struct ctl_node {
+	const char *name;              /* NULL: an indexed node */
+	size_t nindex;                 /* indexed node: valid indices */
+	const struct ctl_node *kids;   /* interior node's children */
+	size_t nkids;
+	ctl_fn *fn;                    /* leaf */
+};
+
+/* ---- value transfer ------------------------------------------------------ */
+
+static int ctl_read(void *oldp, size_t *oldlenp, const void *v, size_t len)
+{
+	if (oldp == NULL || oldlenp == NULL)
+		return 0;
+	if (*oldlenp != len) {
+		size_t n = *oldlenp < len ? *oldlenp : len;
+		memcpy(oldp, v, n);
+		*oldlenp = n;
+		return EINVAL;
+	}
+	memcpy(oldp, v, len);
+	return 0;
+}
+
+#define READONLY() do { if (newp != NULL || newlen != 0) return EPERM; } \
+	while (0)
+#define READ(type, val) do { type v_ = (val); \
+	return ctl_read(oldp, oldlenp, &v_, sizeof(v_)); } while (0)
+
+/* ---- statistics snapshot ---------------------------------------------------- */
+
+static struct lock snap_lock;
+static struct stats_snapshot snap;
+static uint64_t snap_epoch;     /* 0: never taken */
+
+static struct heap *ctl_heap(void)
+{
+	struct heap *h = atomic_load(&default_heap);
+	return h ? h : heap_process();
+}
+
+static void snap_refresh(void)
+{
+	struct stats_snapshot s;
+	heap_stats_read(ctl_heap(), &s);
+	lock_acquire(&snap_lock);
+	snap = s;
+	snap_epoch++;
+	lock_release(&snap_lock);
+}
+
+static struct stats_snapshot snap_get(void)
+{
+	if (snap_epoch == 0)
+		snap_refresh();
+	lock_acquire(&snap_lock);
+	struct stats_snapshot s = snap;
+	lock_release(&snap_lock);
+	return s;
+}
+
+/* ---- leaves ------------------------------------------------------------------- */
+
+static int c_version(const size_t *mib, void *oldp, size_t *oldlenp,
+                     void *newp, size_t newlen)
+{
+	READONLY();
+	READ(const char *, PACKAGE_VERSION);
+}
+
+static int c_epoch(const size_t *mib, void *oldp, size_t *oldlenp,
+                   void *newp, size_t newlen)
+{
+	if (newp != NULL) {
+		if (newlen != sizeof(uint64_t))
+			return EINVAL;
+		snap_refresh();
+	}
+	READ(uint64_t, snap_epoch);
+}
+
+#define BOOL_LEAF(fname, expr) \
+static int fname(const size_t *mib, void *oldp, size_t *oldlenp, \
+                 void *newp, size_t newlen) \
+{ READONLY(); READ(bool, (expr)); }
+BOOL_LEAF(c_config_debug, config_debug)
+BOOL_LEAF(c_config_stats, config_stats)
+BOOL_LEAF(c_config_fill, config_fill)
+BOOL_LEAF(c_config_tcache, config_tcache)
+BOOL_LEAF(c_opt_abort_conf, opts.abort_conf)
+BOOL_LEAF(c_opt_junk, opts.junk)
+BOOL_LEAF(c_opt_zero, opts.zero)
+BOOL_LEAF(c_opt_tcache, opts.tcache)
+BOOL_LEAF(c_opt_stats_print, opts.stats_print)
+
+static int c_config_prefix(const size_t *mib, void *oldp, size_t *oldlenp,
+                           void *newp, size_t newlen)
+{
+	READONLY();
+	READ(const char *, PH_STR(PH_PREFIX));
+}
+
+static int c_opt_decay_ms(const size_t *mib, void *oldp, size_t *oldlenp,
+                          void *newp, size_t newlen)
+{
+	READONLY();
+	READ(ssize_t, (ssize_t)opts.decay_ms);
+}
+
+static int c_opt_reserve(const size_t *mib, void *oldp, size_t *oldlenp,
+                         void *newp, size_t newlen)
+{
+	READONLY();
+	READ(size_t, opts.reserve);
+}
+
+#define SIZE_LEAF(fname, expr) \
+static int fname(const size_t *mib, void *oldp, size_t *oldlenp, \
+                 void *newp, size_t newlen) \
+{ READONLY(); READ(size_t, (expr)); }
+SIZE_LEAF(c_arenas_page, PAGE)
+SIZE_LEAF(c_arenas_quantum, QUANTUM)
+SIZE_LEAF(c_stats_allocated, snap_get().allocated)
+SIZE_LEAF(c_stats_active, snap_get().active)
+SIZE_LEAF(c_stats_resident, snap_get().resident)
+SIZE_LEAF(c_stats_mapped, snap_get().mapped)
+SIZE_LEAF(c_stats_metadata, snap_get().metadata)
+SIZE_LEAF(c_stats_dirty, snap_get().dirty)
+
+static int c_arenas_narenas(const size_t *mib, void *oldp, size_t *oldlenp,
+                            void *newp, size_t newlen)
+{
+	READONLY();
+	READ(unsigned, 1u);
+}
+
+static int c_arenas_nbins(const size_t *mib, void *oldp, size_t *oldlenp,
+                          void *newp, size_t newlen)
+{
+	READONLY();
+	READ(unsigned, (unsigned)NBINS);
+}
+
+/* mib[2] is the bin index of arenas.bin.<i>.* */
+static int c_bin_size(const size_t *mib, void *oldp, size_t *oldlenp,
+                      void *newp, size_t newlen)
+{
+	READONLY();
+	sizeclass_init();
+	READ(size_t, (size_t)sizeclasses[mib[2]].size);
+}
+
+static int c_bin_nregs(const size_t *mib, void *oldp, size_t *oldlenp,
+                       void *newp, size_t newlen)
+{
+	READONLY();
+	sizeclass_init();
+	READ(uint32_t, sizeclasses[mib[2]].nblocks);
+}
+
+static int c_bin_slab_size(const size_t *mib, void *oldp, size_t *oldlenp,
+                           void *newp, size_t newlen)
+{
+	READONLY();
+	sizeclass_init();
+	READ(size_t, (size_t)sizeclasses[mib[2]].npages * PAGE);
+}
+
+/* mib[2] is the bin index of stats.bins.<i>.* */
+static int c_sbin_curregs(const size_t *mib, void *oldp, size_t *oldlenp,
+                          void *newp, size_t newlen)
+{
+	READONLY();
+	READ(size_t, (size_t)snap_get().bins[mib[2]].curblocks);
+}
+
+static int c_sbin_nmalloc(const size_t *mib, void *oldp, size_t *oldlenp,
+                          void *newp, size_t newlen)
+{
+	READONLY();
+	READ(uint64_t, snap_get().bins[mib[2]].nmalloc);
+}
+
+static int c_sbin_ndalloc(const size_t *mib, void *oldp, size_t *oldlenp,
+                          void *newp, size_t newlen)
+{
+	READONLY();
+	READ(uint64_t, snap_get().bins[mib[2]].ndalloc);
+}
+
+static int c_sbin_nslabs(const size_t *mib, void *oldp, size_t *oldlenp,
+                         void *newp, size_t newlen)
+{
+	READONLY();
+	READ(size_t, (size_t)snap_get().bins[mib[2]].nslabs);
+}
+
+/* Void actions: neither read nor written. */
+static int c_action(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+{
+	return (oldp != NULL || (oldlenp != NULL && *oldlenp != 0) ||
+	    newp != NULL || newlen != 0) ? EINVAL : 0;
+}
+
+static int c_arena_purge(const size_t *mib, void *oldp, size_t *oldlenp,
+                         void *newp, size_t newlen)
+{
+	int err = c_action(oldp, oldlenp, newp, newlen);
+	if (err == 0)
+		heap_purge(ctl_heap(), true);
+	return err;
+}
+
+static int c_thread_tcache_flush(const size_t *mib, void *oldp,
+                                 size_t *oldlenp, void *newp, size_t newlen)
+{
+	int err = c_action(oldp, oldlenp, newp, newlen);
+	if (err == 0)
+		tcache_flush_thread();
+	return err;
+}
+
+/* ---- the tree --------------------------------------------------------------- */
+
+#define LEAF(n, f)      { .name = n, .fn = f }
+#define NODE(n, k)      { .name = n, .kids = k, .nkids = sizeof(k) / sizeof(k[0]) }
+#define INDEXED(cnt, k) { .name = NULL, .nindex = cnt, .kids = k, \
+	.nkids = sizeof(k) / sizeof(k[0]) }
+
+static const struct ctl_node config_kids[] = {
+	LEAF("debug", c_config_debug), LEAF("stats", c_config_stats),
+	LEAF("fill", c_config_fill), LEAF("tcache", c_config_tcache),
+	LEAF("prefix", c_config_prefix),
+};
+static const struct ctl_node opt_kids[] = {
+	LEAF("abort_conf", c_opt_abort_conf), LEAF("junk", c_opt_junk),
+	LEAF("zero", c_opt_zero), LEAF("tcache", c_opt_tcache),
+	LEAF("stats_print", c_opt_stats_print),
+	LEAF("decay_ms", c_opt_decay_ms), LEAF("dirty_decay_ms", c_opt_decay_ms),
+	LEAF("reserve", c_opt_reserve),
+};
+static const struct ctl_node bin_kids[] = {
+	LEAF("size", c_bin_size), LEAF("nregs", c_bin_nregs),
+	LEAF("slab_size", c_bin_slab_size),
+};
+static const struct ctl_node bin_index[] = { INDEXED(NBINS, bin_kids) };
+static const struct ctl_node arenas_kids[] = {
+	LEAF("narenas", c_arenas_narenas), LEAF("nbins", c_arenas_nbins),
+	LEAF("page", c_arenas_page), LEAF("quantum", c_arenas_quantum),
+	NODE("bin", bin_index),
+};
+static const struct ctl_node arena_i_kids[] = {
+	LEAF("purge", c_arena_purge),
+};
+static const struct ctl_node arena_index[] = { INDEXED(1, arena_i_kids) };
+static const struct ctl_node sbin_kids[] = {
+	LEAF("curregs", c_sbin_curregs), LEAF("nmalloc", c_sbin_nmalloc),
+	LEAF("ndalloc", c_sbin_ndalloc), LEAF("nslabs", c_sbin_nslabs),
+};
+static const struct ctl_node sbin_index[] = { INDEXED(NBINS, sbin_kids) };
+static const struct ctl_node stats_kids[] = {
+	LEAF("allocated", c_stats_allocated), LEAF("active", c_stats_active),
+	LEAF("resident", c_stats_resident), LEAF("mapped", c_stats_mapped),
+	LEAF("metadata", c_stats_metadata), LEAF("dirty", c_stats_dirty),
+	NODE("bins", sbin_index),
+};
+static const struct ctl_node tcache_kids[] = {
+	LEAF("flush", c_thread_tcache_flush),
+};
+static const struct ctl_node thread_kids[] = { NODE("tcache", tcache_kids) };
+static const struct ctl_node root_kids[] = {
+	LEAF("version", c_version), LEAF("epoch", c_epoch),
+	NODE("config", config_kids), NODE("opt", opt_kids),
+	NODE("arenas", arenas_kids), NODE("arena", arena_index),
+	NODE("stats", stats_kids), NODE("thread", thread_kids),
+};
+static const struct ctl_node root = NODE("", root_kids);
+
+/* ---- walking ----------------------------------------------------------------- */
+
+/* Finds the child of n for one name component; its MIB entry in *pos. */
+static const struct ctl_node *ctl_child(const struct ctl_node *n,
+                                        const char *comp, size_t len,
+                                        size_t *pos)
+{
+	if (n->nkids == 1 && n->kids[0].name == NULL) {
+		/* Indexed: the component is a number below nindex. */
+		char num[24];
+		if (len == 0 || len >= sizeof(num))
+			return NULL;
+		memcpy(num, comp, len);
+		num[len] = '\0';
+		char *end;
+		unsigned long long v = strtoull(num, &end, 10);
+		if (*end != '\0' || num[0] == '-' || v >= n->kids[0].nindex)
+			return NULL;
+		*pos = (size_t)v;
+		return &n->kids[0];
+	}
+	for (size_t i = 0; i < n->nkids; i++)
+		if (n->kids[i].name && strlen(n->kids[i].name) == len &&
+		    memcmp(n->kids[i].name, comp, len) == 0) {
+			*pos = i;
+			return &n->kids[i];
+		}
+	return NULL;
+}
+
+static int ctl_lookup(const char *name, size_t *mib, size_t *miblen,
+                      const struct ctl_node **out)
+{
+	const struct ctl_node *n = &root;
+	size_t depth = 0;
+	const char *p = name;
+	if (name == NULL)
+		return EFAULT;
+	while (*p != '\0') {
+		const char *dot = strchr(p, '.');
+		size_t len = dot ? (size_t)(dot - p) : strlen(p);
+		size_t pos;
+		if (n->fn != NULL || depth == *miblen)
+			return ENOENT;
+		n = ctl_child(n, p, len, &pos);
+		if (n == NULL)
+			return ENOENT;
+		mib[depth++] = pos;
+		p += len + (dot != NULL);
+		if (dot != NULL && *p == '\0')
+			return ENOENT;   /* trailing dot */
+	}
+	if (depth == 0)
+		return ENOENT;
+	*miblen = depth;
+	*out = n;
+	return 0;
+}
+
+static int ctl_by_mib(const size_t *mib, size_t miblen, void *oldp,
+                      size_t *oldlenp, void *newp, size_t newlen)
+{
+	const struct ctl_node *n = &root;
+	if (mib == NULL || miblen == 0 || miblen > CTL_MAX_DEPTH)
+		return ENOENT;
+	for (size_t d = 0; d < miblen; d++) {
+		if (n->fn != NULL)
+			return ENOENT;
+		if (n->nkids == 1 && n->kids[0].name == NULL) {
+			if (mib[d] >= n->kids[0].nindex)
+				return ENOENT;
+			n = &n->kids[0];
+		} else {
+			if (mib[d] >= n->nkids)
+				return ENOENT;
+			n = &n->kids[mib[d]];
+		}
+	}
+	if (n->fn == NULL)
+		return ENOENT;   /* not a leaf */
+	if (oldp != NULL && oldlenp == NULL)
+		return EFAULT;
+	if (newp == NULL && newlen != 0)
+		return EINVAL;
+	return n->fn(mib, oldp, oldlenp, newp, newlen);
+}
+
+/* ---- the public calls ----------------------------------------------------------- */
+
+PH_EXPORT int P(mallctl)(const char *name, void *oldp, size_t *oldlenp,
+                         void *newp, size_t newlen)
+{
+	size_t mib[CTL_MAX_DEPTH], miblen = CTL_MAX_DEPTH;
+	const struct ctl_node *n;
+	int err = ctl_lookup(name, mib, &miblen, &n);
+	if (err)
+		return err;
+	return ctl_by_mib(mib, miblen, oldp, oldlenp, newp, newlen);
+}
+
+PH_EXPORT int P(mallctlnametomib)(const char *name, size_t *mibp,
+                                  size_t *miblenp)
+{
+	if (mibp == NULL || miblenp == NULL)
+		return EFAULT;
+	size_t mib[CTL_MAX_DEPTH], miblen = CTL_MAX_DEPTH;
+	const struct ctl_node *n;
+	int err = ctl_lookup(name, mib, &miblen, &n);
+	if (err)
+		return err;
+	if (miblen > *miblenp)
+		return ENOENT;
+	memcpy(mibp, mib, miblen * sizeof(size_t));
+	*miblenp = miblen;
+	return 0;
+}
+
+PH_EXPORT int P(mallctlbymib)(const size_t *mib, size_t miblen, void *oldp,
+                              size_t *oldlenp, void *newp, size_t newlen)
+{
+	return ctl_by_mib(mib, miblen, oldp, oldlenp, newp, newlen);
+}
