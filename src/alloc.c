@@ -35,9 +35,10 @@ size_t size_usable_aligned(size_t size, size_t align)
 	return ALIGN_UP(size ? size : 1, PAGE);
 }
 
-static void *block_ready(void *p, size_t usable, bool zero, bool known_zero)
+static void *block_ready(struct heap *h, void *p, size_t usable, bool zero,
+                         bool known_zero)
 {
-	vg_alloc(p, usable, zero);
+	vg_alloc(h, p, usable, zero);
 	if (zero) {
 		if (!known_zero)
 			memset(p, 0, usable);
@@ -54,7 +55,7 @@ static void *small_alloc(struct heap *h, unsigned cls, bool zero)
 	heap_unlock(h);
 	if (unlikely(p == NULL))
 		return NULL;
-	return block_ready(p, sizeclasses[cls].size, zero, false);
+	return block_ready(h, p, sizeclasses[cls].size, zero, false);
 }
 
 static void *large_alloc(struct heap *h, size_t size, size_t align, bool zero)
@@ -77,7 +78,7 @@ static void *large_alloc(struct heap *h, size_t size, size_t align, bool zero)
 	heap_unlock(h);
 	if (head == 0)
 		return NULL;
-	return block_ready(page_addr(h, head), n << LG_PAGE, zero,
+	return block_ready(h, page_addr(h, head), n << LG_PAGE, zero,
 	    known_zero);
 }
 
@@ -178,13 +179,13 @@ void heap_free(struct heap *h, void *p)
 			    (void *)h);
 		if (config_fill && opts.junk)
 			memset(p, JUNK_FREE, sizeclasses[e->cls].size);
-		vg_free(p);
+		vg_free(h, p);
 		slab_free(h, e, head, p);
 	} else {
 		size_t bytes = (size_t)e->span << LG_PAGE;
 		if (config_fill && opts.junk)
 			memset(p, JUNK_FREE, bytes);
-		vg_free(p);
+		vg_free(h, p);
 		if (config_stats) {
 			h->stats.ndalloc_large++;
 			h->stats.cur_large--;
@@ -220,7 +221,7 @@ static bool large_resize(struct heap *h, uint32_t head, size_t n, bool zero)
 	if (!ok)
 		return false;
 	char *p = page_addr(h, head);
-	vg_resize(p, old << LG_PAGE, n << LG_PAGE);
+	vg_resize(h, p, old << LG_PAGE, n << LG_PAGE);
 	if (n > old && zero && !known_zero)
 		memset(p + (old << LG_PAGE), 0, (n - old) << LG_PAGE);
 	return true;

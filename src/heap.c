@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "valgrind.h"
 
 static size_t heap_meta_pages(size_t npages)
 {
@@ -133,13 +134,19 @@ int heap_verify_header(const struct heap *h, size_t size)
 
 /* ---- the process heap ------------------------------------------------------ */
 
+#define VALGRIND_RESERVE_MAX ((size_t)4 << 30)
+
 static struct heap *_Atomic process_heap;
 static struct lock process_heap_lock;
 
 static struct heap *process_heap_create(void)
 {
 	conf_init();
-	for (size_t size = opts.reserve; size >= HEAP_MIN_RESERVE; size /= 2) {
+	size_t want = opts.reserve;
+	/* valgrind pays for every reserved page in every fork: keep it small. */
+	if (vg_on() && want > VALGRIND_RESERVE_MAX)
+		want = VALGRIND_RESERVE_MAX;
+	for (size_t size = want; size >= HEAP_MIN_RESERVE; size /= 2) {
 		size_t npages = size >> LG_PAGE;
 		if (npages > HEAP_MAX_PAGES)
 			continue;
@@ -202,6 +209,36 @@ bool heap_is_process(const struct heap *h)
 
 /* ---- reset, purge, check, statistics --------------------------------------- */
 
+/* Withdraws every live block from valgrind's view (before a reset or an
+ * unmapping), so that blocks later handed out at the same addresses do not
+ * overlap stale ones.  Walks the heap: only call it under valgrind. */
+void heap_vg_forget(struct heap *h)
+{
+	struct page *pm = heap_pages(h);
+	for (uint32_t i = h->first_page; i < h->npages; i += pm[i].span) {
+		if (pm[i].span == 0)
+			break;
+		char *base = page_addr(h, i);
+		if (pm[i].kind == PAGE_LARGE) {
+			vg_free(h, base);
+		} else if (pm[i].kind == PAGE_SLAB) {
+			const struct sizeclass *sc = &sizeclasses[pm[i].cls];
+			uint64_t onchain[4] = { 0 };   /* nblocks <= 256 */
+			for (uint16_t k = pm[i].s.free; k != SLAB_NONE &&
+			    k < pm[i].s.carved;) {
+				onchain[k / 64] |= UINT64_C(1) << (k % 64);
+				uint16_t *link = (uint16_t *)(base +
+				    (size_t)k * sc->size);
+				vg_open(link, 2);
+				k = *link ^ (uint16_t)h->free_key;
+			}
+			for (uint32_t k = 0; k < pm[i].s.carved && k < 256; k++)
+				if (!(onchain[k / 64] >> (k % 64) & 1))
+					vg_free(h, base + (size_t)k * sc->size);
+		}
+	}
+}
+
 void heap_reset(struct heap *h)
 {
 	heap_lock(h);
@@ -210,6 +247,8 @@ void heap_reset(struct heap *h)
 	size_t used = h->hwm;
 	size_t dirty = (h->flags & HEAP_F_ZEROED) ? used - h->first_page :
 	    heap_initial_dirty(h, h->npages);
+	if (vg_on())
+		heap_vg_forget(h);   /* every block is gone */
 	page_map_init(h, dirty, used);
 	h->hwm = (uint32_t)used;
 	memset(h->bins, 0, sizeof(h->bins));

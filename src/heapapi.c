@@ -15,6 +15,7 @@
 
 #include "fastpath.h"
 #include "internal.h"
+#include "valgrind.h"
 #include "phmalloc.h"
 
 #define JOIN_WAIT_MS   2000   /* how long a joiner waits for a formatter */
@@ -116,6 +117,8 @@ PH_EXPORT int ph_heap_detach(ph_heap_t *hp)
 		return EINVAL;
 	tcache_detach(h);
 	registry_remove(h);
+	if (vg_on())
+		heap_vg_forget(h);
 	return 0;
 }
 
@@ -312,6 +315,8 @@ PH_EXPORT int ph_heap_close(ph_heap_t *hp)
 	size_t size = h->size;
 	tcache_detach(h);
 	registry_remove(h);
+	if (vg_on())
+		heap_vg_forget(h);
 	if (owned)
 		munmap(h, size);
 	return 0;

@@ -228,6 +228,7 @@ void         heap_process_lock_for_fork(bool take);
 void         heap_process_unlock_in_child(void);
 size_t       heap_capacity_pages(size_t npages);
 void         heap_reset(struct heap *h);
+void         heap_vg_forget(struct heap *h);   /* valgrind.h */
 int          heap_validate(struct heap *h, char *why, size_t whylen);
 void         heap_purge(struct heap *h, bool force);
 /* Rebuilds what a process killed inside the lock may have left half

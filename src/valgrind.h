@@ -1,11 +1,14 @@
 /*
  * valgrind.h -- tells memcheck about phmalloc's blocks.
  *
+ * A block is announced when handed out (vg_alloc) and withdrawn when freed
+ * (vg_free), so memcheck sees leaks, reads after free and overruns.  The
+ * allocator's own words inside free blocks are made readable around each
+ * access (vg_open) and hidden again (vg_close).  A reset or an unmapping
+ * withdraws every live block first (heap.c:heap_vg_forget, which walks the
+ * heap only when running under valgrind: reset stays O(metadata) outside).
  * Each macro costs one branch when not running under valgrind, and nothing
- * in a build without valgrind's headers.  A block is announced when handed
- * out (vg_alloc) and withdrawn when freed (vg_free); the allocator's own
- * words inside free blocks are made readable around each access (vg_open)
- * and hidden again (vg_close), so memcheck still sees use-after-free.
+ * in a build without valgrind's headers.
  */
 #ifndef PH_VALGRIND_H
 #define PH_VALGRIND_H
@@ -14,23 +17,24 @@
 
 #ifdef PH_HAVE_VALGRIND
 #include <valgrind/memcheck.h>
-#define vg_on()              unlikely(RUNNING_ON_VALGRIND)
-#define vg_alloc(p, n, zero) do { if (vg_on()) \
+#define vg_on()              __builtin_expect(RUNNING_ON_VALGRIND, 0)
+#define vg_alloc(h, p, n, zero) do { if (vg_on()) \
 	VALGRIND_MALLOCLIKE_BLOCK((p), (n), 0, (zero)); } while (0)
-#define vg_free(p)           do { if (vg_on()) \
+#define vg_free(h, p)        do { if (vg_on()) \
 	VALGRIND_FREELIKE_BLOCK((p), 0); } while (0)
+#define vg_resize(h, p, o, n) do { if (vg_on()) \
+	VALGRIND_RESIZEINPLACE_BLOCK((p), (o), (n), 0); } while (0)
 #define vg_open(p, n)        do { if (vg_on()) \
 	VALGRIND_MAKE_MEM_DEFINED((p), (n)); } while (0)
 #define vg_close(p, n)       do { if (vg_on()) \
 	VALGRIND_MAKE_MEM_NOACCESS((p), (n)); } while (0)
-#define vg_resize(p, o, n)   do { if (vg_on()) \
-	VALGRIND_RESIZEINPLACE_BLOCK((p), (o), (n), 0); } while (0)
 #else
-#define vg_alloc(p, n, zero) do { } while (0)
-#define vg_free(p)           do { } while (0)
-#define vg_open(p, n)        do { } while (0)
-#define vg_close(p, n)       do { } while (0)
-#define vg_resize(p, o, n)   do { } while (0)
+#define vg_on()                 0
+#define vg_alloc(h, p, n, zero) do { } while (0)
+#define vg_free(h, p)           do { } while (0)
+#define vg_resize(h, p, o, n)   do { } while (0)
+#define vg_open(p, n)           do { } while (0)
+#define vg_close(p, n)          do { } while (0)
 #endif
 
 #endif /* PH_VALGRIND_H */

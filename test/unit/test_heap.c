@@ -62,8 +62,10 @@ START_TEST(reset_frees_everything_without_touching_data)
 	ck_assert_uint_eq(h->roots[3], 0);
 	ck_assert_uint_eq(h->stats.allocated, 0);
 	ck_assert_uint_eq(h->stats.active_pages, 0);
-	/* O(metadata): the data pages were not written. */
-	ck_assert_uint_eq((unsigned char)big[12345], 0x5c);
+	/* O(metadata): the data pages were not written.  (Reading a block
+	 * after reset is what memcheck is right to flag: skip it there.) */
+	if (!vg_on())
+		ck_assert_uint_eq((unsigned char)big[12345], 0x5c);
 	/* The whole capacity is there again, and calloc still zeroes. */
 	char *again = heap_malloc(h, 1 * MIB, true);
 	ck_assert_ptr_nonnull(again);

@@ -27,7 +27,7 @@ START_TEST(fresh_heap_is_one_run)
 	ck_assert_uint_eq(pm[h->first_page].span, h->npages - h->first_page);
 	ck_assert_uint_eq(h->stats.dirty_pages, 0);
 	unit_validate(h);
-	unit_heap_free(h);
+	unit_heap_unmap(h);
 }
 END_TEST
 
@@ -46,7 +46,7 @@ START_TEST(neighbours_coalesce)
 	unit_validate(h);
 	ck_assert_uint_eq(heap_pages(h)[h->first_page].span,
 	    h->npages - h->first_page);
-	unit_heap_free(h);
+	unit_heap_unmap(h);
 }
 END_TEST
 
@@ -68,7 +68,7 @@ START_TEST(exhaustion_and_reuse)
 	ck_assert_uint_eq(run_alloc(h, 1, &z), first + 10);
 	ck_assert(!z);          /* it was used: not known to be zero */
 	unit_validate(h);
-	unit_heap_free(h);
+	unit_heap_unmap(h);
 }
 END_TEST
 
@@ -85,7 +85,7 @@ START_TEST(aligned_runs)
 		ck_assert_uint_eq(heap_pages(h)[head].span, 3);
 		unit_validate(h);
 	}
-	unit_heap_free(h);
+	unit_heap_unmap(h);
 }
 END_TEST
 
@@ -109,7 +109,7 @@ START_TEST(grow_and_shrink_in_place)
 	/* The freed pages 6..9 are the best fit for a 4-page run. */
 	ck_assert_uint_eq(run_alloc(h, 4, &z), a + 6);
 	unit_validate(h);
-	unit_heap_free(h);
+	unit_heap_unmap(h);
 }
 END_TEST
 
@@ -156,7 +156,7 @@ START_TEST(random_operations_keep_invariants)
 	}
 	unit_validate(h);
 	free(owner);
-	unit_heap_free(h);
+	unit_heap_unmap(h);
 }
 END_TEST
 
@@ -180,7 +180,7 @@ START_TEST(dirty_pages_and_purge)
 	for (size_t i = 0; i < 8 * PAGE; i++)
 		ck_assert_uint_eq(((unsigned char *)page_addr(h, a))[i], 0);
 	unit_validate(h);
-	unit_heap_free(h);
+	unit_heap_unmap(h);
 }
 END_TEST
 
@@ -193,7 +193,7 @@ START_TEST(validate_catches_a_bad_tail)
 	char why[256];
 	ck_assert_int_ne(heap_validate(h, why, sizeof(why)), 0);
 	ck_assert_ptr_nonnull(strstr(why, "tail"));
-	unit_heap_free(h);
+	unit_heap_unmap(h);
 }
 END_TEST
 
@@ -206,7 +206,7 @@ START_TEST(validate_catches_stats_drift)
 	char why[256];
 	ck_assert_int_ne(heap_validate(h, why, sizeof(why)), 0);
 	ck_assert_ptr_nonnull(strstr(why, "active"));
-	unit_heap_free(h);
+	unit_heap_unmap(h);
 }
 END_TEST
 
@@ -220,7 +220,7 @@ START_TEST(validate_catches_a_lost_list_entry)
 	memset(h->runs, 0, sizeof(h->runs));
 	char why[256];
 	ck_assert_int_ne(heap_validate(h, why, sizeof(why)), 0);
-	unit_heap_free(h);
+	unit_heap_unmap(h);
 }
 END_TEST
 

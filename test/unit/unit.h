@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "internal.h"
+#include "valgrind.h"
 
 /* A fresh heap of `size` bytes on its own anonymous mapping. */
 static inline struct heap *unit_heap(size_t size, unsigned hflags)
@@ -21,8 +22,16 @@ static inline struct heap *unit_heap(size_t size, unsigned hflags)
 	return heap_format(base, size, hflags, true);
 }
 
+/* For heaps whose runs were made by hand (no blocks announced). */
+static inline void unit_heap_unmap(struct heap *h)
+{
+	munmap(h, h->size);
+}
+
 static inline void unit_heap_free(struct heap *h)
 {
+	if (vg_on())
+		heap_vg_forget(h);
 	munmap(h, h->size);
 }
 
