@@ -1,0 +1,33 @@
+# bench/local.mk -- `make bench`: phmalloc against glibc, jemalloc, mimalloc,
+# tcmalloc (process mode) and Boost.Interprocess, OSSP mm (shared heaps).
+# The drivers are EXTRA_PROGRAMS: built only by bench/run.sh, never by
+# `make`, `make check` or `make distcheck`.  See bench/README.md.
+
+EXTRA_PROGRAMS = bench/phb bench/phb_phshm bench/phb_boost bench/phb_mm
+
+# process mode: plain malloc/free, the allocator comes from LD_PRELOAD
+bench_phb_SOURCES = bench/phb.c bench/phb_common.h
+
+# phmalloc's shared heap, through the public header only
+bench_phb_phshm_SOURCES = bench/phb_phshm.c bench/phb_common.h
+bench_phb_phshm_LDADD = libphmalloc.la -lrt
+bench_phb_phshm_LDFLAGS = -no-install
+
+# Boost.Interprocess managed_shared_memory (libboost-dev, header-only)
+bench_phb_boost_SOURCES = bench/phb_boost.cc bench/phb_common.h
+bench_phb_boost_LDADD = -lrt
+
+# OSSP mm (libmm-dev)
+bench_phb_mm_SOURCES = bench/phb_mm.c bench/phb_common.h
+bench_phb_mm_LDADD = -lmm
+
+EXTRA_DIST += bench/run.sh bench/report.py bench/README.md
+
+bench: libphmalloc.la libphdropin.la
+	MAKE="$(MAKE)" $(SHELL) $(top_srcdir)/bench/run.sh $(abs_top_builddir)
+.PHONY: bench
+
+# `make clean` does not know EXTRA_PROGRAMS; this removes what bench made
+bench-clean:
+	-rm -rf $(EXTRA_PROGRAMS) bench/*.$(OBJEXT) bench/.libs bench/out
+.PHONY: bench-clean

@@ -1,0 +1,483 @@
+/*
+ * bench/phb.c -- the process-mode benchmark driver.
+ *
+ * It calls plain malloc/free/realloc and is linked against nothing but
+ * libc, so that one binary measures every allocator: bench/run.sh starts it
+ * under LD_PRELOAD of jemalloc, mimalloc, tcmalloc or phmalloc's drop-in
+ * library, or bare for glibc.
+ *
+ *   phb WORKLOAD [SCALE]      SCALE multiplies the amount of work (default 1)
+ *   phb info                  print which library malloc resolves to
+ *   phb clock                 print CLOCK_MONOTONIC in ns (start barrier)
+ *
+ * Workloads (modelled on the public allocator benchmarks):
+ *   pair16    malloc(16) and free at once                 ns/pair (and Ir)
+ *   fifo256   512 live blocks of 256 B, FIFO order         ns/pair (and Ir)
+ *   ring      1024 live blocks, 16..512 B random           ns/pair (and Ir)
+ *   larson    2 threads, random 8..1000 B, arrays handed between threads
+ *   xmalloc   1 producer thread allocates, 1 consumer thread frees
+ *   scratch   cache-scratch: passive false sharing, 2 threads
+ *   sizemix   small blocks, growing reallocs, large blocks 64 KiB..16 MiB
+ *   frag      peak RSS, RSS after freeing 90%, after refilling, at the end
+ *
+ * With PHB_CALLGRIND=1 the ring workloads do a fixed 1,000,000 measured
+ * pairs (PHB_CG_PAIRS=N to change) in the function phb_measured, so that
+ *   valgrind --tool=callgrind --toggle-collect=phb_measured
+ * counts the instructions of the measured pairs alone.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "phb_common.h"
+
+static double scale = 1.0;
+
+static uint64_t scaled(uint64_t n)
+{
+	uint64_t v = (uint64_t)((double)n * scale);
+	return v ? v : 1;
+}
+
+/* Scratch memory that does not come from the allocator under test. */
+static void *map_anon(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		perror("phb: mmap");
+		exit(1);
+	}
+	return p;
+}
+
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n);
+	if (!p) {
+		fprintf(stderr, "phb: malloc(%zu) failed\n", n);
+		exit(1);
+	}
+	return p;
+}
+
+/* ------------------------------------------------------------------ */
+/* workload 1: single thread, small objects                            */
+
+enum { PAT_PAIR16, PAT_FIFO256, PAT_RING };
+static uint32_t sizes[PHB_NSIZES];
+static void *ring[1024];
+static uint32_t ring_len;
+static uint64_t ring_pos;
+
+static void ring_setup(int pat)
+{
+	switch (pat) {
+	case PAT_PAIR16:
+		ring_len = 0;
+		break;
+	case PAT_FIFO256:
+		ring_len = 512;
+		for (uint32_t i = 0; i < PHB_NSIZES; i++)
+			sizes[i] = 256;
+		break;
+	default:
+		ring_len = 1024;
+		phb_fill_sizes(sizes, 16, 512, 0x9e3779b97f4a7c15ull);
+		break;
+	}
+	for (uint32_t i = 0; i < ring_len; i++) {
+		ring[i] = xmalloc(sizes[i]);
+		PHB_ESCAPE(ring[i]);
+	}
+}
+
+__attribute__((noinline)) static void ring_run(int pat, uint64_t n)
+{
+	if (pat == PAT_PAIR16) {
+		for (uint64_t i = 0; i < n; i++) {
+			char *p = malloc(16);
+			PHB_ESCAPE(p);
+			*(volatile char *)p = (char)i;
+			free(p);
+		}
+		return;
+	}
+	uint64_t pos = ring_pos;
+	const uint32_t len = ring_len;
+	for (uint64_t i = 0; i < n; i++, pos++) {
+		uint32_t r = (uint32_t)(pos % len);
+		free(ring[r]);
+		char *p = malloc(sizes[pos & (PHB_NSIZES - 1)]);
+		PHB_ESCAPE(p);
+		*(volatile char *)p = (char)pos;
+		ring[r] = p;
+	}
+	ring_pos = pos;
+}
+
+/* The callgrind run counts instructions inside this function only. */
+__attribute__((noinline, noipa)) void phb_measured(int pat, uint64_t n);
+__attribute__((noinline, noipa)) void phb_measured(int pat, uint64_t n)
+{
+	ring_run(pat, n);
+}
+
+static void w_ring(int pat)
+{
+	int cg = getenv("PHB_CALLGRIND") != NULL;
+	const char *cgn = getenv("PHB_CG_PAIRS");
+	uint64_t n = cg ? (cgn && *cgn ? strtoull(cgn, NULL, 0) : 1000000) : scaled(20000000);
+	ring_setup(pat);
+	ring_run(pat, cg ? 100000 : n / 10); /* warm-up, not counted */
+	uint64_t t0 = phb_now_ns();
+	phb_measured(pat, n);
+	uint64_t t1 = phb_now_ns();
+	for (uint32_t i = 0; i < ring_len; i++)
+		free(ring[i]);
+	if (cg)
+		printf("RESULT metric=pairs value=%llu\n", (unsigned long long)n);
+	else
+		phb_result("ns_per_pair", (double)(t1 - t0) / (double)n);
+}
+
+/* ------------------------------------------------------------------ */
+/* workload 2: larson-style server mix                                  */
+
+#define LARSON_THREADS 2
+#define LARSON_SLOTS 5000
+static pthread_barrier_t larson_bar;
+static void **larson_arrays[LARSON_THREADS];
+static uint64_t larson_rounds, larson_ops_per_round;
+
+static void *larson_thread(void *arg)
+{
+	unsigned tid = (unsigned)(uintptr_t)arg;
+	uint64_t s = 0x1234567ull * (tid + 1);
+	pthread_barrier_wait(&larson_bar);
+	for (uint64_t r = 0; r < larson_rounds; r++) {
+		/* each round a thread works on the other thread's blocks */
+		void **slots = larson_arrays[(tid + r) % LARSON_THREADS];
+		for (uint64_t k = 0; k < larson_ops_per_round; k++) {
+			uint64_t x = phb_rand(&s);
+			uint32_t idx = (uint32_t)(x % LARSON_SLOTS);
+			size_t sz = 8 + (size_t)((x >> 32) % 993);
+			free(slots[idx]);
+			char *p = malloc(sz);
+			if (!p)
+				abort();
+			p[0] = (char)k;
+			p[sz - 1] = (char)k;
+			slots[idx] = p;
+		}
+		pthread_barrier_wait(&larson_bar);
+	}
+	return NULL;
+}
+
+static void w_larson(void)
+{
+	pthread_t th[LARSON_THREADS];
+	uint64_t s = 42;
+	larson_ops_per_round = 100000;
+	larson_rounds = scaled(100);
+	for (unsigned t = 0; t < LARSON_THREADS; t++) {
+		larson_arrays[t] = map_anon(LARSON_SLOTS * sizeof(void *));
+		for (unsigned i = 0; i < LARSON_SLOTS; i++)
+			larson_arrays[t][i] = xmalloc(8 + phb_rand(&s) % 993);
+	}
+	pthread_barrier_init(&larson_bar, NULL, LARSON_THREADS + 1);
+	for (unsigned t = 0; t < LARSON_THREADS; t++)
+		pthread_create(&th[t], NULL, larson_thread, (void *)(uintptr_t)t);
+	pthread_barrier_wait(&larson_bar);
+	uint64_t t0 = phb_now_ns();
+	for (uint64_t r = 0; r < larson_rounds; r++)
+		pthread_barrier_wait(&larson_bar);
+	uint64_t t1 = phb_now_ns();
+	for (unsigned t = 0; t < LARSON_THREADS; t++)
+		pthread_join(th[t], NULL);
+	for (unsigned t = 0; t < LARSON_THREADS; t++)
+		for (unsigned i = 0; i < LARSON_SLOTS; i++)
+			free(larson_arrays[t][i]);
+	double ops = (double)(LARSON_THREADS * larson_rounds * larson_ops_per_round);
+	phb_result("mops_per_s", ops / ((double)(t1 - t0) / 1e9) / 1e6);
+}
+
+/* ------------------------------------------------------------------ */
+/* workload 3: producer/consumer cross-thread frees                     */
+
+/* Blocks travel in batches of XQ_BATCH through a ring of XQ_DEPTH batch
+ * slots: the producer fills a batch, publishes it, the consumer frees the
+ * whole batch.  Batches keep the hand-over cost out of the figure and make
+ * the pattern of remote frees the same from run to run. */
+#define XQ_BATCH 1024u
+#define XQ_DEPTH 8u              /* power of two */
+static void *xq[XQ_DEPTH][XQ_BATCH];
+static _Atomic uint64_t xq_head, xq_tail;   /* batches published, consumed */
+static uint64_t xq_total;                   /* batches */
+static uint64_t xq_sum;
+
+static void *x_producer(void *arg)
+{
+	uint64_t s = 777, n = 0;
+	for (uint64_t b = 0; b < xq_total; b++) {
+		while (b - atomic_load_explicit(&xq_tail, memory_order_acquire) >= XQ_DEPTH)
+			sched_yield();
+		void **slot = xq[b & (XQ_DEPTH - 1)];
+		for (unsigned i = 0; i < XQ_BATCH; i++, n++) {
+			size_t sz = 16 + (size_t)(phb_rand(&s) % 497);
+			uint64_t *p = malloc(sz);
+			if (!p)
+				abort();
+			p[0] = n;
+			slot[i] = p;
+		}
+		atomic_store_explicit(&xq_head, b + 1, memory_order_release);
+	}
+	return arg;
+}
+
+static void *x_consumer(void *arg)
+{
+	uint64_t sum = 0;
+	for (uint64_t b = 0; b < xq_total; b++) {
+		while (atomic_load_explicit(&xq_head, memory_order_acquire) <= b)
+			sched_yield();
+		void **slot = xq[b & (XQ_DEPTH - 1)];
+		for (unsigned i = 0; i < XQ_BATCH; i++) {
+			uint64_t *p = slot[i];
+			sum += p[0];
+			free(p);
+		}
+		atomic_store_explicit(&xq_tail, b + 1, memory_order_release);
+	}
+	xq_sum = sum;
+	return arg;
+}
+
+static void w_xmalloc(void)
+{
+	pthread_t a, b;
+	xq_total = scaled(3000000) / XQ_BATCH + 1;
+	uint64_t t0 = phb_now_ns();
+	pthread_create(&b, NULL, x_consumer, NULL);
+	pthread_create(&a, NULL, x_producer, NULL);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	uint64_t t1 = phb_now_ns();
+	uint64_t blocks = xq_total * XQ_BATCH;
+	if (xq_sum != blocks * (blocks - 1) / 2) {
+		fprintf(stderr, "phb: xmalloc checksum mismatch\n");
+		exit(1);
+	}
+	phb_result("mblocks_per_s", (double)blocks / ((double)(t1 - t0) / 1e9) / 1e6);
+}
+
+/* ------------------------------------------------------------------ */
+/* workload 4: false sharing, cache-scratch style                       */
+
+#define SCR_THREADS 2
+#define SCR_OBJ 8
+static char *scr_obj[SCR_THREADS];
+static uint64_t scr_iters, scr_reps;
+
+static void *scr_thread(void *arg)
+{
+	unsigned tid = (unsigned)(uintptr_t)arg;
+	/* free the object the main thread allocated next to the other
+	 * thread's, then work on fresh objects: an allocator that hands the
+	 * freed neighbour back makes the two threads share a cache line */
+	free(scr_obj[tid]);
+	for (uint64_t i = 0; i < scr_iters; i++) {
+		volatile char *p = malloc(SCR_OBJ);
+		if (!p)
+			abort();
+		for (uint64_t r = 0; r < scr_reps; r++)
+			for (unsigned k = 0; k < SCR_OBJ; k++) {
+				p[k] = (char)k;
+				volatile char c = p[k];
+				c++;
+			}
+		free((void *)p);
+	}
+	return NULL;
+}
+
+static void w_scratch(void)
+{
+	pthread_t th[SCR_THREADS];
+	scr_iters = 1000;
+	scr_reps = scaled(20000);
+	for (unsigned t = 0; t < SCR_THREADS; t++)
+		scr_obj[t] = xmalloc(SCR_OBJ);
+	uint64_t t0 = phb_now_ns();
+	for (unsigned t = 0; t < SCR_THREADS; t++)
+		pthread_create(&th[t], NULL, scr_thread, (void *)(uintptr_t)t);
+	for (unsigned t = 0; t < SCR_THREADS; t++)
+		pthread_join(th[t], NULL);
+	uint64_t t1 = phb_now_ns();
+	phb_result("ms", (double)(t1 - t0) / 1e6);
+}
+
+/* ------------------------------------------------------------------ */
+/* workload 5: size mix, growing reallocs, large blocks                 */
+
+#define MIX_SLOTS 64
+static void touch_pages(char *p, size_t sz)
+{
+	for (size_t o = 0; o < sz; o += 4096)
+		p[o] = 1;
+	p[sz - 1] = 1;
+}
+
+static void w_sizemix(void)
+{
+	void *slots[MIX_SLOTS] = { 0 };
+	uint64_t s = 31337, nops = scaled(30000);
+	uint64_t t0 = phb_now_ns();
+	for (uint64_t op = 0; op < nops; op++) {
+		uint64_t x = phb_rand(&s);
+		unsigned idx = (unsigned)(x % MIX_SLOTS);
+		unsigned kind = (unsigned)((x >> 16) % 100);
+		free(slots[idx]);
+		char *p;
+		if (kind < 70) {                 /* small */
+			size_t sz = 16 + (size_t)((x >> 32) % 4081);
+			p = xmalloc(sz);
+			p[0] = 1;
+			p[sz - 1] = 1;
+		} else if (kind < 95) {          /* a vector growing by 1.5x */
+			size_t target = (size_t)4096 << ((x >> 32) % 9); /* 4 KiB..1 MiB */
+			size_t sz = 64;
+			p = xmalloc(sz);
+			p[0] = 1;
+			while (sz < target) {
+				size_t nsz = sz + sz / 2;
+				p = realloc(p, nsz);
+				if (!p)
+					abort();
+				memset(p + sz, 2, nsz - sz);  /* push_back fills the new part */
+				sz = nsz;
+			}
+		} else {                         /* large: 64 KiB..16 MiB, about log-uniform */
+			size_t base = (size_t)65536 << ((x >> 32) % 8);   /* 64 KiB..8 MiB */
+			size_t sz = base + base * ((x >> 40) % 1024) / 1024; /* ..16 MiB */
+			p = xmalloc(sz);
+			touch_pages(p, sz);
+		}
+		slots[idx] = p;
+	}
+	for (unsigned i = 0; i < MIX_SLOTS; i++)
+		free(slots[i]);
+	uint64_t t1 = phb_now_ns();
+	phb_result("ms", (double)(t1 - t0) / 1e6);
+}
+
+/* ------------------------------------------------------------------ */
+/* workload 6: fragmentation and memory                                 */
+
+static void w_frag(void)
+{
+	uint64_t s = 4242;
+	size_t target = (size_t)scaled(128) << 20;  /* bytes allocated in phase 1 */
+	size_t maxn = target / 16 + 1, n = 0, live = 0;
+	void **v = map_anon(maxn * sizeof(void *));
+	uint16_t *vsz = map_anon(maxn * sizeof(uint16_t));
+	uint64_t t0 = phb_now_ns();
+	/* phase 1: fill with small blocks of mixed sizes */
+	for (size_t total = 0; total < target; n++) {
+		size_t sz = 16 + (size_t)(phb_rand(&s) % 2033);
+		char *p = xmalloc(sz);
+		memset(p, 1, sz < 64 ? sz : 64);
+		v[n] = p;
+		vsz[n] = (uint16_t)sz;
+		total += sz;
+		live += sz;
+	}
+	long rss_full = phb_status_kb("VmRSS");
+	/* phase 2: free 90%, keeping every tenth block, so that most pages
+	 * keep one live block */
+	for (size_t i = 0; i < n; i++)
+		if (i % 10) {
+			live -= vsz[i];
+			free(v[i]);
+			v[i] = NULL;
+		}
+	long rss_freed = phb_status_kb("VmRSS");
+	/* phase 3: refill half the freed volume with other sizes */
+	size_t refill = target / 2, m = 0;
+	void **w = map_anon((refill / 1024 + 1) * sizeof(void *));
+	for (size_t total = 0; total < refill; m++) {
+		size_t sz = 1024 + (size_t)(phb_rand(&s) % 7169);   /* 1..8 KiB */
+		char *p = xmalloc(sz);
+		memset(p, 2, sz < 64 ? sz : 64);
+		w[m] = p;
+		total += sz;
+	}
+	long rss_refill = phb_status_kb("VmRSS");
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	for (size_t i = 0; i < m; i++)
+		free(w[i]);
+	uint64_t t1 = phb_now_ns();
+	long rss_end = phb_status_kb("VmRSS");
+	long hwm = phb_status_kb("VmHWM");
+	printf("RESULT metric=peak_rss_mib value=%.1f hwm_kb=%ld\n", hwm / 1024.0, hwm);
+	printf("RESULT metric=rss_full_mib value=%.1f hwm_kb=%ld\n", rss_full / 1024.0, hwm);
+	printf("RESULT metric=rss_after_free_mib value=%.1f hwm_kb=%ld\n", rss_freed / 1024.0, hwm);
+	printf("RESULT metric=rss_after_refill_mib value=%.1f hwm_kb=%ld\n", rss_refill / 1024.0, hwm);
+	printf("RESULT metric=rss_end_mib value=%.1f hwm_kb=%ld\n", rss_end / 1024.0, hwm);
+	printf("RESULT metric=ms value=%.1f hwm_kb=%ld\n", (double)(t1 - t0) / 1e6, hwm);
+	printf("INFO frag_phase1_mib=%.1f live_after_free_mib=%.1f refill_mib=%.1f\n",
+	       target / 1048576.0, live / 1048576.0, refill / 1048576.0);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void info(void)
+{
+	Dl_info di;
+	void *(*fn)(size_t) = malloc;
+	PHB_ESCAPE(fn);
+	if (dladdr((void *)fn, &di) && di.dli_fname)
+		printf("INFO malloc_lib=%s\n", di.dli_fname);
+	else
+		printf("INFO malloc_lib=unknown\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *w = argc > 1 ? argv[1] : "";
+	scale = phb_scale(argc > 2 ? argv[2] : NULL);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!strcmp(w, "info"))
+		info();
+	else if (!strcmp(w, "clock"))
+		printf("%llu\n", (unsigned long long)phb_now_ns());
+	else if (!strcmp(w, "pair16"))
+		w_ring(PAT_PAIR16);
+	else if (!strcmp(w, "fifo256"))
+		w_ring(PAT_FIFO256);
+	else if (!strcmp(w, "ring"))
+		w_ring(PAT_RING);
+	else if (!strcmp(w, "larson"))
+		w_larson();
+	else if (!strcmp(w, "xmalloc"))
+		w_xmalloc();
+	else if (!strcmp(w, "scratch"))
+		w_scratch();
+	else if (!strcmp(w, "sizemix"))
+		w_sizemix();
+	else if (!strcmp(w, "frag"))
+		w_frag();
+	else {
+		fprintf(stderr, "usage: phb info|clock|pair16|fifo256|ring|larson|"
+		        "xmalloc|scratch|sizemix|frag [SCALE]\n");
+		return 2;
+	}
+	return 0;
+}

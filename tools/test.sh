@@ -1,0 +1,56 @@
+#!/bin/sh
+# tools/test.sh -- the whole test suite, as CI runs it.  Each stage builds
+# in its own directory under build/ and prints its time; the last line is
+# "N passed, N failed" over the stages.  Exit status 0 only if all passed.
+set -u
+cd "$(dirname "$0")/.."
+top=$(pwd)
+sh tools/deps.sh || exit 1
+autoreconf -fi >/dev/null 2>&1 || { echo "autoreconf failed"; exit 1; }
+passed=0
+failed=0
+failures=""
+
+# stage NAME DIR CONFIGURE-ARGS... -- configure and build in build/DIR, then
+# run "make $TARGETS" there (TARGETS defaults to check).
+stage() {
+	name=$1 dir=$2
+	shift 2
+	start=$(date +%s)
+	log="$top/build/$dir.log"
+	mkdir -p "$top/build/$dir"
+	if (cd "$top/build/$dir" && "$top/configure" "$@" >"$log" 2>&1 &&
+	    make -j2 >>"$log" 2>&1 &&
+	    make -j2 ${TARGETS:-check} >>"$log" 2>&1); then
+		passed=$((passed + 1))
+		echo "PASS: $name ($(( $(date +%s) - start )) s)"
+	else
+		failed=$((failed + 1))
+		failures="$failures $name"
+		echo "FAIL: $name ($(( $(date +%s) - start )) s); log: build/$dir.log"
+		grep -E "^(FAIL|ERROR):|[0-9]+%: Checks|error:" "$log" | head -20
+	fi
+}
+
+# 1-3: make check in the three prefixes, the last with the jemalloc
+# private-heap fork's documented configure line.
+stage "default build (je_), make check" default
+stage "private heap (ph_), make check" private --enable-private-heap
+stage "jemalloc fork's configure line, make check" forkline \
+	--disable-zone-allocator --disable-tcache --with-jemalloc-prefix=je_ \
+	--enable-private-heap
+# 4: AddressSanitizer + UBSan over the whole suite.
+stage "ASan+UBSan build, make check" asan --enable-private-heap \
+	CC=clang CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1" \
+	LDFLAGS="-fsanitize=address,undefined"
+# 5: valgrind memcheck (in the default build's tree).
+TARGETS=check-valgrind stage "valgrind memcheck" default
+# 6: the drop-in build under LD_PRELOAD with real programs.
+TARGETS=check-dropin stage "drop-in malloc under LD_PRELOAD" default
+# 7: the tarball builds and passes its tests.
+TARGETS=distcheck stage "make distcheck" default
+
+echo
+[ -n "$failures" ] && echo "failed stages:$failures"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
