@@ -233,6 +233,8 @@ void *heap_realloc(struct heap *h, void *p, size_t size, size_t align,
 	uint32_t head = block_head(h, p, "realloc");
 	struct page *e = &heap_pages(h)[head];
 	size_t old = block_usable(h, head);
+	if (align == 0)
+		align = 1;
 	size_t want = size_usable_aligned(size, align);
 
 	if (e->kind == PAGE_SLAB) {

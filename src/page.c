@@ -436,6 +436,9 @@ void page_map_init(struct heap *h, size_t dirty, size_t clear_upto)
 	 * tidies, so a reset that dies here leaves a heap repair completes. */
 	page_publish(&pm[first], PAGE_FREE, 0, 0, (uint32_t)n);
 	memset(pm, 0, page_map_bytes(first));
+	/* Entries at hwm may hold the head of the free run that began there. */
+	if (clear_upto > 0 && clear_upto < h->npages)
+		clear_upto++;
 	if (clear_upto > first + 1)
 		memset(&pm[first + 1], 0, page_map_bytes(clear_upto - first - 1));
 	if (clear_upto > first)

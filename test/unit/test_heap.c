@@ -76,6 +76,24 @@ START_TEST(reset_frees_everything_without_touching_data)
 }
 END_TEST
 
+/* A reset must not leave the head of the run that started at hwm behind:
+ * carving after the reset would leave it inside a new run. */
+START_TEST(reset_clears_the_entry_at_hwm)
+{
+	struct heap *h = unit_heap(16 * MIB, 0);
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 300; i++)
+			heap_malloc(h, 16 + (size_t)(i * 977) % 40000, false);
+		heap_reset(h);
+		unit_validate(h);
+		for (int i = 0; i < 300; i++)
+			heap_malloc(h, 32 + (size_t)(i * 331) % 50000, false);
+		unit_validate(h);
+	}
+	unit_heap_free(h);
+}
+END_TEST
+
 START_TEST(small_heaps_keep_metadata_small)
 {
 	/* 1 MiB holds at least 800 blocks of 1000 bytes. */
@@ -166,6 +184,7 @@ int main(void)
 	tcase_add_test(tc, formatted_header_verifies);
 	tcase_add_test(tc, bad_headers_are_refused);
 	tcase_add_test(tc, reset_frees_everything_without_touching_data);
+	tcase_add_test(tc, reset_clears_the_entry_at_hwm);
 	tcase_add_test(tc, small_heaps_keep_metadata_small);
 	tcase_add_test(tc, registry_routes_pointers);
 	tcase_add_test(tc, process_heap_is_valid_after_use);
