@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,9 @@ START_TEST(two_exec_processes_share_a_heap)
 		ops += n;
 		fclose(out[i]);
 	}
+	/* The workers closed the heap: their caches went back with them, so
+	 * there is nothing of dead processes left to recover. */
+	ck_assert_int_eq(ph_heap_recover(h), 0);
 	/* Blocks crossed between the processes and were freed there. */
 	ck_assert_uint_gt(atomic_load(&mb->passed), 10);
 	ck_assert_int_eq(ph_heap_check(h), 0);
@@ -381,6 +385,84 @@ START_TEST(many_heaps_are_independent)
 }
 END_TEST
 
+START_TEST(bad_ranges_and_keys_are_refused)
+{
+	size_t size = 4 * MIB;
+	char *r = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	errno = 0;
+	ck_assert_ptr_null(ph_heap_create(r + 8, size, 0));      /* unaligned */
+	ck_assert_int_eq(errno, EINVAL);
+	errno = 0;
+	ck_assert_ptr_null(ph_heap_create(r, 4096, 0));          /* too small */
+	ck_assert_int_eq(errno, EINVAL);
+	errno = 0;
+	ck_assert_ptr_null(ph_heap_create((void *)(UINTPTR_MAX & ~(uintptr_t)4095),
+	    size, 0));                                           /* wraps */
+	ck_assert_int_eq(errno, EINVAL);
+	errno = 0;
+	ck_assert_ptr_null(ph_heap_create(NULL, size, 0));
+	ck_assert_int_eq(errno, EINVAL);
+	ph_heap_t *h = ph_heap_create(r, size, 0);
+	ck_assert_ptr_nonnull(h);
+	errno = 0;
+	ck_assert_ptr_null(ph_heap_create(r + MIB, size, 0));    /* overlaps */
+	ck_assert_int_eq(errno, EEXIST);
+	ck_assert_int_eq(PHMALLOC_FN(config_private_heap)(r + MIB, size),
+	    EEXIST);
+	ck_assert_int_eq(ph_heap_set_root(h, PH_HEAP_ROOTS, NULL), EINVAL);
+	errno = 0;
+	ck_assert_ptr_null(ph_heap_get_root(h, PH_HEAP_ROOTS));
+	ck_assert_int_eq(errno, EINVAL);
+	int outside;
+	ck_assert_int_eq(ph_heap_set_root(h, 0, &outside), EINVAL);
+	ck_assert_int_eq(ph_heap_detach(h), 0);
+	ck_assert_int_eq(ph_heap_detach(h), EINVAL);
+	/* Re-attached, it is the same heap. */
+	ck_assert_ptr_eq(ph_heap_attach(r), h);
+	ck_assert_int_eq(ph_heap_check(h), 0);
+	ck_assert_int_eq(ph_heap_detach(h), 0);
+	/* Garbage where a heap is expected. */
+	memset(r + size, 0x5a, size);
+	errno = 0;
+	ck_assert_ptr_null(ph_heap_attach(r + size));
+	ck_assert_int_ne(errno, 0);
+	ck_assert_int_eq((unsigned char)r[size + 100], 0x5a);   /* untouched */
+	munmap(r, 2 * size);
+}
+END_TEST
+
+START_TEST(a_full_heap_says_enomem_and_stays_intact)
+{
+	size_t size = 1 * MIB;
+	char *r = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ph_heap_t *h = ph_heap_create(r, size, PH_HEAP_ZEROED);
+	void *keep[4096];
+	int n = 0;
+	while (n < 4096 && (keep[n] = ph_heap_malloc(h, 1000)) != NULL) {
+		memset(keep[n], n & 0xff, 1000);
+		n++;
+	}
+	ck_assert_int_ge(n, 800);          /* a 1 MiB heap holds 800 of 1000 B */
+	ck_assert_int_eq(errno, ENOMEM);
+	errno = 0;
+	ck_assert_ptr_null(ph_heap_malloc(h, 100000));
+	ck_assert_int_eq(errno, ENOMEM);
+	ck_assert_int_eq(ph_heap_check(h), 0);
+	for (int i = 0; i < n; i++)
+		ck_assert_uint_eq(((unsigned char *)keep[i])[999], i & 0xff);
+	ph_heap_free(h, keep[n / 2]);
+	ck_assert_ptr_nonnull(ph_heap_malloc(h, 1000));
+	struct ph_heap_stats st;
+	ph_heap_stats(h, &st);
+	printf("1 MiB heap: %d blocks of 1000 B; metadata %zu bytes\n", n,
+	    st.metadata);
+	ck_assert_int_eq(ph_heap_detach(h), 0);
+	munmap(r, size);
+}
+END_TEST
+
 START_TEST(reset_of_a_million_blocks)
 {
 	size_t size = 128 * MIB;
@@ -480,6 +562,8 @@ int main(void)
 	tcase_set_timeout(th, 60);
 	tcase_add_test(th, many_heaps_are_independent);
 	tcase_add_test(th, reset_of_a_million_blocks);
+	tcase_add_test(th, bad_ranges_and_keys_are_refused);
+	tcase_add_test(th, a_full_heap_says_enomem_and_stays_intact);
 	suite_add_tcase(s, th);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
