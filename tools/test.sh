@@ -49,6 +49,22 @@ TARGETS=check-valgrind stage "valgrind memcheck" default
 TARGETS=check-dropin stage "drop-in malloc under LD_PRELOAD" default
 # 7: the tarball builds and passes its tests.
 TARGETS=distcheck stage "make distcheck" default
+# 8: make install, then a program outside the tree builds with pkg-config
+# and runs the shared-heap demo against the installed library.
+TARGETS=install stage "make install, pkg-config" \
+	private --enable-private-heap --prefix="$top/build/root"
+start=$(date +%s)
+export PKG_CONFIG_PATH="$top/build/root/lib/pkgconfig"
+if cc -o "$top/build/root/demo" "$top/examples/shm_demo.c" \
+    $(pkg-config --cflags --libs phmalloc) -Wl,-rpath,"$top/build/root/lib" &&
+    "$top/build/root/demo" -w 2 -n 1000 -j 1 >/dev/null; then
+	passed=$((passed + 1))
+	echo "PASS: a program outside the tree, built with pkg-config ($(( $(date +%s) - start )) s)"
+else
+	failed=$((failed + 1))
+	failures="$failures pkg-config"
+	echo "FAIL: a program outside the tree, built with pkg-config"
+fi
 
 echo
 [ -n "$failures" ] && echo "failed stages:$failures"

@@ -20,6 +20,8 @@
 
 #include <phmalloc.h>
 
+#include "../run_suite.h"
+
 #define P_(n) PHMALLOC_FN(n)
 #define MIB ((size_t)1 << 20)
 
@@ -320,9 +322,5 @@ int main(void)
 	tcase_add_test(tc, fork_while_threads_allocate);
 	tcase_add_test(tc, mallocx_without_cache);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }

@@ -14,6 +14,8 @@
 
 #include <phmalloc.h>
 
+#include "../run_suite.h"
+
 #define P_(n) PHMALLOC_FN(n)
 #define MIB ((size_t)1 << 20)
 
@@ -330,9 +332,5 @@ int main(void)
 	tcase_add_test_raise_signal(tb, realloc_of_interior_pointer, SIGABRT);
 	tcase_add_test_raise_signal(tb, sdallocx_with_a_size_too_big, SIGABRT);
 	suite_add_tcase(s, tb);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }

@@ -22,6 +22,8 @@
 
 #include <phmalloc.h>
 
+#include "../run_suite.h"
+
 #include "killer.h"
 #include "shared.h"
 #include "types.h"   /* header offsets, to forge bad files */
@@ -565,9 +567,5 @@ int main(void)
 	tcase_add_test(th, bad_ranges_and_keys_are_refused);
 	tcase_add_test(th, a_full_heap_says_enomem_and_stays_intact);
 	suite_add_tcase(s, th);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }

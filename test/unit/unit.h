@@ -41,14 +41,7 @@ static inline void unit_heap_free(struct heap *h)
 	ck_assert_msg(bad_ == 0, "heap_validate: %s", why_);             \
 } while (0)
 
-/* Runs a suite and returns the exit status for main. */
-static inline int unit_run(Suite *s)
-{
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+#include "../run_suite.h"
+#define unit_run run_suite
 
 #endif
