@@ -153,8 +153,7 @@ struct page {
 		} s;             /* slab */
 	};
 	uint64_t aux;    /* free run: pages at its start that may be dirty
-	                    (the rest read as zero); slab: reserved for the
-	                    remote-free list */
+	                    (the rest read as zero); otherwise zero */
 };
 #define SLAB_NONE UINT16_MAX
 
