@@ -149,18 +149,22 @@ static inline size_t size_usable(size_t size)
  * coalesced with free neighbours when freed.  Free pages of an OS-backed
  * heap are purged after opts.decay_ms.  All calls need heap->lock.
  */
-static inline struct page *heap_pages(struct heap *h)
-{
-	return (struct page *)((char *)h + ALIGN_UP(sizeof(struct heap), 64));
-}
-/* The slab map: one word per page, after the page map.  Zero for a page
- * that is not in a slab; else SLABMAP_TAG | class | pages from the slab's
- * head << 8.  Written only when slabs come and go, so free's fast path reads
- * it without sharing a cache line with what refills and flushes write. */
+/* The slab map: one word per page, right after struct heap, so that free's
+ * fast path finds it at a constant offset.  Zero for a page that is not in
+ * a slab; else SLABMAP_TAG | class | pages from the slab's head << 8.
+ * Written only when slabs come and go, so the fast path reads it without
+ * sharing a cache line with what refills and flushes write. */
 #define SLABMAP_TAG 0x80000000u
+#define HEAP_HDR_BYTES ALIGN_UP(sizeof(struct heap), 64)
 static inline uint32_t *heap_slabmap(struct heap *h)
 {
-	return (uint32_t *)(heap_pages(h) + h->npages);
+	return (uint32_t *)((char *)h + HEAP_HDR_BYTES);
+}
+/* The page map, after the slab map. */
+static inline struct page *heap_pages(struct heap *h)
+{
+	return (struct page *)((char *)h + HEAP_HDR_BYTES +
+	    ALIGN_UP((size_t)h->npages * sizeof(uint32_t), 64));
 }
 static inline void *page_addr(struct heap *h, uint32_t idx)
 {
@@ -307,9 +311,11 @@ struct tslot {
 /* tbusy is non-zero while this thread works on its caches: a signal handler
  * that allocates then goes around them (the caches are not re-entrant). */
 extern __thread uint32_t tbusy __attribute__((tls_model("initial-exec")));
-#define tbusy_enter() do { tbusy++; atomic_signal_fence(memory_order_seq_cst); \
+/* Not nested (every caller checked tbusy == 0 first), so plain stores:
+ * no read-modify-write chain through the flag on the fast path. */
+#define tbusy_enter() do { tbusy = 1; atomic_signal_fence(memory_order_seq_cst); \
 	} while (0)
-#define tbusy_leave() do { atomic_signal_fence(memory_order_seq_cst); tbusy--; \
+#define tbusy_leave() do { atomic_signal_fence(memory_order_seq_cst); tbusy = 0; \
 	} while (0)
 
 /* Push and pop keep the slot and the count in that order, so a process

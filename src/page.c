@@ -46,7 +46,8 @@ size_t page_map_bytes(size_t npages)
 
 size_t page_meta_bytes(size_t npages)
 {
-	return npages * (sizeof(struct page) + sizeof(uint32_t));
+	return ALIGN_UP(npages * sizeof(uint32_t), 64) +
+	    npages * sizeof(struct page);
 }
 
 static void slabmap_set(struct heap *h, uint32_t head, size_t n, unsigned cls)
