@@ -97,7 +97,13 @@ void *slab_alloc(struct heap *h, unsigned cls)
 		fb->key = 0;
 		s->s.free = next;
 	} else {
+		/* A fresh block may sit where an old slab's free block kept its
+		 * key: clear it, or every free of this block would look like a
+		 * double free and take the slow, locked path. */
 		p = slab_base(h, head) + (size_t)s->s.carved * size;
+		vg_open(p, sizeof(struct free_block));
+		((struct free_block *)p)->key = 0;
+		vg_close(p, sizeof(struct free_block));
 		s->s.carved++;
 	}
 	if (--s->nfree == 0)
