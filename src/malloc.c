@@ -235,9 +235,13 @@ PH_EXPORT void *P(rallocx)(void *p, size_t size, int flags)
 PH_EXPORT size_t P(xallocx)(void *p, size_t size, size_t extra, int flags)
 {
 	struct heap *h = heap_owner(p, "xallocx");
+	size_t old = heap_usable_size(h, p);
 	if (size > HEAP_ALLOC_MAX)
-		return heap_usable_size(h, p);
-	return heap_resize_in_place(h, p, size, extra);
+		return old;
+	size_t now = heap_resize_in_place(h, p, size, extra);
+	if (now > old && ((flags & FLAG_ZERO) || opts.zero))
+		memset((char *)p + old, 0, now - old);
+	return now;
 }
 
 PH_EXPORT size_t P(sallocx)(const void *p, int flags)

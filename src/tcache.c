@@ -81,6 +81,31 @@ static inline struct tcache *tc_at(struct heap *h, uint64_t off)
 	return (struct tcache *)((char *)h + off);
 }
 
+/* The cache at offset off on the heap's list, or NULL when off does not
+ * name one: the list lives in memory that other processes, or a damaged
+ * file, wrote.  Every walk of the list goes through here. */
+static struct tcache *tc_checked(struct heap *h, uint64_t off)
+{
+	if (off == 0 || off % PAGE != 0 || off >= h->size)
+		return NULL;
+	uint32_t idx = (uint32_t)(off >> LG_PAGE);
+	struct page *pm = heap_pages(h);
+	if (idx < h->first_page || pm[idx].kind != PAGE_LARGE ||
+	    (size_t)pm[idx].span << LG_PAGE < tcache_run_bytes())
+		return NULL;
+	struct tcache *tc = tc_at(h, off);
+	return tc->magic == TCACHE_MAGIC ? tc : NULL;
+}
+
+/* Walks the heap's cache list; stops at the first bad entry and after
+ * npages entries (a cycle).  Safe against destroying tc in the body. */
+#define TC_FOREACH(h, tc, nx, guard)                                      \
+	for (uint64_t guard = (h)->npages; guard != 0; guard = 0)         \
+		for (struct tcache *tc = tc_checked((h), (h)->tcaches),   \
+		    *nx = tc ? tc_checked((h), tc->next) : NULL;           \
+		    tc != NULL && guard-- != 0;                            \
+		    tc = nx, nx = tc ? tc_checked((h), tc->next) : NULL)
+
 /* ---- moving blocks between a cache and the slabs ------------------------ */
 
 /* Is offset off a cached block of class c that its slab does not already
@@ -193,12 +218,16 @@ static void tc_destroy_locked(struct heap *h, struct tcache *tc, bool check)
 			tc->bins[c].count = tc->bins[c].max;
 		bin_flush_locked(h, tc, c, 0, check);
 	}
-	uint64_t off = (uint64_t)((char *)tc - (char *)h);
-	for (uint64_t *link = &h->tcaches; *link; link = &tc_at(h, *link)->next)
+	uint64_t off = (uint64_t)((char *)tc - (char *)h), guard = h->npages;
+	for (uint64_t *link = &h->tcaches; *link && guard--;
+	    link = &tc_at(h, *link)->next) {
 		if (*link == off) {
 			*link = tc->next;
 			break;
 		}
+		if (tc_checked(h, *link) == NULL)
+			break;
+	}
 	tc->magic = 0;
 	page_run_free(h, page_index(h, tc));
 }
@@ -212,9 +241,8 @@ static void slot_forget(struct tslot *t)
 
 static bool tc_listed(struct heap *h, struct tcache *tc)
 {
-	uint64_t want = (uint64_t)((char *)tc - (char *)h), guard = h->npages;
-	for (uint64_t off = h->tcaches; off && guard--; off = tc_at(h, off)->next)
-		if (off == want)
+	TC_FOREACH(h, t, nx, guard)
+		if (t == tc)
 			return true;
 	return false;
 }
@@ -354,10 +382,9 @@ bool tcache_holds(struct heap *h, const void *p)
 size_t tcache_cached_bytes(struct heap *h)
 {
 	size_t bytes = 0;
-	uint64_t guard = h->npages;
-	for (uint64_t off = h->tcaches; off && guard--; off = tc_at(h, off)->next)
+	TC_FOREACH(h, tc, nx, guard)
 		for (unsigned c = 0; c < NBINS; c++)
-			bytes += (size_t)tc_at(h, off)->bins[c].count *
+			bytes += (size_t)tc->bins[c].count *
 			    sizeclasses[c].size;
 	return bytes;
 }
@@ -411,12 +438,9 @@ void tcache_detach(struct heap *h)
 	 * give back every cache this process holds in it. */
 	uint32_t pid = (uint32_t)getpid();
 	heap_lock(h);
-	for (uint64_t off = h->tcaches, next; off; off = next) {
-		struct tcache *tc = tc_at(h, off);
-		next = tc->next;
+	TC_FOREACH(h, tc, nx, guard)
 		if (tc->pid == pid)
 			tc_destroy_locked(h, tc, false);
-	}
 	/* Other threads of ours, if the heap comes back, must look again. */
 	atomic_fetch_add_explicit(&h->epoch, 1, memory_order_release);
 	heap_unlock(h);
@@ -442,12 +466,9 @@ void tcache_fork_child(struct heap *h)
 	if (h->flags & HEAP_F_SHARED)
 		return;
 	heap_lock(h);
-	for (uint64_t off = h->tcaches, next; off; off = next) {
-		struct tcache *tc = tc_at(h, off);
-		next = tc->next;
+	TC_FOREACH(h, tc, nx, guard)
 		if (tc != mine)
 			tc_destroy_locked(h, tc, false);
-	}
 	if (mine) {
 		mine->pid = (uint32_t)getpid();
 		mine->tid = os_tid();
@@ -460,18 +481,11 @@ void tcache_fork_child(struct heap *h)
 unsigned tcache_reclaim_locked(struct heap *h)
 {
 	unsigned n = 0;
-	uint64_t guard = h->npages;   /* a list longer than this is corrupt */
-	for (uint64_t off = h->tcaches, next; off && guard--; off = next) {
-		if (off >= h->size || off % PAGE != 0)
-			break;
-		struct tcache *tc = tc_at(h, off);
-		next = tc->next;
-		if (tc->magic == TCACHE_MAGIC &&
-		    !os_proc_alive(tc->pid, tc->start)) {
+	TC_FOREACH(h, tc, nx, guard)
+		if (!os_proc_alive(tc->pid, tc->start)) {
 			tc_destroy_locked(h, tc, true);
 			n++;
 		}
-	}
 	return n;
 }
 
@@ -482,20 +496,16 @@ size_t tcache_run_bytes(void)
 
 size_t tcache_repair_locked(struct heap *h)
 {
-	struct page *pm = heap_pages(h);
 	uint64_t *link = &h->tcaches, guard = h->npages;
 	size_t n = 0;
 	while (*link) {
-		uint64_t off = *link;
-		uint32_t idx = (uint32_t)(off >> LG_PAGE);
-		if (off % PAGE != 0 || idx < h->first_page ||
-		    idx >= h->npages || pm[idx].kind != PAGE_LARGE ||
-		    guard-- == 0 || tc_at(h, off)->magic != TCACHE_MAGIC) {
+		struct tcache *tc = tc_checked(h, *link);
+		if (tc == NULL || guard-- == 0) {
 			*link = 0;
 			break;
 		}
 		n++;
-		link = &tc_at(h, off)->next;
+		link = &tc->next;
 	}
 	return n;
 }
@@ -510,15 +520,12 @@ int tcache_validate(struct heap *h, char *why, size_t whylen)
 	uint64_t guard = h->npages;
 	uint32_t pid = (uint32_t)getpid(), tid = os_tid();
 	for (uint64_t off = h->tcaches; off; off = tc_at(h, off)->next) {
-		uint32_t idx = (uint32_t)(off >> LG_PAGE);
-		if (off % PAGE != 0 || idx < h->first_page ||
-		    idx >= h->npages || pm[idx].kind != PAGE_LARGE ||
-		    guard-- == 0 || tc_at(h, off)->magic != TCACHE_MAGIC) {
+		struct tcache *tc = tc_checked(h, off);
+		if (tc == NULL || guard-- == 0) {
 			snprintf(why, whylen, "thread cache list: bad entry at "
 			    "offset %llu", (unsigned long long)off);
 			return 1;
 		}
-		struct tcache *tc = tc_at(h, off);
 		bool quiet = tc->pid == pid && tc->tid == tid;
 		for (unsigned c = 0; quiet && c < NBINS; c++) {
 			struct tcache_bin *b = &tc->bins[c];
