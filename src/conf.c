@@ -24,6 +24,7 @@ struct opts opts = {
 	.stats_print = false,
 	.decay_ms = 10000,
 	.reserve = (size_t)256 << 30,
+	.narenas = 0,               /* 0: ARENAS_PER_CPU per CPU (heap.c) */
 };
 
 static void conf_bad(const char *name, size_t nlen, const char *why)
@@ -123,6 +124,13 @@ static void conf_apply(const char *name, const char *v)
 			opts.reserve = z;
 		else
 			conf_bad(name, nlen, "expects a size of at least 64m");
+		return;
+	}
+	if (strcmp(name, "narenas") == 0) {
+		if (parse_int(v, &i) && i >= 1 && i <= ARENAS_MAX)
+			opts.narenas = (unsigned)i;
+		else
+			conf_bad(name, nlen, "expects 1 to " PH_STR(ARENAS_MAX));
 		return;
 	}
 	conf_bad(name, nlen, "unknown option");

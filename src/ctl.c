@@ -66,7 +66,7 @@ static struct heap *ctl_heap(void)
 static void snap_refresh(void)
 {
 	struct stats_snapshot s;
-	heap_stats_read(ctl_heap(), &s);
+	heap_stats_read_default(&s);
 	lock_acquire(&snap_lock);
 	snap = s;
 	snap_epoch++;
@@ -155,7 +155,8 @@ static int c_arenas_narenas(const size_t *mib, void *oldp, size_t *oldlenp,
                             void *newp, size_t newlen)
 {
 	READONLY();
-	READ(unsigned, 1u);
+	struct heap *h = ctl_heap();
+	READ(unsigned, heap_is_process(h) ? heap_narenas() : 1u);
 }
 
 static int c_arenas_nbins(const size_t *mib, void *oldp, size_t *oldlenp,
@@ -229,9 +230,17 @@ static int c_action(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
 static int c_arena_purge(const size_t *mib, void *oldp, size_t *oldlenp,
                          void *newp, size_t newlen)
 {
+	/* mib[1] is the arena: one of the process heap's, or 0 for a
+	 * configured private heap. */
+	struct heap *h = ctl_heap();
+	bool process = heap_is_process(h);
+	if (mib[1] >= (process ? heap_narenas() : 1u))
+		return ENOENT;
 	int err = c_action(oldp, oldlenp, newp, newlen);
-	if (err == 0)
-		heap_purge(ctl_heap(), true);
+	if (err == 0 && process)
+		h = heap_arena_if_any((unsigned)mib[1]);   /* NULL: not made yet */
+	if (err == 0 && h != NULL)
+		heap_purge(h, true);
 	return err;
 }
 
@@ -276,7 +285,7 @@ static const struct ctl_node arenas_kids[] = {
 static const struct ctl_node arena_i_kids[] = {
 	LEAF("purge", c_arena_purge),
 };
-static const struct ctl_node arena_index[] = { INDEXED(1, arena_i_kids) };
+static const struct ctl_node arena_index[] = { INDEXED(ARENAS_MAX, arena_i_kids) };
 static const struct ctl_node sbin_kids[] = {
 	LEAF("curregs", c_sbin_curregs), LEAF("nmalloc", c_sbin_nmalloc),
 	LEAF("ndalloc", c_sbin_ndalloc), LEAF("nslabs", c_sbin_nslabs),

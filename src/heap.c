@@ -132,16 +132,25 @@ int heap_verify_header(const struct heap *h, size_t size)
 	return 0;
 }
 
-/* ---- the process heap ------------------------------------------------------ */
+/* ---- the process heap: arenas -------------------------------------------------
+ * In process mode the standard family allocates from one of narenas heaps,
+ * each on its own reservation with its own lock, so that threads do not
+ * queue on one lock to refill and flush their caches.  Arena 0 is made with
+ * the first allocation and is "the process heap"; the others are made when
+ * a thread is first given them.  A thread keeps its arena for life; threads
+ * are dealt out round-robin, the first (main) thread getting arena 0.
+ */
 
 #define VALGRIND_RESERVE_MAX ((size_t)4 << 30)
 
-static struct heap *_Atomic process_heap;
-static struct lock process_heap_lock;
+static struct heap *_Atomic arenas[ARENAS_MAX];
+static unsigned narenas;                /* set with arena 0, then fixed */
+static _Atomic unsigned arena_dealt;    /* threads given an arena so far */
+static struct lock process_heap_lock;   /* serialises making arenas */
+static __thread struct heap *tarena __attribute__((tls_model("initial-exec")));
 
-static struct heap *process_heap_create(void)
+static struct heap *arena_create(void)
 {
-	conf_init();
 	size_t want = opts.reserve;
 	/* valgrind pays for every reserved page in every fork: keep it small. */
 	if (vg_on() && want > VALGRIND_RESERVE_MAX)
@@ -157,31 +166,92 @@ static struct heap *process_heap_create(void)
 		registry_add(h);
 		return h;
 	}
-	report_fatal("cannot reserve address space for the process heap "
-	    "(reserve:%zu)", opts.reserve);
+	return NULL;
 }
 
-struct heap *heap_process(void)
+static unsigned arena_count_default(void)
 {
-	struct heap *h = atomic_load_explicit(&process_heap,
-	    memory_order_acquire);
+	if (opts.narenas != 0)
+		return opts.narenas;
+	/* One arena under valgrind: its threads run one at a time anyway. */
+	long ncpu = vg_on() ? 1 : sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 1)
+		ncpu = 1;
+	return ncpu >= ARENAS_MAX / ARENAS_PER_CPU ? ARENAS_MAX :
+	    (unsigned)ncpu * ARENAS_PER_CPU;
+}
+
+/* Arena i, made on demand; NULL only if i > 0 and it cannot be reserved. */
+static struct heap *arena_get(unsigned i)
+{
+	struct heap *h = atomic_load_explicit(&arenas[i], memory_order_acquire);
 	if (likely(h != NULL))
 		return h;
 	/* A signal handler that allocates must not find us half way. */
 	os_signals_block();
 	lock_acquire(&process_heap_lock);
-	h = atomic_load_explicit(&process_heap, memory_order_relaxed);
+	h = atomic_load_explicit(&arenas[i], memory_order_relaxed);
 	if (h == NULL) {
-		h = process_heap_create();
-		struct heap *none = NULL;
-		atomic_compare_exchange_strong(&default_heap, &none, h);
-		atomic_store_explicit(&process_heap, h, memory_order_release);
+		if (i == 0) {
+			conf_init();
+			narenas = arena_count_default();
+		}
+		h = arena_create();
+		if (h == NULL && i == 0)
+			report_fatal("cannot reserve address space for the "
+			    "process heap (reserve:%zu)", opts.reserve);
+		if (i == 0) {
+			struct heap *none = NULL;
+			atomic_compare_exchange_strong(&default_heap, &none, h);
+		}
+		if (h != NULL)
+			atomic_store_explicit(&arenas[i], h,
+			    memory_order_release);
 	}
 	lock_release(&process_heap_lock);
 	os_signals_restore();
+	return h;
+}
+
+struct heap *heap_process(void)
+{
+	struct heap *h = arena_get(0);
 	/* Outside the lock: these may allocate, which now works. */
 	registry_process_ready();
 	return h;
+}
+
+struct heap *heap_arena(void)
+{
+	if (likely(tarena != NULL))
+		return tarena;
+	struct heap *h0 = heap_process();
+	unsigned n = atomic_fetch_add(&arena_dealt, 1) % narenas;
+	struct heap *h = arena_get(n);
+	tarena = h != NULL ? h : h0;   /* out of address space: share 0 */
+	return tarena;
+}
+
+struct heap *heap_for_malloc(void)
+{
+	struct heap *h = atomic_load_explicit(&default_heap,
+	    memory_order_acquire);
+	if (h == NULL || h == atomic_load_explicit(&arenas[0],
+	    memory_order_relaxed))
+		return heap_arena();
+	return h;
+}
+
+unsigned heap_narenas(void)
+{
+	heap_process();
+	return narenas;
+}
+
+struct heap *heap_arena_if_any(unsigned i)
+{
+	return i < ARENAS_MAX ? atomic_load_explicit(&arenas[i],
+	    memory_order_acquire) : NULL;
 }
 
 void heap_process_lock_for_fork(bool take)
@@ -199,12 +269,15 @@ void heap_process_unlock_in_child(void)
 
 struct heap *heap_process_if_any(void)
 {
-	return atomic_load_explicit(&process_heap, memory_order_acquire);
+	return heap_arena_if_any(0);
 }
 
 bool heap_is_process(const struct heap *h)
 {
-	return h == atomic_load_explicit(&process_heap, memory_order_relaxed);
+	for (unsigned i = 0; h != NULL && i < narenas; i++)
+		if (atomic_load_explicit(&arenas[i], memory_order_relaxed) == h)
+			return true;
+	return false;
 }
 
 /* ---- reset, purge, check, statistics --------------------------------------- */
@@ -379,4 +452,50 @@ void heap_stats_read(struct heap *h, struct stats_snapshot *s)
 		s->bins[c].curblocks = h->bins[c].curblocks;
 	}
 	heap_unlock(h);
+}
+
+/* Adds snapshot b into a: the process heap seen as one heap. */
+static void stats_add(struct stats_snapshot *a, const struct stats_snapshot *b)
+{
+	a->allocated += b->allocated;
+	a->active += b->active;
+	a->dirty += b->dirty;
+	a->metadata += b->metadata;
+	a->mapped += b->mapped;
+	a->resident += b->resident;
+	a->size += b->size;
+	a->backed += b->backed;
+	a->free += b->free;
+	if (b->largest_free > a->largest_free)
+		a->largest_free = b->largest_free;
+	a->nmalloc_large += b->nmalloc_large;
+	a->ndalloc_large += b->ndalloc_large;
+	a->cur_large += b->cur_large;
+	a->npurged_pages += b->npurged_pages;
+	a->npurge_calls += b->npurge_calls;
+	a->nrepairs += b->nrepairs;
+	for (unsigned c = 0; c < NBINS; c++) {
+		a->bins[c].nslabs += b->bins[c].nslabs;
+		a->bins[c].nmalloc += b->bins[c].nmalloc;
+		a->bins[c].ndalloc += b->bins[c].ndalloc;
+		a->bins[c].curblocks += b->bins[c].curblocks;
+	}
+}
+
+void heap_stats_read_default(struct stats_snapshot *s)
+{
+	struct heap *h = atomic_load(&default_heap);
+	if (h == NULL)
+		h = heap_process();
+	heap_stats_read(h, s);   /* arena 0's epoch stands for them all */
+	if (!heap_is_process(h))
+		return;
+	for (unsigned i = 1; i < ARENAS_MAX; i++) {
+		struct heap *a = heap_arena_if_any(i);
+		if (a != NULL) {
+			struct stats_snapshot more;
+			heap_stats_read(a, &more);
+			stats_add(s, &more);
+		}
+	}
 }

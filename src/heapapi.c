@@ -516,7 +516,7 @@ PH_EXPORT int P(config_private_heap)(void *start, size_t size)
 	heap_process();   /* options read, fork handlers in place */
 	struct heap *h = start;
 	if (registry_lookup(start) == h && h->size == size) {
-		atomic_store(&default_heap, h);
+		registry_default_set(h);
 		return 0;
 	}
 	if (registry_overlaps(start, size))
@@ -540,7 +540,7 @@ PH_EXPORT int P(config_private_heap)(void *start, size_t size)
 	}
 	if (err)
 		return err;
-	atomic_store(&default_heap, h);
+	registry_default_set(h);
 	return 0;
 }
 
@@ -555,5 +555,11 @@ PH_EXPORT void P(malloc_reset)(void)
 		    "process heap of a drop-in build is not reset");
 		return;
 	}
-	heap_reset(h);
+	if (!heap_is_process(h)) {
+		heap_reset(h);
+		return;
+	}
+	for (unsigned i = 0; i < ARENAS_MAX; i++)   /* the process heap */
+		if ((h = heap_arena_if_any(i)) != NULL)
+			heap_reset(h);
 }

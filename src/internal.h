@@ -48,7 +48,8 @@ struct opts {
 	bool     tcache;       /* use thread caches */
 	bool     stats_print;  /* malloc_stats_print at exit */
 	int64_t  decay_ms;     /* purge free pages unused this long; -1 never */
-	size_t   reserve;      /* bytes of address space for the process heap */
+	size_t   reserve;      /* bytes of address space each arena reserves */
+	unsigned narenas;      /* process-mode arenas; 0 = ARENAS_PER_CPU/CPU */
 };
 extern struct opts opts;
 void conf_init(void);
@@ -224,8 +225,15 @@ bool  slab_chain_has(struct heap *h, struct page *slab, uint32_t head,
 struct heap *heap_format(void *base, size_t size, unsigned hflags, bool zeroed);
 /* Validates a header found at base (size 0 = take the header's). */
 int          heap_verify_header(const struct heap *h, size_t size);
-struct heap *heap_process(void);   /* the process heap, created on demand */
-bool         heap_is_process(const struct heap *h);
+struct heap *heap_process(void);   /* arena 0, created on demand */
+/* This thread's arena (one of heap_narenas(), dealt round-robin). */
+struct heap *heap_arena(void);
+/* The heap P(malloc) allocates from in this thread: the configured
+ * private heap, else this thread's arena. */
+struct heap *heap_for_malloc(void);
+unsigned     heap_narenas(void);
+struct heap *heap_arena_if_any(unsigned i);   /* NULL if not made (yet) */
+bool         heap_is_process(const struct heap *h);   /* any arena */
 struct heap *heap_process_if_any(void);  /* NULL before the first malloc */
 /* The lock that guards making the process heap, for the fork handlers. */
 void         heap_process_lock_for_fork(bool take);
@@ -273,6 +281,9 @@ void         registry_foreach(void (*fn)(struct heap *h));
 /* Does [start, start+size) overlap an attached heap? */
 bool         registry_overlaps(const void *start, size_t size);
 extern struct heap *_Atomic default_heap;   /* what P(malloc) uses */
+/* Makes h the default heap, sending every thread's malloc fast path, which
+ * caches the old one, to look again. */
+void         registry_default_set(struct heap *h);
 /* Called once the process heap works: registers the fork handlers and the
  * exit-time statistics, which may allocate. */
 void         registry_process_ready(void);
@@ -298,11 +309,18 @@ size_t heap_usable_size(struct heap *h, const void *p);
 struct heap *heap_owner(const void *p, const char *op);
 
 /* ---- tcache.c: thread caches ----------------------------------------------
- * tslots[0] caches the default heap; malloc.c's fast paths read it inline.
+ * tslots[0] caches heap_for_malloc(), the heap this thread's malloc uses;
+ * malloc.c's fast paths read it inline and trust it while its epoch holds,
+ * so whoever changes what heap_for_malloc() gives bumps the old heap's
+ * epoch (registry.c:registry_default_set).
  * A slot is good while its heap's epoch is the one it recorded.
  */
 #define TCACHE_SLOTS 4
-#define TSLOT_NONE   ((struct heap *)~(uintptr_t)0)  /* matches no heap */
+/* Slot 0's heap while it caches none: a header whose epoch no slot ever
+ * records, so the fast paths' one epoch check turns an empty slot 0 away
+ * too.  It is in no registry and matches no pointer. */
+extern struct heap heap_none;
+#define TSLOT_NONE   (&heap_none)
 struct tslot {
 	struct heap   *heap;   /* the heap cached, NULL (slot 0: TSLOT_NONE) */
 	struct tcache *tc;     /* the cache, in that heap */
@@ -376,6 +394,8 @@ struct stats_snapshot {
 	} bins[NBINS];
 };
 void heap_stats_read(struct heap *h, struct stats_snapshot *s);
+/* The default heap's snapshot; in process mode, all arenas summed. */
+void heap_stats_read_default(struct stats_snapshot *s);
 
 /* Public calls the library itself uses (the public header is generated for
  * the configured prefix, which the drop-in variant does not share). */

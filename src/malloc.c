@@ -19,9 +19,7 @@
 
 static inline struct heap *heap_current(void)
 {
-	struct heap *h = atomic_load_explicit(&default_heap,
-	    memory_order_acquire);
-	return likely(h != NULL) ? h : heap_process();
+	return heap_for_malloc();
 }
 
 static inline bool is_pow2(size_t x)
@@ -58,16 +56,16 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 
 PH_EXPORT void *P(malloc)(size_t size)
 {
-	struct heap *h = atomic_load_explicit(&default_heap,
-	    memory_order_relaxed);
 	if (likely(size <= SMALL_MAX && tbusy == 0)) {
 		/* Busy first, then read the cache: a signal handler that came
-		 * before has finished; one that comes after goes around. */
+		 * before has finished; one that comes after goes around.  Slot 0
+		 * is this thread's malloc heap while its epoch holds. */
 		tbusy_enter();
 		struct tslot *t = &tslots[0];
+		struct heap *h = t->heap;
 		void *p = NULL;
-		if (likely(t->heap == h && t->epoch ==
-		    atomic_load_explicit(&h->epoch, memory_order_relaxed)))
+		if (likely(t->epoch == atomic_load_explicit(&h->epoch,
+		    memory_order_relaxed)))
 			p = cache_alloc(h, t, size);
 		tbusy_leave();
 		if (likely(p != NULL))
@@ -76,8 +74,29 @@ PH_EXPORT void *P(malloc)(size_t size)
 	return malloc_slow(size);
 }
 
-static __attribute__((noinline)) void free_slow(void *p)
+/* A block of another heap this thread caches (another thread's arena, a
+ * heap handle's heap): into that cache, still without a lock or a registry
+ * walk.  False: nothing cached it. */
+static bool free_other_slot(void *p)
 {
+	bool done = false;
+	tbusy_enter();
+	for (unsigned i = 1; i < TCACHE_SLOTS && !done; i++) {
+		struct tslot *t = &tslots[i];
+		struct heap *h = t->heap;
+		if (h != NULL && (uintptr_t)p - (uintptr_t)h < h->size &&
+		    t->epoch == atomic_load_explicit(&h->epoch,
+		    memory_order_relaxed))
+			done = cache_free(h, t, p);
+	}
+	tbusy_leave();
+	return done;
+}
+
+static __attribute__((noinline)) void free_slow(void *p, bool busy)
+{
+	if (!busy && free_other_slot(p))
+		return;
 	struct heap *h = heap_owner(p, "free");
 	if (!tcache_free(h, p))
 		heap_free(h, p);
@@ -102,19 +121,19 @@ PH_EXPORT void *P(calloc)(size_t n, size_t size)
 
 PH_EXPORT void P(free)(void *p)
 {
-	if (likely(tbusy == 0)) {
+	uint32_t busy = tbusy;
+	if (likely(busy == 0)) {
 		tbusy_enter();
 		struct tslot *t = &tslots[0];
-		struct heap *h = atomic_load_explicit(&default_heap,
-		    memory_order_relaxed);
-		bool done = t->heap == h && t->epoch == atomic_load_explicit(
-		    &h->epoch, memory_order_relaxed) && cache_free(h, t, p);
+		struct heap *h = t->heap;
+		bool done = t->epoch == atomic_load_explicit(&h->epoch,
+		    memory_order_relaxed) && cache_free(h, t, p);
 		tbusy_leave();
 		if (likely(done))
 			return;
 	}
 	if (p != NULL)
-		free_slow(p);
+		free_slow(p, busy != 0);
 }
 
 PH_EXPORT void *P(realloc)(void *p, size_t size)

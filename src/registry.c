@@ -64,6 +64,25 @@ void registry_remove(struct heap *h)
 	lock_release(&registry_lock);
 }
 
+void registry_default_set(struct heap *h)
+{
+	struct heap *old = atomic_exchange(&default_heap, h);
+	if (old == h || old == NULL)
+		return;
+	/* Every thread's slot 0 names the heap its malloc used, and the fast
+	 * paths trust it while its epoch holds: bump it, so that each thread
+	 * looks again (tcache.c:slot_valid) and finds h. */
+	if (heap_is_process(old)) {
+		for (unsigned i = 0; i < ARENAS_MAX; i++) {
+			struct heap *a = heap_arena_if_any(i);
+			if (a != NULL)
+				atomic_fetch_add(&a->epoch, 1);
+		}
+	} else {
+		atomic_fetch_add(&old->epoch, 1);
+	}
+}
+
 static int registry_slot(const struct heap *h)
 {
 	unsigned n = atomic_load_explicit(&nslots, memory_order_acquire);

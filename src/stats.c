@@ -160,9 +160,8 @@ PH_EXPORT void P(malloc_stats_print)(void (*write_cb)(void *, const char *),
 {
 	struct out o = { .cb = write_cb, .opaque = cbopaque };
 	const char *f = opts_str ? opts_str : "";
-	struct heap *h = atomic_load(&default_heap);
 	struct stats_snapshot s;
-	heap_stats_read(h ? h : heap_process(), &s);
+	heap_stats_read_default(&s);
 	bool general = !strchr(f, 'g'), totals = !strchr(f, 'm'),
 	    bins = !strchr(f, 'b'), large = !strchr(f, 'l');
 	if (strchr(f, 'J'))

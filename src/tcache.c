@@ -31,6 +31,8 @@
 #include "internal.h"
 #include "valgrind.h"
 
+struct heap heap_none = { .epoch = UINT64_MAX };
+
 __thread struct tslot tslots[TCACHE_SLOTS]
     __attribute__((tls_model("initial-exec"))) = {
 	[0] = { .heap = TSLOT_NONE },
@@ -273,7 +275,9 @@ static bool slot_valid(struct tslot *t)
 	return false;
 }
 
-struct tslot *tcache_slot(struct heap *h)
+/* This thread's slot for h, made on demand; when every slot is taken, the
+ * last one is given back for h only if evict. */
+static struct tslot *slot_get(struct heap *h, bool evict)
 {
 	if (!tcache_usable())
 		return NULL;
@@ -285,6 +289,8 @@ struct tslot *tcache_slot(struct heap *h)
 			spare = &tslots[i];
 	}
 	if (t == NULL) {
+		if (spare == NULL && !evict)
+			return NULL;
 		if (spare == NULL) {
 			/* All slots busy: give the last one's blocks back. */
 			spare = &tslots[TCACHE_SLOTS - 1];
@@ -297,15 +303,19 @@ struct tslot *tcache_slot(struct heap *h)
 		*spare = (struct tslot){ .heap = h, .tc = tc, .epoch = epoch };
 		t = spare;
 	}
-	/* The default heap's cache sits in slot 0, where the fast path looks. */
-	if (t != &tslots[0] && h == atomic_load_explicit(&default_heap,
-	    memory_order_relaxed)) {
+	/* The malloc heap's cache sits in slot 0, where the fast path looks. */
+	if (t != &tslots[0] && h == heap_for_malloc()) {
 		struct tslot tmp = tslots[0];
 		tslots[0] = *t;
 		*t = tmp.heap == TSLOT_NONE ? (struct tslot){ 0 } : tmp;
 		t = &tslots[0];
 	}
 	return t;
+}
+
+struct tslot *tcache_slot(struct heap *h)
+{
+	return slot_get(h, true);
 }
 
 void tcache_slot_release(struct tslot *t)
@@ -393,7 +403,11 @@ static bool tcache_free_busy(struct heap *h, struct tslot *t, void *p);
 
 bool tcache_free(struct heap *h, void *p)
 {
-	struct tslot *t = tcache_slot(h);
+	/* Blocks of other threads' arenas get a cache only if a slot is free:
+	 * a thread that frees what many arenas made must not churn its
+	 * caches; the rest go straight back to their arena. */
+	struct tslot *t = slot_get(h, !heap_is_process(h) ||
+	    h == heap_arena());
 	if (t == NULL)
 		return false;
 	tbusy_enter();

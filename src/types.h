@@ -27,6 +27,11 @@
  *            works wherever it is mapped (DESIGN.md principle 2).
  *   epoch    A counter bumped by every reset (and detach); thread caches
  *            tagged with an older epoch are checked again before use.
+ *   arena    One of the heaps that make up the process heap in process
+ *            mode: each on its own reserved mapping with its own lock;
+ *            a thread allocates from the one it was given (heap.c), and a
+ *            block goes back to the arena it came from.  Arena 0 is "the
+ *            process heap" where one heap is meant (ph_heap_default).
  *   tcache   A thread's stacks of free small blocks of one heap (tcache.c).
  *   root     One of PH_HEAP_ROOTS named slots holding an offset, so that a
  *            process joining a heap can find shared data.
@@ -87,6 +92,8 @@ static const bool config_valgrind = false;
 #define HEAP_MIN_SIZE   ((size_t)64 * 1024) /* smallest range we format */
 #define HEAP_MIN_RESERVE ((size_t)64 << 20) /* smallest process heap */
 #define NROOTS          16
+#define ARENAS_MAX      64      /* process-mode arenas, at most */
+#define ARENAS_PER_CPU  4       /* default arenas per CPU, as jemalloc */
 #define HEAP_GROW_STEP_MIN 256  /* pages a growable heap's file grows by, at least */
 
 /* A run or block never exceeds this: page indices are 32-bit. */

@@ -437,8 +437,143 @@ START_TEST(blocks_outlive_their_thread)
 }
 END_TEST
 
-int main(void)
+/* ---- arenas: threads of the process heap do not share one lock -------- */
+
+static unsigned narenas(void)
 {
+	unsigned n = 0;
+	size_t len = sizeof(n);
+	ck_assert_int_eq(P_(mallctl)("arenas.narenas", &n, &len, NULL, 0), 0);
+	return n;
+}
+
+static size_t allocated_now(void)
+{
+	uint64_t e = 1;
+	size_t v, len = sizeof(v);
+	ck_assert_int_eq(P_(mallctl)("epoch", NULL, NULL, &e, sizeof(e)), 0);
+	ck_assert_int_eq(P_(mallctl)("stats.allocated", &v, &len, NULL, 0), 0);
+	return v;
+}
+
+#define ARENA_THREADS 8
+#define ARENA_BLOCKS 5000
+
+struct arena_job {
+	void *p[ARENA_BLOCKS];
+	ph_heap_t *heap;   /* the heap owning this thread's first block */
+	bool mixed;        /* a later block came from another heap */
+};
+
+static void *arena_alloc(void *arg)
+{
+	struct arena_job *j = arg;
+	for (unsigned i = 0; i < ARENA_BLOCKS; i++) {
+		size_t n = 16 + (i * 37) % 3000;
+		j->p[i] = P_(malloc)(n);
+		if (j->p[i] == NULL)
+			return (void *)1;
+		pat_fill(j->p[i], n, i);
+		if (i == 0)
+			j->heap = ph_heap_of(j->p[0]);
+		else if (ph_heap_of(j->p[i]) != j->heap)
+			j->mixed = true;
+	}
+	return NULL;
+}
+
+static void *arena_free_other(void *arg)
+{
+	struct arena_job *j = arg;
+	for (unsigned i = 0; i < ARENA_BLOCKS; i++) {
+		if (pat_find_bad_range(j->p[i], 0, 16 + (i * 37) % 3000, i) !=
+		    SIZE_MAX)
+			return (void *)1;
+		P_(free)(j->p[i]);
+	}
+	return NULL;
+}
+
+START_TEST(threads_get_their_own_arenas)
+{
+	static struct arena_job jobs[ARENA_THREADS];
+	memset(jobs, 0, sizeof(jobs));
+	unsigned n = narenas();
+	ck_assert_uint_ge(n, 1);
+	ck_assert_uint_le(n, 64);
+	size_t before = allocated_now();
+	pthread_t t[ARENA_THREADS];
+	for (unsigned i = 0; i < ARENA_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, arena_alloc,
+		    &jobs[i]), 0);
+	for (unsigned i = 0; i < ARENA_THREADS; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		ck_assert_ptr_null(r);
+	}
+	/* Each thread allocates from one heap all its life; with several
+	 * arenas, not all threads share one. */
+	unsigned distinct = 0;
+	for (unsigned i = 0; i < ARENA_THREADS; i++) {
+		ck_assert_ptr_nonnull(jobs[i].heap);
+		ck_assert_msg(!jobs[i].mixed, "thread %u changed heaps", i);
+		bool seen = false;
+		for (unsigned k = 0; k < i; k++)
+			seen |= jobs[k].heap == jobs[i].heap;
+		distinct += !seen;
+	}
+	unsigned want = n < ARENA_THREADS ? n : ARENA_THREADS;
+	ck_assert_msg(distinct >= (want > 1 ? 2 : 1) && distinct <= n,
+	    "%u threads used %u heaps with %u arenas", ARENA_THREADS,
+	    distinct, n);
+	ck_assert_uint_ge(allocated_now(), before + ARENA_THREADS *
+	    (size_t)ARENA_BLOCKS * 16);
+	/* Every thread frees what the next one allocated: blocks go back to
+	 * the arena they came from, and the totals come back. */
+	for (unsigned i = 0; i < ARENA_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, arena_free_other,
+		    &jobs[(i + 1) % ARENA_THREADS]), 0);
+	for (unsigned i = 0; i < ARENA_THREADS; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		ck_assert_msg(r == NULL, "a block changed before its free");
+	}
+	ck_assert_uint_eq(allocated_now(), before);
+	for (unsigned i = 0; i < ARENA_THREADS; i++)
+		ck_assert_int_eq(ph_heap_check(jobs[i].heap), 0);
+	std_heap_works();
+}
+END_TEST
+
+/* PHMALLOC_CONF=narenas:N reaches a fresh process: this program run again
+ * by exec, asked to print arenas.narenas. */
+START_TEST(narenas_option_is_honoured)
+{
+	char cmd[600];
+	for (unsigned want = 1; want <= 5; want += 2) {
+		snprintf(cmd, sizeof(cmd), "PHMALLOC_CONF=narenas:%u "
+		    "/proc/%d/exe --print-narenas", want, (int)getpid());
+		FILE *f = popen(cmd, "r");
+		ck_assert_ptr_nonnull(f);
+		unsigned got = 0;
+		ck_assert_int_eq(fscanf(f, "%u", &got), 1);
+		ck_assert_int_eq(pclose(f), 0);
+		ck_assert_uint_eq(got, want);
+	}
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "--print-narenas") == 0) {
+		P_(free)(P_(malloc)(1));
+		unsigned n = 0;
+		size_t len = sizeof(n);
+		if (P_(mallctl)("arenas.narenas", &n, &len, NULL, 0) != 0)
+			return 1;
+		printf("%u\n", n);
+		return 0;
+	}
 	Suite *s = suite_create("threads");
 	TCase *tc = tcase_create("threads");
 	tcase_set_timeout(tc, 30);
@@ -446,6 +581,8 @@ int main(void)
 	tcase_add_test(tc, blocks_freed_by_other_threads_through_a_ring);
 	tcase_add_test(tc, threads_share_a_ph_heap);
 	tcase_add_test(tc, blocks_outlive_their_thread);
+	tcase_add_test(tc, threads_get_their_own_arenas);
+	tcase_add_test(tc, narenas_option_is_honoured);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

@@ -78,7 +78,18 @@ START_TEST(errors_are_jemallocs)
 	ck_assert_int_eq(P(mallctl)("thread.tcache.flush", NULL, NULL, NULL,
 	    0), 0);
 	ck_assert_int_eq(P(mallctl)("arena.0.purge", NULL, NULL, NULL, 0), 0);
-	ck_assert_int_eq(P(mallctl)("arena.1.purge", NULL, NULL, NULL, 0),
+	/* Arenas below arenas.narenas exist (made or not); the next does not,
+	 * nor does one past the most there can be. */
+	unsigned n;
+	len = sizeof(n);
+	ck_assert_int_eq(P(mallctl)("arenas.narenas", &n, &len, NULL, 0), 0);
+	ck_assert_uint_ge(n, 1);
+	char name[32];
+	snprintf(name, sizeof(name), "arena.%u.purge", n - 1);
+	ck_assert_int_eq(P(mallctl)(name, NULL, NULL, NULL, 0), 0);
+	snprintf(name, sizeof(name), "arena.%u.purge", n);
+	ck_assert_int_eq(P(mallctl)(name, NULL, NULL, NULL, 0), ENOENT);
+	ck_assert_int_eq(P(mallctl)("arena.64.purge", NULL, NULL, NULL, 0),
 	    ENOENT);
 }
 END_TEST
@@ -220,6 +231,10 @@ START_TEST(conf_sets_options)
 	ck_assert_uint_eq(opts.reserve, (size_t)1 << 30);
 	ck_assert_str_eq(parse_capturing("dirty_decay_ms:-1,,"), "");
 	ck_assert_int_eq(opts.decay_ms, -1);
+	ck_assert_str_eq(parse_capturing("narenas:3"), "");
+	ck_assert_uint_eq(opts.narenas, 3);
+	ck_assert_str_eq(parse_capturing("narenas:64"), "");
+	ck_assert_uint_eq(opts.narenas, 64);
 	opts = saved;
 }
 END_TEST
@@ -230,7 +245,8 @@ START_TEST(conf_bad_input_warns_and_changes_nothing)
 	static const char *bad[] = {
 		"nosuch:1", "tcache", "tcache:maybe", "decay_ms:ten",
 		"decay_ms:-5", "reserve:12", "reserve:1q", ":true",
-		"reserve:99999999999999999999t",
+		"reserve:99999999999999999999t", "narenas:0", "narenas:65",
+		"narenas:-1", "narenas:two",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *err = parse_capturing(bad[i]);
