@@ -286,7 +286,9 @@ struct heap *heap_owner(const void *p, const char *op)
 	    memory_order_acquire);
 	if (likely(h != NULL && (uintptr_t)p - (uintptr_t)h < h->size))
 		return h;
-	h = registry_lookup(p);
+	h = arena_of(p);
+	if (h == NULL)
+		h = registry_lookup(p);
 	if (unlikely(h == NULL))
 		report_fatal("invalid %s of %p (not in any heap)", op, p);
 	return h;

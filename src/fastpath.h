@@ -31,23 +31,24 @@ static inline void *cache_alloc(struct heap *h, struct tslot *t, size_t size)
 	struct tcache_bin *b = &tc->bins[size2class(size)];
 	if (unlikely(b->count == 0))
 		return NULL;
-	return (char *)h + tcache_pop(tc, b);
+	return tcache_block(h, tcache_pop(tc, b));
 }
 
-/* Pushes p on t's cache if it is a small block of h that looks live and the
- * bin has room; false sends the caller to the slow path, which decides. */
-static inline bool cache_free(struct heap *h, struct tslot *t, void *p)
+/* Pushes block p, at offset ooff in heap `owner`, on t's cache, where it is
+ * kept as offset coff from the cache's own heap (the same heap, or for
+ * process arenas another one: the cache then holds it for that arena), if
+ * it is a small block that looks live and the bin has room; false sends
+ * the caller to the slow path, which decides. */
+static inline bool cache_push_block(struct heap *owner, uintptr_t ooff,
+                                    struct tslot *t, uint64_t coff)
 {
-	uintptr_t off = (uintptr_t)p - (uintptr_t)h;
-	if (unlikely(off >= h->size))
-		return false;
-	uint32_t e = heap_slabmap(h)[off >> LG_PAGE];
+	uint32_t e = heap_slabmap(owner)[ooff >> LG_PAGE];
 	if (!(e & SLABMAP_TAG))
 		return false;   /* large or bad */
 	unsigned cls = e & 0xff;
 	const struct sizeclass *sc = &sizeclasses[cls];
-	uint32_t head = (uint32_t)(off >> LG_PAGE) - ((e >> 8) & 0xff);
-	uint32_t boff = (uint32_t)(off - ((uintptr_t)head << LG_PAGE));
+	uint32_t head = (uint32_t)(ooff >> LG_PAGE) - ((e >> 8) & 0xff);
+	uint32_t boff = (uint32_t)(ooff - ((uintptr_t)head << LG_PAGE));
 	uint32_t idx = (uint32_t)(((uint64_t)boff * sc->div_magic) >> 32);
 	struct tcache *tc = t->tc;
 	struct tcache_bin *b = &tc->bins[cls];
@@ -56,10 +57,26 @@ static inline bool cache_free(struct heap *h, struct tslot *t, void *p)
 	 * write those lines.  A block never handed out is caught when it goes
 	 * back to its slab. */
 	if (unlikely(idx * sc->size != boff || n == b->max ||
-	    (n != 0 && tc->slots[b->first + n - 1] == off)))
+	    (n != 0 && tc->slots[b->first + n - 1] == coff)))
 		return false;   /* bad pointer, full, or freed twice */
-	tcache_push(tc, b, off);
+	tcache_push(tc, b, coff);
 	return true;
+}
+
+/* Pushes p on t's cache if it is a small block of h, or, when h is a
+ * process arena, of another arena (see above). */
+static inline bool cache_free(struct heap *h, struct tslot *t, void *p)
+{
+	uintptr_t off = (uintptr_t)p - (uintptr_t)h, ooff = off;
+	struct heap *owner = h;
+	if (unlikely(off >= h->size)) {
+		/* Only an arena's cache may hold other arenas' blocks: a
+		 * shared heap's cache is read by other processes. */
+		if (!(h->flags & HEAP_F_OSMEM) || (owner = arena_of(p)) == NULL)
+			return false;
+		ooff = (uintptr_t)p - (uintptr_t)owner;
+	}
+	return cache_push_block(owner, ooff, t, off);
 }
 
 #endif /* PH_FASTPATH_H */

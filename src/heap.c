@@ -134,40 +134,27 @@ int heap_verify_header(const struct heap *h, size_t size)
 
 /* ---- the process heap: arenas -------------------------------------------------
  * In process mode the standard family allocates from one of narenas heaps,
- * each on its own reservation with its own lock, so that threads do not
- * queue on one lock to refill and flush their caches.  Arena 0 is made with
- * the first allocation and is "the process heap"; the others are made when
- * a thread is first given them.  A thread keeps its arena for life; threads
- * are dealt out round-robin, the first (main) thread getting arena 0.
+ * each with its own lock, so that threads do not queue on one lock to
+ * refill and flush their caches.  The arenas sit side by side in one
+ * reservation, arena i at arena_base + i * 2^arena_lg, so that the arena
+ * owning any pointer is one subtraction and one shift away (arena_of):
+ * that is what lets a thread cache hold blocks of any arena (tcache.c).
+ * Arena 0 is made with the first allocation and is "the process heap";
+ * the others are formatted when a thread is first dealt them.  A thread
+ * keeps its arena for life; threads are dealt out round-robin, the first
+ * (main) thread getting arena 0.
  */
 
 #define VALGRIND_RESERVE_MAX ((size_t)4 << 30)
 
-static struct heap *_Atomic arenas[ARENAS_MAX];
+struct heap *_Atomic arenas[ARENAS_MAX];
+uintptr_t arena_base;                   /* the reservation */
+unsigned arena_lg;                      /* log2 of an arena's bytes */
+_Atomic uintptr_t arena_span;           /* narenas << arena_lg, once set */
 static unsigned narenas;                /* set with arena 0, then fixed */
 static _Atomic unsigned arena_dealt;    /* threads given an arena so far */
 static struct lock process_heap_lock;   /* serialises making arenas */
 static __thread struct heap *tarena __attribute__((tls_model("initial-exec")));
-
-static struct heap *arena_create(void)
-{
-	size_t want = opts.reserve;
-	/* valgrind pays for every reserved page in every fork: keep it small. */
-	if (vg_on() && want > VALGRIND_RESERVE_MAX)
-		want = VALGRIND_RESERVE_MAX;
-	for (size_t size = want; size >= HEAP_MIN_RESERVE; size /= 2) {
-		size_t npages = size >> LG_PAGE;
-		if (npages > HEAP_MAX_PAGES)
-			continue;
-		void *base = os_reserve(size);
-		if (base == NULL)
-			continue;
-		struct heap *h = heap_format(base, size, HEAP_F_OSMEM, true);
-		registry_add(h);
-		return h;
-	}
-	return NULL;
-}
 
 static unsigned arena_count_default(void)
 {
@@ -181,7 +168,38 @@ static unsigned arena_count_default(void)
 	    (unsigned)ncpu * ARENAS_PER_CPU;
 }
 
-/* Arena i, made on demand; NULL only if i > 0 and it cannot be reserved. */
+/* Reserves narenas arenas of 2^lg bytes, aligned to 2^lg, the largest lg
+ * with 2^lg <= reserve that the kernel grants.  Needs process_heap_lock. */
+static bool arena_reserve(void)
+{
+	size_t want = opts.reserve;
+	/* valgrind pays for every reserved page in every fork: keep it small. */
+	if (vg_on() && want > VALGRIND_RESERVE_MAX)
+		want = VALGRIND_RESERVE_MAX;
+	unsigned lg = 63 - (unsigned)__builtin_clzl(want);
+	for (; ((size_t)1 << lg) >= HEAP_MIN_RESERVE; lg--) {
+		size_t one = (size_t)1 << lg;
+		if ((one >> LG_PAGE) > HEAP_MAX_PAGES ||
+		    one > SIZE_MAX / (narenas + 1))
+			continue;
+		/* One arena more than needed, then trim to the alignment. */
+		size_t total = (size_t)narenas << lg;
+		char *raw = os_reserve(total + one);
+		if (raw == NULL)
+			continue;
+		uintptr_t base = ALIGN_UP((uintptr_t)raw, (uintptr_t)one);
+		if (base != (uintptr_t)raw)
+			os_unmap(raw, base - (uintptr_t)raw);
+		os_unmap((void *)(base + total), (uintptr_t)raw + one - base);
+		arena_base = base;
+		arena_lg = lg;
+		atomic_store_explicit(&arena_span, total, memory_order_release);
+		return true;
+	}
+	return false;
+}
+
+/* Arena i, made on demand; NULL only if the reservation failed. */
 static struct heap *arena_get(unsigned i)
 {
 	struct heap *h = atomic_load_explicit(&arenas[i], memory_order_acquire);
@@ -191,22 +209,22 @@ static struct heap *arena_get(unsigned i)
 	os_signals_block();
 	lock_acquire(&process_heap_lock);
 	h = atomic_load_explicit(&arenas[i], memory_order_relaxed);
-	if (h == NULL) {
-		if (i == 0) {
-			conf_init();
-			narenas = arena_count_default();
-		}
-		h = arena_create();
-		if (h == NULL && i == 0)
+	if (h == NULL && i == 0) {
+		conf_init();
+		narenas = arena_count_default();
+		if (!arena_reserve())
 			report_fatal("cannot reserve address space for the "
 			    "process heap (reserve:%zu)", opts.reserve);
+	}
+	if (h == NULL) {
+		void *base = (void *)(arena_base + ((uintptr_t)i << arena_lg));
+		h = heap_format(base, (size_t)1 << arena_lg, HEAP_F_OSMEM, true);
+		registry_add(h);
 		if (i == 0) {
 			struct heap *none = NULL;
 			atomic_compare_exchange_strong(&default_heap, &none, h);
 		}
-		if (h != NULL)
-			atomic_store_explicit(&arenas[i], h,
-			    memory_order_release);
+		atomic_store_explicit(&arenas[i], h, memory_order_release);
 	}
 	lock_release(&process_heap_lock);
 	os_signals_restore();
@@ -225,10 +243,9 @@ struct heap *heap_arena(void)
 {
 	if (likely(tarena != NULL))
 		return tarena;
-	struct heap *h0 = heap_process();
+	heap_process();
 	unsigned n = atomic_fetch_add(&arena_dealt, 1) % narenas;
-	struct heap *h = arena_get(n);
-	tarena = h != NULL ? h : h0;   /* out of address space: share 0 */
+	tarena = arena_get(n);
 	return tarena;
 }
 
@@ -274,10 +291,7 @@ struct heap *heap_process_if_any(void)
 
 bool heap_is_process(const struct heap *h)
 {
-	for (unsigned i = 0; h != NULL && i < narenas; i++)
-		if (atomic_load_explicit(&arenas[i], memory_order_relaxed) == h)
-			return true;
-	return false;
+	return h != NULL && arena_of(h) == h;
 }
 
 /* ---- reset, purge, check, statistics --------------------------------------- */
@@ -327,6 +341,7 @@ void heap_reset(struct heap *h)
 	memset(h->bins, 0, sizeof(h->bins));
 	memset(h->roots, 0, sizeof(h->roots));
 	h->tcaches = 0;   /* the caches were blocks of the heap: gone too */
+	atomic_store_explicit(&h->remote, 0, memory_order_relaxed);
 	struct heap_stats keep = h->stats;
 	memset(&h->stats, 0, sizeof(h->stats));
 	h->stats.dirty_pages = keep.dirty_pages;
@@ -371,6 +386,7 @@ int heap_repair(struct heap *h)
 void heap_purge(struct heap *h, bool force)
 {
 	heap_lock(h);
+	slab_remote_drain(h);   /* emptied slabs can go too */
 	page_purge(h, force);
 	heap_unlock(h);
 }
@@ -421,8 +437,11 @@ void heap_stats_read(struct heap *h, struct stats_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
 	heap_lock(h);
-	/* Blocks in thread caches are free as far as the user is concerned. */
-	s->allocated = h->stats.allocated - tcache_cached_bytes(h);
+	slab_remote_drain(h);
+	/* Blocks in thread caches are free as far as the user is concerned;
+	 * those of other arenas are taken off the total by the caller. */
+	s->allocated = h->stats.allocated - tcache_cached_bytes(h,
+	    &s->foreign_cached);
 	s->active = h->stats.active_pages << LG_PAGE;
 	s->dirty = h->stats.dirty_pages << LG_PAGE;
 	s->metadata = (size_t)h->first_page << LG_PAGE;
@@ -458,6 +477,7 @@ void heap_stats_read(struct heap *h, struct stats_snapshot *s)
 static void stats_add(struct stats_snapshot *a, const struct stats_snapshot *b)
 {
 	a->allocated += b->allocated;
+	a->foreign_cached += b->foreign_cached;
 	a->active += b->active;
 	a->dirty += b->dirty;
 	a->metadata += b->metadata;
@@ -498,4 +518,8 @@ void heap_stats_read_default(struct stats_snapshot *s)
 			stats_add(s, &more);
 		}
 	}
+	/* Cached blocks of one arena in another's caches are free too. */
+	s->allocated -= s->foreign_cached < s->allocated ? s->foreign_cached :
+	    s->allocated;
+	s->foreign_cached = 0;
 }

@@ -210,6 +210,10 @@ int      page_repair(struct heap *h, void (*fn)(struct heap *, uint32_t));
  */
 void *slab_alloc(struct heap *h, unsigned cls);
 void  slab_free(struct heap *h, struct page *slab, uint32_t head, void *p);
+/* Gives small block p of process arena h back without h's lock; it reaches
+ * its slab at the next slab_remote_drain (needs lock). */
+void  slab_remote_push(struct heap *h, void *p);
+void  slab_remote_drain(struct heap *h);
 /* The index of block p in its slab, or report_fatal for a pointer that is
  * not the start of a block handed out. */
 uint16_t slab_block_index(struct heap *h, struct page *slab, uint32_t head,
@@ -234,6 +238,21 @@ struct heap *heap_for_malloc(void);
 unsigned     heap_narenas(void);
 struct heap *heap_arena_if_any(unsigned i);   /* NULL if not made (yet) */
 bool         heap_is_process(const struct heap *h);   /* any arena */
+/* The arenas' reservation (heap.c): arena i at arena_base + (i << arena_lg)
+ * for i < arena_span >> arena_lg; arenas[i] is NULL until it is made. */
+extern struct heap *_Atomic arenas[ARENAS_MAX];
+extern uintptr_t arena_base;
+extern unsigned arena_lg;
+extern _Atomic uintptr_t arena_span;
+/* The arena holding p, or NULL if p is in none (or in one not made). */
+static inline struct heap *arena_of(const void *p)
+{
+	uintptr_t d = (uintptr_t)p - arena_base;
+	if (d >= atomic_load_explicit(&arena_span, memory_order_acquire))
+		return NULL;
+	return atomic_load_explicit(&arenas[d >> arena_lg],
+	    memory_order_acquire);
+}
 struct heap *heap_process_if_any(void);  /* NULL before the first malloc */
 /* The lock that guards making the process heap, for the fork handlers. */
 void         heap_process_lock_for_fork(bool take);
@@ -347,6 +366,14 @@ static inline void tcache_push(struct tcache *tc, struct tcache_bin *b,
 	b->count = (uint16_t)(n + 1);
 }
 
+/* The block a cache slot names: slots hold offsets from the cache's heap
+ * that may point below it (another arena's block), so the sum is taken on
+ * integers, where wrapping is defined. */
+static inline void *tcache_block(struct heap *h, uint64_t off)
+{
+	return (void *)((uintptr_t)h + off);
+}
+
 static inline uint64_t tcache_pop(struct tcache *tc, struct tcache_bin *b)
 {
 	uint32_t n = b->count - 1u;
@@ -368,7 +395,9 @@ bool     tcache_free(struct heap *h, void *p);
 void     tcache_flush_thread(void);
 /* Is p on one of this thread's caches of h?  (double-free check) */
 bool     tcache_holds(struct heap *h, const void *p);
-size_t   tcache_cached_bytes(struct heap *h);
+/* Bytes of h's blocks in the caches listed in h; *foreign (if not NULL)
+ * gets the bytes of other arenas' blocks those caches hold. */
+size_t   tcache_cached_bytes(struct heap *h, size_t *foreign);
 void     tcache_detach(struct heap *h);
 void     tcache_fork_child(struct heap *h);
 unsigned tcache_reclaim_locked(struct heap *h);
@@ -384,6 +413,7 @@ int      tcache_validate(struct heap *h, char *why, size_t whylen);
 struct stats_snapshot {
 	size_t allocated, active, dirty, mapped, resident, size, metadata;
 	size_t free, largest_free, backed;
+	size_t foreign_cached;   /* other arenas' blocks in this one's caches */
 	uint64_t epoch;
 	uint64_t nmalloc_large, ndalloc_large, cur_large;
 	uint64_t npurged_pages, npurge_calls, nrepairs;

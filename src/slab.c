@@ -79,8 +79,11 @@ void *slab_alloc(struct heap *h, unsigned cls)
 {
 	struct bin *b = &h->bins[cls];
 	uint32_t head = b->nonfull;
-	if (unlikely(head == 0) && (head = slab_new(h, cls)) == 0)
-		return NULL;
+	if (unlikely(head == 0)) {
+		slab_remote_drain(h);   /* blocks other threads gave back */
+		if ((head = b->nonfull) == 0 && (head = slab_new(h, cls)) == 0)
+			return NULL;
+	}
 
 	struct page *s = &heap_pages(h)[head];
 	uint32_t size = sizeclasses[cls].size;
@@ -177,6 +180,49 @@ void slab_free(struct heap *h, struct page *s, uint32_t head, void *p)
 		bin_remove(h, b, head);
 		b->nslabs--;
 		page_run_free(h, head);
+	}
+}
+
+/* ---- the remote stack: blocks given back without the lock ----------------
+ * A thread cache may hold blocks of another arena (tcache.c).  When it
+ * gives them back it does not take that arena's lock: it pushes them on
+ * the arena's remote stack, and whoever next holds the arena's lock and
+ * wants blocks or figures puts them back in their slabs.  Pushers only
+ * push and the drainer takes the whole stack with one exchange, so the
+ * stack has no ABA problem.
+ */
+void slab_remote_push(struct heap *h, void *p)
+{
+	uint64_t off = (uint64_t)((char *)p - (char *)h);
+	uint64_t old = atomic_load_explicit(&h->remote, memory_order_relaxed);
+	do
+		*(uint64_t *)p = old;
+	while (!atomic_compare_exchange_weak_explicit(&h->remote, &old, off,
+	    memory_order_release, memory_order_relaxed));
+}
+
+void slab_remote_drain(struct heap *h)
+{
+	if (atomic_load_explicit(&h->remote, memory_order_relaxed) == 0)
+		return;
+	uint64_t off = atomic_exchange_explicit(&h->remote, 0,
+	    memory_order_acquire);
+	struct page *pm = heap_pages(h);
+	/* No more blocks than QUANTUM-sized ones fit: a longer stack loops. */
+	for (uint64_t guard = h->size / QUANTUM; off != 0; guard--) {
+		uint32_t idx = (uint32_t)(off >> LG_PAGE);
+		if (off >= h->size || off % QUANTUM != 0 || guard == 0 ||
+		    idx < h->first_page)
+			report_fatal("remote free stack of heap %p broken at "
+			    "offset %llu", (void *)h, (unsigned long long)off);
+		void *p = (char *)h + off;
+		off = *(uint64_t *)p;
+		uint32_t head = pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span :
+		    idx;
+		if (pm[head].kind != PAGE_SLAB)
+			report_fatal("invalid free of %p in heap %p (not a "
+			    "small block)", p, (void *)h);
+		slab_free(h, &pm[head], head, p);
 	}
 }
 

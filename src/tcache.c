@@ -130,6 +130,16 @@ static bool cached_block_sound(struct heap *h, unsigned c, uint64_t off)
 	return !slab_chain_has(h, s, head, (uint16_t)(boff / sc->size));
 }
 
+/* A cached block of another arena: back to it without its lock. */
+static void block_give_back_foreign(struct heap *h, void *p)
+{
+	struct heap *owner = arena_of(p);
+	if (owner == NULL || owner == h)
+		report_fatal("thread cache of heap %p holds %p, a block of no "
+		    "arena", (void *)h, p);
+	slab_remote_push(owner, p);
+}
+
 /* Gives back the oldest blocks of bin c until `keep` remain.  Needs lock. */
 static void bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
                              uint32_t keep, bool check)
@@ -143,7 +153,11 @@ static void bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
 	for (uint32_t i = 0; i < drop; i++) {
 		if (check && !cached_block_sound(h, c, s[i]))
 			continue;
-		void *p = (char *)h + s[i];
+		void *p = tcache_block(h, s[i]);
+		if (s[i] >= h->size) {
+			block_give_back_foreign(h, p);
+			continue;
+		}
 		uint32_t idx = (uint32_t)(s[i] >> LG_PAGE);
 		uint32_t head = pm[idx].kind == PAGE_SLAB ? idx : pm[idx].span;
 		slab_free(h, &pm[head], head, p);   /* catches a double entry */
@@ -155,6 +169,7 @@ static void bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
 static void tc_flush_all(struct heap *h, struct tcache *tc)
 {
 	heap_lock(h);
+	slab_remote_drain(h);
 	for (unsigned c = 0; c < NBINS; c++)
 		bin_flush_locked(h, tc, c, 0, false);
 	heap_unlock(h);
@@ -166,6 +181,7 @@ static bool bin_refill(struct heap *h, struct tcache *tc, unsigned c)
 	struct tcache_bin *b = &tc->bins[c];
 	uint32_t want = b->max / 2;
 	heap_lock(h);
+	slab_remote_drain(h);
 	while (b->count < want) {
 		char *p = slab_alloc(h, c);
 		if (p == NULL)
@@ -356,7 +372,7 @@ void *tcache_alloc(struct heap *h, unsigned cls)
 	struct tcache_bin *b = &tc->bins[cls];
 	uint64_t *p = NULL;
 	if (b->count != 0 || bin_refill(h, tc, cls)) {
-		p = (uint64_t *)((char *)h + tcache_pop(tc, b));
+		p = tcache_block(h, tcache_pop(tc, b));
 	}
 	tbusy_leave();
 	return p;
@@ -374,40 +390,47 @@ static bool tc_holds(struct tcache *tc, unsigned cls, uint64_t off)
 
 bool tcache_holds(struct heap *h, const void *p)
 {
+	/* Blocks of a process arena may sit in this thread's arena's cache. */
+	struct heap *mine = heap_is_process(h) ? heap_arena() : h;
 	for (unsigned i = 0; i < TCACHE_SLOTS; i++) {
 		struct tslot *t = &tslots[i];
-		if (t->heap != h || t->epoch != atomic_load(&h->epoch))
+		if (t->heap != mine || t->epoch != atomic_load(&mine->epoch))
 			continue;
 		struct page *pm = heap_pages(h);
 		uint32_t idx = page_index(h, p);
 		uint32_t head = pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span :
 		    idx;
 		return pm[head].kind == PAGE_SLAB && tc_holds(t->tc,
-		    pm[head].cls, (uint64_t)((const char *)p - (char *)h));
+		    pm[head].cls, (uint64_t)((uintptr_t)p - (uintptr_t)mine));
 	}
 	return false;
 }
-
 /* Bytes of free blocks sitting in the heap's thread caches.  Needs lock. */
-size_t tcache_cached_bytes(struct heap *h)
+size_t tcache_cached_bytes(struct heap *h, size_t *foreign)
 {
-	size_t bytes = 0;
+	size_t bytes = 0, other = 0;
 	TC_FOREACH(h, tc, nx, guard)
-		for (unsigned c = 0; c < NBINS; c++)
-			bytes += (size_t)tc->bins[c].count *
-			    sizeclasses[c].size;
+		for (unsigned c = 0; c < NBINS; c++) {
+			struct tcache_bin *b = &tc->bins[c];
+			for (uint32_t i = 0; i < b->count; i++)
+				if (tc->slots[b->first + i] < h->size)
+					bytes += sizeclasses[c].size;
+				else
+					other += sizeclasses[c].size;
+		}
+	if (foreign != NULL)
+		*foreign = other;
 	return bytes;
 }
-
 static bool tcache_free_busy(struct heap *h, struct tslot *t, void *p);
 
 bool tcache_free(struct heap *h, void *p)
 {
-	/* Blocks of other threads' arenas get a cache only if a slot is free:
-	 * a thread that frees what many arenas made must not churn its
-	 * caches; the rest go straight back to their arena. */
-	struct tslot *t = slot_get(h, !heap_is_process(h) ||
-	    h == heap_arena());
+	/* A block of any arena goes into this thread's own arena's cache,
+	 * which gives it back to its arena later without that arena's lock;
+	 * meanwhile this thread's mallocs may reuse it. */
+	struct heap *mine = heap_is_process(h) ? heap_arena() : h;
+	struct tslot *t = tcache_slot(mine);
 	if (t == NULL)
 		return false;
 	tbusy_enter();
@@ -415,24 +438,26 @@ bool tcache_free(struct heap *h, void *p)
 	tbusy_leave();
 	return done;
 }
-
-static bool tcache_free_busy(struct heap *h, struct tslot *t, void *p)
+/* p is a block of `owner`; t caches t->heap, which is owner or, for process
+ * arenas, the arena of this thread. */
+static bool tcache_free_busy(struct heap *owner, struct tslot *t, void *p)
 {
-	struct page *pm = heap_pages(h);
-	uint32_t idx = page_index(h, p);
-	if (idx < h->first_page || idx >= h->npages)
+	struct heap *h = t->heap;
+	struct page *pm = heap_pages(owner);
+	uint32_t idx = page_index(owner, p);
+	if (idx < owner->first_page || idx >= owner->npages)
 		return false;
 	uint32_t head = pm[idx].kind == PAGE_SLAB ? idx :
 	    pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span : 0;
 	if (head == 0 || pm[head].kind != PAGE_SLAB)
 		return false;   /* large, or bad: the direct path decides */
 	struct page *s = &pm[head];
-	slab_block_index(h, s, head, p);   /* aborts on a bad pointer */
+	slab_block_index(owner, s, head, p);   /* aborts on a bad pointer */
 	struct tcache *tc = t->tc;
-	uint64_t off = (uint64_t)((char *)p - (char *)h);
+	uint64_t off = (uint64_t)((uintptr_t)p - (uintptr_t)h);
 	if (tc_holds(tc, s->cls, off))
-		report_fatal("double free of %p in heap %p", p, (void *)h);
-	if (((uint64_t *)p)[1] == h->free_key)
+		report_fatal("double free of %p in heap %p", p, (void *)owner);
+	if (((uint64_t *)p)[1] == owner->free_key)
 		return false;   /* maybe free in its slab: checked there */
 	struct tcache_bin *b = &tc->bins[s->cls];
 	if (b->count == b->max) {
@@ -528,6 +553,23 @@ size_t tcache_repair_locked(struct heap *h)
  * of slabs of their classes.  (Other threads change
  * theirs without the lock; a dead process's may be caught between two
  * stores, which reclaim checks block by block.)  Needs lock. */
+/* Is a cached block at offset off from h, outside h, a small block of
+ * class c of another arena?  Read without that arena's lock: a slab with
+ * a block out (cached counts as out) keeps its page entries. */
+static bool foreign_block_sound(struct heap *h, unsigned c, uint64_t off)
+{
+	const void *p = tcache_block(h, off);
+	struct heap *owner = arena_of(p);
+	if (owner == NULL || owner == h || !heap_is_process(h))
+		return false;
+	struct page *pm = heap_pages(owner);
+	uint32_t idx = page_index(owner, p);
+	if (idx < owner->first_page)
+		return false;
+	uint32_t hd = pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span : idx;
+	return pm[hd].kind == PAGE_SLAB && pm[hd].cls == c;
+}
+
 int tcache_validate(struct heap *h, char *why, size_t whylen)
 {
 	struct page *pm = heap_pages(h);
@@ -556,8 +598,10 @@ int tcache_validate(struct heap *h, char *why, size_t whylen)
 				uint32_t hd = bi < h->npages &&
 				    pm[bi].kind == PAGE_SLAB_BODY ?
 				    pm[bi].span : bi;
-				if (bo >= h->size || pm[hd].kind != PAGE_SLAB ||
-				    pm[hd].cls != c) {
+				bool sound = bo < h->size ?
+				    pm[hd].kind == PAGE_SLAB && pm[hd].cls == c :
+				    foreign_block_sound(h, c, bo);
+				if (!sound) {
 					snprintf(why, whylen, "thread cache "
 					    "%llu: class %u slot %u is not a "
 					    "cached block",

@@ -229,6 +229,12 @@ struct heap {
 
 	/* The fields above are read on every malloc and free; the lock and
 	 * what it guards change often: keep them off that cache line. */
+
+	/* Blocks other threads gave back without taking the lock: a stack
+	 * linked through each block's first word (offsets, 0 = end), pushed
+	 * with compare-and-swap, emptied all at once by the lock holder
+	 * (tcache.c:heap_remote_drain_locked).  Only process arenas get it. */
+	_Atomic uint64_t remote __attribute__((aligned(64)));
 	struct lock lock __attribute__((aligned(64)));   /* protects below */
 	uint32_t hwm;             /* pages >= hwm were never handed out */
 	uint32_t limit;           /* pages < limit are backed: hwm <= limit;

@@ -164,6 +164,93 @@ START_TEST(corrupted_chain_aborts_on_malloc)
 }
 END_TEST
 
+/* ---- the remote stack ---------------------------------------------------- */
+
+static size_t live_blocks(struct heap *hp)
+{
+	size_t n = 0;
+	for (unsigned c = 0; c < NBINS; c++)
+		n += hp->bins[c].curblocks;
+	return n;
+}
+
+START_TEST(remote_stack_gives_blocks_back_at_drain)
+{
+	enum { N = 3000 };
+	static void *p[N];
+	size_t base = live_blocks(h);
+	for (unsigned i = 0; i < N; i++) {
+		p[i] = heap_malloc(h, 16 + (i % 50) * 16, false);
+		ck_assert_ptr_nonnull(p[i]);
+	}
+	for (unsigned i = 0; i < N; i += 2)
+		slab_remote_push(h, p[i]);
+	/* Pushed, not yet freed: still out, and the heap still sound. */
+	ck_assert_uint_eq(live_blocks(h), base + N);
+	unit_validate(h);
+	heap_lock(h);
+	slab_remote_drain(h);
+	heap_unlock(h);
+	ck_assert_uint_eq(atomic_load(&h->remote), 0);
+	ck_assert_uint_eq(live_blocks(h), base + N / 2);
+	unit_validate(h);
+	/* Draining an empty stack changes nothing. */
+	heap_lock(h);
+	slab_remote_drain(h);
+	heap_unlock(h);
+	ck_assert_uint_eq(live_blocks(h), base + N / 2);
+	for (unsigned i = 1; i < N; i += 2)
+		heap_free(h, p[i]);
+	ck_assert_uint_eq(live_blocks(h), base);
+	unit_validate(h);
+}
+END_TEST
+
+START_TEST(remote_stack_drained_by_a_new_slab)
+{
+	/* A class with no slab left takes what the stack holds before it
+	 * makes a new slab. */
+	unsigned c = size2class(4096);
+	uint32_t n = sizeclasses[c].nblocks;
+	void **p = calloc(n, sizeof(*p));
+	for (uint32_t i = 0; i < n; i++)
+		p[i] = heap_malloc(h, 4096, false);
+	ck_assert_uint_eq(h->bins[c].nonfull, 0);
+	uint32_t slabs = h->bins[c].nslabs;
+	slab_remote_push(h, p[n / 2]);
+	void *q = heap_malloc(h, 4096, false);
+	ck_assert_ptr_eq(q, p[n / 2]);
+	ck_assert_uint_eq(h->bins[c].nslabs, slabs);
+	for (uint32_t i = 0; i < n; i++)
+		heap_free(h, p[i]);
+	unit_validate(h);
+	free(p);
+}
+END_TEST
+
+START_TEST(remote_stack_double_push_aborts)
+{
+	void *a = heap_malloc(h, 64, false);
+	slab_remote_push(h, a);
+	heap_lock(h);
+	slab_remote_drain(h);
+	heap_unlock(h);
+	slab_remote_push(h, a);   /* freed already */
+	heap_lock(h);
+	slab_remote_drain(h);
+}
+END_TEST
+
+START_TEST(remote_stack_broken_link_aborts)
+{
+	void *a = heap_malloc(h, 64, false);
+	slab_remote_push(h, a);
+	*(uint64_t *)a = h->size + 64;   /* a link out of the heap */
+	heap_lock(h);
+	slab_remote_drain(h);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("slab");
@@ -175,6 +262,8 @@ int main(void)
 	tcase_add_test(tc, empty_slabs_go_back_but_one);
 	tcase_add_test(tc, random_mix_keeps_invariants);
 	tcase_add_test(tc, free_key_in_user_data_is_not_a_double_free);
+	tcase_add_test(tc, remote_stack_gives_blocks_back_at_drain);
+	tcase_add_test(tc, remote_stack_drained_by_a_new_slab);
 	suite_add_tcase(s, tc);
 	/* Misuse on purpose: memcheck would (rightly) flag it, so the
 	 * valgrind run excludes the tag. */
@@ -186,6 +275,10 @@ int main(void)
 	tcase_add_test_raise_signal(tb, double_free_after_other_frees_aborts,
 	    SIGABRT);
 	tcase_add_test_raise_signal(tb, interior_pointer_aborts, SIGABRT);
+	tcase_add_test_raise_signal(tb, remote_stack_double_push_aborts,
+	    SIGABRT);
+	tcase_add_test_raise_signal(tb, remote_stack_broken_link_aborts,
+	    SIGABRT);
 	tcase_add_test_raise_signal(tb, never_carved_block_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tb, corrupted_chain_aborts_on_malloc,
 	    SIGABRT);
