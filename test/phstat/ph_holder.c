@@ -1,0 +1,148 @@
+/*
+ * ph_holder.c -- a process that makes or joins a heap and holds it open
+ * while test_phstat.py looks at it with phstat.
+ *
+ *   ph_holder create NAME SIZE   create the heap, fill it (see fill())
+ *   ph_holder join NAME          join it, allocate a few blocks of its own
+ *
+ * Then it reads commands, one a line, on stdin and answers each with one
+ * JSON line on stdout:
+ *   stats    ph_heap_stats, the roots and what this process keeps live
+ *   recover  ph_heap_recover
+ *   check    ph_heap_check
+ *   close    ph_heap_close, then exit
+ * End of input exits without closing (as a process that dies would).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <phmalloc.h>
+
+static ph_heap_t *heap;
+/* Blocks this process keeps live, by usable size. */
+static struct { size_t size; unsigned n; } live[8];
+
+static void keep(void *p)
+{
+	size_t us = ph_heap_usable_size(heap, p);
+	for (unsigned i = 0; i < 8; i++)
+		if (live[i].size == us || live[i].size == 0) {
+			live[i].size = us;
+			live[i].n++;
+			return;
+		}
+}
+
+static void *must(void *p, const char *what)
+{
+	if (p == NULL) {
+		fprintf(stderr, "ph_holder: %s: %s\n", what, strerror(errno));
+		exit(1);
+	}
+	return p;
+}
+
+/* 60 of 100 small blocks through the thread cache, 30 calloc'ed blocks of
+ * 1000 bytes, two of three large blocks (a hole between them), roots 0
+ * and 3. */
+static void fill(void)
+{
+	void *small[100], *big[3];
+	for (int i = 0; i < 100; i++)
+		small[i] = must(ph_heap_malloc(heap, 48), "malloc 48");
+	for (int i = 0; i < 100; i++)
+		if (i % 5 < 2)
+			ph_heap_free(heap, small[i]);
+		else
+			keep(small[i]);
+	for (int i = 0; i < 30; i++)
+		keep(must(ph_heap_calloc(heap, 1, 1000), "calloc 1000"));
+	for (int i = 0; i < 3; i++)
+		big[i] = must(ph_heap_malloc(heap, 100 << 10), "malloc 100K");
+	ph_heap_free(heap, big[1]);
+	keep(big[0]);
+	keep(big[2]);
+	ph_heap_set_root(heap, 0, small[2]);
+	ph_heap_set_root(heap, 3, big[0]);
+}
+
+static void join_fill(void)
+{
+	void *p = NULL;
+	for (int i = 0; i < 10; i++)
+		keep(p = must(ph_heap_malloc(heap, 48), "malloc 48"));
+	ph_heap_set_root(heap, 5, p);
+}
+
+static void print_stats(void)
+{
+	struct ph_heap_stats st;
+	int err = ph_heap_stats(heap, &st);
+	if (err) {
+		printf("{\"error\": %d}\n", err);
+		return;
+	}
+	printf("{\"pid\": %d, \"base\": %" PRIuPTR ", \"size\": %zu, "
+	    "\"metadata\": %zu, \"allocated\": %zu, \"active\": %zu, "
+	    "\"free\": %zu, \"largest_free\": %zu, \"dirty\": %zu, "
+	    "\"backed\": %zu, \"epoch\": %" PRIu64 ", \"repairs\": %" PRIu64,
+	    (int)getpid(), (uintptr_t)heap, st.size, st.metadata, st.allocated,
+	    st.active, st.free, st.largest_free, st.dirty, st.backed, st.epoch,
+	    st.repairs);
+	printf(", \"roots\": {");
+	const char *sep = "";
+	for (unsigned k = 0; k < PH_HEAP_ROOTS; k++) {
+		char *r = ph_heap_get_root(heap, k);
+		if (r != NULL) {
+			printf("%s\"%u\": %" PRIuPTR, sep, k,
+			    (uintptr_t)(r - (char *)heap));
+			sep = ", ";
+		}
+	}
+	printf("}, \"live\": {");
+	sep = "";
+	for (unsigned i = 0; i < 8 && live[i].size; i++) {
+		printf("%s\"%zu\": %u", sep, live[i].size, live[i].n);
+		sep = ", ";
+	}
+	printf("}}\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[1], "create") == 0) {
+		heap = must(ph_heap_open(argv[2], NULL, strtoull(argv[3], NULL,
+		    0), PH_HEAP_CREATE | PH_HEAP_EXCL), "open");
+		fill();
+	} else if (argc == 3 && strcmp(argv[1], "join") == 0) {
+		heap = must(ph_heap_open(argv[2], NULL, 0, 0), "join");
+		join_fill();
+	} else {
+		fprintf(stderr, "usage: ph_holder create NAME SIZE | join NAME\n");
+		return 2;
+	}
+	printf("{\"ready\": %d}\n", (int)getpid());
+	fflush(stdout);
+	char line[64];
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		if (strcmp(line, "stats\n") == 0) {
+			print_stats();
+		} else if (strcmp(line, "recover\n") == 0) {
+			printf("{\"recovered\": %d}\n", ph_heap_recover(heap));
+		} else if (strcmp(line, "check\n") == 0) {
+			printf("{\"check\": %d}\n", ph_heap_check(heap));
+		} else if (strcmp(line, "close\n") == 0) {
+			printf("{\"closed\": %d}\n", ph_heap_close(heap));
+			fflush(stdout);
+			return 0;
+		} else {
+			printf("{\"error\": \"unknown command\"}\n");
+		}
+		fflush(stdout);
+	}
+	return 0;
+}
