@@ -307,10 +307,16 @@ static int header_read(struct snap *s, struct heap *hdr)
 	case 0:
 		break;
 	case EPROTO:
-		snprintf(s->why, sizeof(s->why), "heap of another format "
-		    "(version %u, header %u bytes; this phstat reads version "
-		    "%u, %zu bytes)", hdr->version, hdr->hdr_size, HEAP_VERSION,
-		    sizeof(struct heap));
+		if (hdr->version != HEAP_VERSION ||
+		    hdr->hdr_size != sizeof(struct heap))
+			snprintf(s->why, sizeof(s->why), "heap of another format "
+			    "(version %u, header %u bytes; this phstat reads "
+			    "version %u, %zu bytes)", hdr->version,
+			    hdr->hdr_size, HEAP_VERSION, sizeof(struct heap));
+		else
+			snprintf(s->why, sizeof(s->why), "heap of another format "
+			    "(its page size, classes or size-class table differ "
+			    "from this phstat's)");
 		return SNAP_EVERSION;
 	case EAGAIN:
 		return fail(s, SNAP_EBUSY, "heap is being formatted%s", "");

@@ -29,8 +29,8 @@
 /* Colour keys: the uses, with slabs split by fill. */
 enum key {
 	KEY_META, KEY_FREE_CLEAN, KEY_FREE_DIRTY, KEY_UNBACKED,
-	KEY_SLAB0, KEY_SLAB1, KEY_SLAB2, KEY_SLAB3, KEY_LARGE, KEY_TCACHE,
-	KEY_COUNT
+	KEY_SLAB0, KEY_SLAB1, KEY_SLAB2, KEY_SLAB3, KEY_LARGE, KEY_LARGE_ALT,
+	KEY_TCACHE, KEY_COUNT
 };
 
 static const struct {
@@ -44,19 +44,22 @@ static const struct {
 	[KEY_SLAB1]      = { "#8ccf8f", NULL, "slab, 25-50% used" },
 	[KEY_SLAB2]      = { "#3d9f55", NULL, "slab, 50-75% used" },
 	[KEY_SLAB3]      = { "#17612f", NULL, "slab, 75-100% used" },
-	[KEY_LARGE]      = { "#4572c4", NULL, "large block" },
+	[KEY_LARGE]      = { "#5b8bd9", NULL, "large block" },
+	[KEY_LARGE_ALT]  = { "#2c5499", NULL, "large block (the next one)" },
 	[KEY_TCACHE]     = { "#b455c9", NULL, "thread cache" },
 };
 
 struct cell {
 	float n[USE_COUNT];   /* pages of each use */
 	float fill;           /* sum of slab pages x their fill */
+	float alt;            /* pages of every other large block */
 };
 
 struct map {
 	struct cell *cells;
 	uint64_t ncells, per;       /* cells, pages per cell */
 	uint64_t keypages[KEY_COUNT];
+	uint64_t nlarge;            /* large blocks so far: shades alternate */
 };
 
 static unsigned fill_bucket(double fill)
@@ -76,8 +79,9 @@ static void map_run(void *arg, uint64_t first, uint64_t n, enum snap_use use,
 		[USE_FREE_DIRTY] = KEY_FREE_DIRTY, [USE_UNBACKED] = KEY_UNBACKED,
 		[USE_LARGE] = KEY_LARGE, [USE_TCACHE] = KEY_TCACHE,
 	};
+	bool alt = use == USE_LARGE && (m->nlarge++ & 1);
 	m->keypages[use == USE_SLAB ? KEY_SLAB0 + fill_bucket(fill) :
-	    plain[use]] += n;
+	    alt ? KEY_LARGE_ALT : plain[use]] += n;
 	uint64_t end = first + n;
 	for (uint64_t c = first / m->per; c < m->ncells && c * m->per < end;
 	    c++) {
@@ -86,6 +90,8 @@ static void map_run(void *arg, uint64_t first, uint64_t n, enum snap_use use,
 		m->cells[c].n[use] += (float)(hi - lo);
 		if (use == USE_SLAB)
 			m->cells[c].fill += (float)((double)(hi - lo) * fill);
+		if (alt)
+			m->cells[c].alt += (float)(hi - lo);
 	}
 }
 
@@ -100,7 +106,8 @@ static enum key cell_key(const struct cell *c)
 	case USE_FREE_DIRTY: return KEY_FREE_DIRTY;
 	case USE_UNBACKED: return KEY_UNBACKED;
 	case USE_SLAB: return KEY_SLAB0 + fill_bucket(c->fill / c->n[USE_SLAB]);
-	case USE_LARGE: return KEY_LARGE;
+	case USE_LARGE:
+		return 2 * c->alt > c->n[USE_LARGE] ? KEY_LARGE_ALT : KEY_LARGE;
 	case USE_TCACHE: return KEY_TCACHE;
 	default: return KEY_FREE_CLEAN;
 	}
@@ -142,7 +149,7 @@ static void draw_title(FILE *f, const struct phstat *p, const struct map *m,
 {
 	const struct snap *s = p->snap;
 	const struct stats_snapshot *st = &p->stats;
-	char a[32], b[32], c[32], d[32];
+	char a[32], b[32], c[32], d[32], e[32];
 	fprintf(f, "<text x=\"16\" y=\"26\" class=\"title\">phmalloc heap ");
 	xml_text(f, s->name);
 	fprintf(f, "</text>\n");
@@ -155,7 +162,7 @@ static void draw_title(FILE *f, const struct phstat *p, const struct map *m,
 	fprintf(f, "<text x=\"16\" y=\"64\">allocated %s, free %s (largest run "
 	    "%s), dirty %s, metadata %s</text>\n", human(st->allocated, a),
 	    human(st->free, b), human(st->largest_free, c), human(st->dirty, d),
-	    human(st->metadata, a));
+	    human(st->metadata, e));
 	const char *warn = !s->consistent ? "snapshot inconsistent: the heap "
 	    "changed while it was read" : p->checked && !p->check_ok ?
 	    "check FAILED: " : NULL;

@@ -10,11 +10,15 @@
  *   stats    ph_heap_stats, the roots and what this process keeps live
  *   recover  ph_heap_recover
  *   check    ph_heap_check
+ *   churn MS start a thread that allocates and frees for MS milliseconds
+ *   wait     wait for that thread to end
  *   close    ph_heap_close, then exit
  * End of input exits without closing (as a process that dies would).
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +82,41 @@ static void join_fill(void)
 	ph_heap_set_root(heap, 5, p);
 }
 
+static unsigned churn_ms;
+static pthread_t churner;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Keeps the heap's metadata changing: large blocks take the lock every
+ * time, small ones move between the cache and the slabs.  Half the heap in
+ * slabs first, so that a copy of it takes long enough to see the changes. */
+static void *churn(void *arg)
+{
+	enum { NFILL = 6000 };
+	static void *fillers[NFILL];
+	for (int i = 0; i < NFILL; i++)
+		fillers[i] = must(ph_heap_malloc(heap, 1200), "churn fill");
+	uint64_t end = now_ms() + churn_ms, n = 0;
+	while (now_ms() < end) {
+		void *big = must(ph_heap_malloc(heap, 64 << 10), "churn");
+		void *small[64];
+		for (int i = 0; i < 64; i++)
+			small[i] = must(ph_heap_malloc(heap, 200), "churn");
+		for (int i = 0; i < 64; i++)
+			ph_heap_free(heap, small[i]);
+		ph_heap_free(heap, big);
+		n++;
+	}
+	for (int i = 0; i < NFILL; i++)
+		ph_heap_free(heap, fillers[i]);
+	return (void *)(uintptr_t)n;
+}
+
 static void print_stats(void)
 {
 	struct ph_heap_stats st;
@@ -135,6 +174,14 @@ int main(int argc, char **argv)
 			printf("{\"recovered\": %d}\n", ph_heap_recover(heap));
 		} else if (strcmp(line, "check\n") == 0) {
 			printf("{\"check\": %d}\n", ph_heap_check(heap));
+		} else if (strncmp(line, "churn ", 6) == 0) {
+			churn_ms = (unsigned)atoi(line + 6);
+			int err = pthread_create(&churner, NULL, churn, NULL);
+			printf("{\"churning\": %d}\n", err == 0);
+		} else if (strcmp(line, "wait\n") == 0) {
+			void *n;
+			pthread_join(churner, &n);
+			printf("{\"churned\": %" PRIuPTR "}\n", (uintptr_t)n);
 		} else if (strcmp(line, "close\n") == 0) {
 			printf("{\"closed\": %d}\n", ph_heap_close(heap));
 			fflush(stdout);
