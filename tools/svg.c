@@ -23,7 +23,7 @@
 #define SVG_PITCH     8       /* px, cell and gap */
 #define SVG_LEFT      76      /* px, room for the row labels */
 #define SVG_TOP       92      /* px, room for the title */
-#define SVG_LEGEND_W  300
+#define SVG_LEGEND_W  380
 #define SVG_FILLS     4       /* slab fill shades: up to 25, 50, 75, 100% */
 
 /* Colour keys: the uses, with slabs split by fill. */
@@ -45,7 +45,7 @@ static const struct {
 	[KEY_SLAB2]      = { "#3d9f55", NULL, "slab, 50-75% used" },
 	[KEY_SLAB3]      = { "#17612f", NULL, "slab, 75-100% used" },
 	[KEY_LARGE]      = { "#5b8bd9", NULL, "large block" },
-	[KEY_LARGE_ALT]  = { "#2c5499", NULL, "large block (the next one)" },
+	[KEY_LARGE_ALT]  = { "#2c5499", NULL, "large block (alternate shade)" },
 	[KEY_TCACHE]     = { "#b455c9", NULL, "thread cache" },
 };
 
@@ -95,12 +95,23 @@ static void map_run(void *arg, uint64_t first, uint64_t n, enum snap_use use,
 	}
 }
 
+/* A cell shows the main use of its used pages if it has any (so that a
+ * small block in a mostly free stretch stays visible), else the main use
+ * of all its pages. */
 static enum key cell_key(const struct cell *c)
 {
+	static const enum snap_use used[] = { USE_SLAB, USE_LARGE, USE_TCACHE };
 	unsigned best = USE_FREE_CLEAN;
 	for (unsigned u = 0; u < USE_COUNT; u++)
 		if (c->n[u] > c->n[best])
 			best = u;
+	unsigned main_used = USE_COUNT;
+	for (unsigned i = 0; i < sizeof(used) / sizeof(used[0]); i++)
+		if (c->n[used[i]] > 0 && (main_used == USE_COUNT ||
+		    c->n[used[i]] > c->n[main_used]))
+			main_used = used[i];
+	if (main_used != USE_COUNT)
+		best = main_used;
 	switch (best) {
 	case USE_META: return KEY_META;
 	case USE_FREE_DIRTY: return KEY_FREE_DIRTY;
@@ -154,9 +165,10 @@ static void draw_title(FILE *f, const struct phstat *p, const struct map *m,
 	xml_text(f, s->name);
 	fprintf(f, "</text>\n");
 	fprintf(f, "<text x=\"16\" y=\"46\">%s in %u pages of 4 KiB; each "
-	    "cell is %" PRIu64 " page%s, each row %s; epoch %" PRIu64
+	    "cell is %" PRIu64 " page%s%s, each row %s; epoch %" PRIu64
 	    ", %zu thread cache%s, %zu process%s</text>\n",
 	    human(st->size, a), s->h->npages, m->per, m->per == 1 ? "" : "s",
+	    m->per == 1 ? "" : " (shown by the main use of its used pages)",
 	    human(m->per * SVG_COLS * PAGE, b), st->epoch, s->ntcaches,
 	    s->ntcaches == 1 ? "" : "s", s->nprocs, s->nprocs == 1 ? "" : "es");
 	fprintf(f, "<text x=\"16\" y=\"64\">allocated %s, free %s (largest run "
