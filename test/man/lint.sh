@@ -24,5 +24,5 @@ if [ "$n" -eq 0 ]; then
 	echo "no manual pages found in ${srcdir:-.}/man"
 	exit 1
 fi
-echo "$n pages lint-clean"
+echo "$n pages checked"
 exit $status

@@ -8,3 +8,11 @@ EXTRA_DIST += test/phstat/test_phstat.py
 test_phstat_ph_holder_SOURCES = test/phstat/ph_holder.c
 test_phstat_ph_holder_LDADD = libphmalloc.la
 test_phstat_ph_holder_LDFLAGS = -no-install
+
+# The table of attached processes that phstat shows, on the internals.
+check_PROGRAMS += test/phstat/test_procs
+TESTS += test/phstat/test_procs
+test_phstat_test_procs_SOURCES = test/phstat/test_procs.c
+test_phstat_test_procs_CPPFLAGS = $(AM_CPPFLAGS) -DPH_PREFIX=$(PH_PREFIX)
+test_phstat_test_procs_CFLAGS = $(TEST_CFLAGS)
+test_phstat_test_procs_LDADD = libphinternal.la $(TEST_LIBS)
