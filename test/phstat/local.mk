@@ -6,7 +6,8 @@ check_PROGRAMS += test/phstat/ph_holder
 TESTS += test/phstat/test_phstat.py
 EXTRA_DIST += test/phstat/test_phstat.py
 test_phstat_ph_holder_SOURCES = test/phstat/ph_holder.c
-test_phstat_ph_holder_LDADD = libphmalloc.la
+test_phstat_ph_holder_CPPFLAGS = $(AM_CPPFLAGS) -DPH_PREFIX=$(PH_PREFIX)
+test_phstat_ph_holder_LDADD = libphinternal.la
 test_phstat_ph_holder_LDFLAGS = -no-install
 
 # The table of attached processes that phstat shows, on the internals.

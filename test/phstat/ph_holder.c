@@ -7,24 +7,29 @@
  *
  * Then it reads commands, one a line, on stdin and answers each with one
  * JSON line on stdout:
- *   stats    ph_heap_stats, the roots and what this process keeps live
+ *   stats    ph_heap_stats, the roots, what this process keeps live and
+ *            whether it has thread caches
  *   recover  ph_heap_recover
  *   check    ph_heap_check
  *   churn MS start a thread that allocates and frees for MS milliseconds
  *   wait     wait for that thread to end
+ *   lock     take the heap's lock (internal heap_lock) and keep it
+ *   unlock   let it go
  *   close    ph_heap_close, then exit
  * End of input exits without closing (as a process that dies would).
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <phmalloc.h>
+#include "phmalloc.h"
+#include "internal.h"   /* heap_lock: linked with libphinternal */
 
 static ph_heap_t *heap;
 /* Blocks this process keeps live, by usable size. */
@@ -132,6 +137,13 @@ static void print_stats(void)
 	    (int)getpid(), (uintptr_t)heap, st.size, st.metadata, st.allocated,
 	    st.active, st.free, st.largest_free, st.dirty, st.backed, st.epoch,
 	    st.repairs);
+	bool built_tcache = false, opt_tcache = false;
+	size_t len = sizeof(bool);
+	PHMALLOC_FN(mallctl)("config.tcache", &built_tcache, &len, NULL, 0);
+	len = sizeof(bool);
+	PHMALLOC_FN(mallctl)("opt.tcache", &opt_tcache, &len, NULL, 0);
+	printf(", \"tcache\": %s", built_tcache && opt_tcache ? "true" :
+	    "false");
 	printf(", \"roots\": {");
 	const char *sep = "";
 	for (unsigned k = 0; k < PH_HEAP_ROOTS; k++) {
@@ -182,6 +194,12 @@ int main(int argc, char **argv)
 			void *n;
 			pthread_join(churner, &n);
 			printf("{\"churned\": %" PRIuPTR "}\n", (uintptr_t)n);
+		} else if (strcmp(line, "lock\n") == 0) {
+			heap_lock((struct heap *)heap);
+			printf("{\"locked\": %d}\n", (int)os_tid());
+		} else if (strcmp(line, "unlock\n") == 0) {
+			heap_unlock((struct heap *)heap);
+			printf("{\"unlocked\": 1}\n");
 		} else if (strcmp(line, "close\n") == 0) {
 			printf("{\"closed\": %d}\n", ph_heap_close(heap));
 			fflush(stdout);

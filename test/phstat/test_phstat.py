@@ -172,13 +172,15 @@ def live_heap(name, tmp, label):
           "%s: roots %s, expected %s" % (label, out["roots"], roots))
     check(sorted(roots) == [0, 3, 5], label + ": roots 0, 3, 5 set")
     expect_live(out, add_live(st["live"], jst["live"]), label)
+    caches = 1 if st["tcache"] else 0   # --disable-tcache: none
     procs = {p["pid"]: p for p in out["processes"]}
     for h in (creator, joiner):
         p = procs.get(h.pid)
         check(p is not None and p["alive"] and p["attached"] and
-              p["tcaches"] == 1, "%s: process %d: %s" % (label, h.pid, p))
-    check(len(out["tcaches"]) == 2 and all(t["alive"] for t in
-          out["tcaches"]), label + ": two live thread caches")
+              p["tcaches"] == caches, "%s: process %d: %s"
+              % (label, h.pid, p))
+    check(len(out["tcaches"]) == 2 * caches and all(t["alive"] for t in
+          out["tcaches"]), label + ": a live thread cache each")
     cached = sum(t["bytes"] for t in out["tcaches"])
     check(cached == sum(c["cached"] * c["size"] for c in out["classes"]),
           label + ": cached bytes by cache and by class differ")
@@ -195,17 +197,13 @@ def live_heap(name, tmp, label):
     check(rc == GOOD, "%s: --svg exit %d: %s" % (label, rc, err))
     svg_ok(svg, label, out["pages"])
 
-    # A heap that keeps changing: reported, and never judged broken.
-    creator.cmd("churn 1500")
-    inconsistent = 0
+    # A heap that keeps changing is never judged broken (whether a copy
+    # settles depends on the scheduler: see lock_tests for the verdict).
+    creator.cmd("churn 1000")
     for _ in range(4):
         rc, busy, err = phstat_json("--check", name)
         check(rc in (GOOD, BUSY), "%s: --check on a busy heap: exit %d: %s"
               % (label, rc, err))
-        if busy and not busy["snapshot"]["consistent"]:
-            inconsistent += 1
-    check(inconsistent > 0, label + ": a churning heap was never reported "
-          "inconsistent")
     check(creator.cmd("wait")["churned"] > 0, label + ": churn ran")
 
     # The joiner dies: dead, then reclaimed by ph_heap_recover.
@@ -215,16 +213,18 @@ def live_heap(name, tmp, label):
     j = procs.get(joiner.pid)
     check(rc == GOOD and j is not None and not j["alive"] and j["attached"],
           "%s: killed process shows %s" % (label, j))
-    check(any(t["pid"] == joiner.pid and not t["alive"]
-              for t in out["tcaches"]), label + ": its cache is dead")
+    check(caches == 0 or any(t["pid"] == joiner.pid and not t["alive"]
+                             for t in out["tcaches"]),
+          label + ": its cache is dead")
     check(procs[creator.pid]["alive"], label + ": creator still alive")
-    check(creator.cmd("recover")["recovered"] == 1, label + ": recover")
+    check(creator.cmd("recover")["recovered"] == caches,
+          label + ": recover")
     st = creator.cmd("stats")
     rc, out, err = phstat_json("--check", name)
     check(rc == GOOD and out["check"]["ok"], label + ": check after recover")
     check([p["pid"] for p in out["processes"]] == [creator.pid],
           "%s: after recover, processes %s" % (label, out["processes"]))
-    check([t["pid"] for t in out["tcaches"]] == [creator.pid],
+    check([t["pid"] for t in out["tcaches"]] == [creator.pid] * caches,
           label + ": after recover, only the creator's cache")
     compare_stats(out, st, label + " after recover")
     expect_live(out, add_live(st["live"], jst["live"]), label +
@@ -239,6 +239,47 @@ def live_heap(name, tmp, label):
     check(rc == GOOD and out["processes"] == [] and out["tcaches"] == [],
           "%s: after close: %s %s" % (label, out and out["processes"], err))
     return image
+
+
+def lock_tests(tmp):
+    """The lock seen from outside: held by a live thread (the copy never
+    settles), then by a process that died (the next locker repairs)."""
+    name = os.path.join(tmp, "locked.heap")
+    a = Holder("create", name, str(HEAP_SIZE))
+    b = Holder("join", name)
+    tid = a.cmd("lock")["locked"]
+    rc, out, err = phstat_json("--check", name)
+    check(rc == GOOD and out["lock"]["held"] and
+          out["lock"]["owner_tid"] == tid and not out["lock"]["owner_died"],
+          "locked heap: exit %d, lock %s" % (rc, out and out["lock"]))
+    check(out["snapshot"] == {"consistent": False, "attempts": 8},
+          "locked heap: snapshot %s" % out["snapshot"])
+    check(out["check"]["ok"], "locked heap: a quiet heap checks clean")
+    rc, text, err = phstat(name)
+    check("INCONSISTENT" in text and "held by thread %d" % tid in text,
+          "locked heap: the text says so")
+    check(a.cmd("unlock") == {"unlocked": 1}, "unlock")
+    rc, out, err = phstat_json(name)
+    check(not out["lock"]["held"] and out["snapshot"]["consistent"],
+          "unlocked heap: lock %s" % out["lock"])
+
+    a.cmd("lock")
+    a.kill()
+    rc, out, err = phstat_json(name)
+    check(rc == GOOD and out["lock"]["held"] and out["lock"]["owner_died"],
+          "owner died: lock %s" % (out and out["lock"]))
+    rc, text, err = phstat(name)
+    check("held by a process that died" in text, "owner died: text")
+    check(b.cmd("check") == {"check": 0}, "the next locker repairs")
+    st = b.cmd("stats")
+    rc, out, err = phstat_json("--check", name)
+    check(rc == GOOD and not out["lock"]["held"] and out["repairs"] == 1 and
+          out["check"]["ok"], "after repair: exit %d, repairs %s, lock %s"
+          % (rc, out["repairs"], out["lock"]))
+    check([p["pid"] for p in out["processes"]] == [b.pid],
+          "after repair, processes %s" % out["processes"])
+    compare_stats(out, st, "after repair")
+    b.close()
 
 
 def damaged(tmp, image, fn, label):
@@ -378,6 +419,7 @@ def main():
     try:
         image = live_heap(os.path.join(tmp, "live.heap"), tmp, "file heap")
         live_heap(shm, tmp, "shm heap")
+        lock_tests(tmp)
         if image is not None:
             damage_tests(tmp, image)
             bad_arguments(tmp, image)
