@@ -57,7 +57,8 @@ static void help(void)
 
 /* ---- text ------------------------------------------------------------------- */
 
-static const char *human(uint64_t bytes, char buf[32])
+/* "16.0 MiB": bytes for a person to read. */
+const char *human(uint64_t bytes, char buf[32])
 {
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
 	double v = (double)bytes;
@@ -69,7 +70,7 @@ static const char *human(uint64_t bytes, char buf[32])
 	if (u == 0)
 		snprintf(buf, 32, "%" PRIu64 " B", bytes);
 	else
-		snprintf(buf, 32, "%.1f %s", v, unit[u]);
+		snprintf(buf, 32, "%.*f %s", v < 10 ? 1 : 0, v, unit[u]);
 	return buf;
 }
 

@@ -15,6 +15,9 @@ struct phstat {
 	char why[256];                  /* the broken invariant */
 };
 
+/* "16.0 MiB": bytes for a person to read (phstat.c). */
+const char *human(uint64_t bytes, char buf[32]);
+
 /* Draws the map of the heap's pages into path; 0, or -1 with errno set. */
 int svg_write(const struct phstat *p, const char *path);
 

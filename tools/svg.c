@@ -124,22 +124,6 @@ static enum key cell_key(const struct cell *c)
 	}
 }
 
-static const char *human(uint64_t bytes, char buf[32])
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)bytes;
-	unsigned u = 0;
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, 32, "%" PRIu64 " B", bytes);
-	else
-		snprintf(buf, 32, "%.*f %s", v < 10 ? 1 : 0, v, unit[u]);
-	return buf;
-}
-
 static void xml_text(FILE *f, const char *s)
 {
 	for (; *s; s++) {
