@@ -82,8 +82,9 @@ static void print_text(const struct phstat *p)
 	const struct snap_census *k = &s->census;
 	char b1[32], b2[32];
 
-	printf("heap %s: %s (%" PRIu64 " bytes, %u pages of %zu), format %u, "
-	    "created at %#" PRIx64 "%s\n", s->name, human(h->size, b1),
+	printf("heap %s: %s (%" PRIu64 " bytes, %u pages of %zu bytes), "
+	    "format %u, created at %#" PRIx64 "%s\n", s->name,
+	    human(h->size, b1),
 	    h->size, h->npages, PAGE, h->version, h->base,
 	    (h->flags & HEAP_F_GROW) ? ", growable" : "");
 	if (s->consistent)
