@@ -303,6 +303,11 @@ static int header_read(struct snap *s, struct heap *hdr)
 		return fail(s, SNAP_ENOTHEAP, "not a heap%s",
 		    got == 0 ? " (empty)" : " (too short)");
 	}
+	/* heap_format clears the magic while it works: say so, not "not a
+	 * heap", for a range a process is formatting right now. */
+	if (atomic_load(&hdr->magic) != HEAP_MAGIC &&
+	    atomic_load(&hdr->init) == HEAP_INIT_FORMATTING)
+		return fail(s, SNAP_EBUSY, "heap is being formatted%s", "");
 	switch (heap_verify_header(hdr, 0)) {
 	case 0:
 		break;

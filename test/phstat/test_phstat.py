@@ -377,6 +377,11 @@ def bad_arguments(tmp, image):
     half = os.path.join(tmp, "half.heap")
     with open(half, "wb") as f:
         f.write(image[:len(image) // 2])
+    formatting = os.path.join(tmp, "formatting.heap")
+    b = bytearray(len(image))
+    struct.pack_into("<I", b, 8, 1)         # init: HEAP_INIT_FORMATTING
+    with open(formatting, "wb") as f:
+        f.write(b)
     stub = os.path.join(tmp, "stub.heap")
     with open(stub, "wb") as f:
         f.write(image[:100])
@@ -395,6 +400,7 @@ def bad_arguments(tmp, image):
         ((junk,), NOTHEAP, "not a heap"),
         ((other,), VERSION, "another format"),
         ((half,), TRUNCATED, "truncated"),
+        ((formatting,), BUSY, "being formatted"),
         ((stub,), TRUNCATED, "truncated"),
         (("--svg", "/nonexistent-dir/map.svg", heap), OUTPUT,
          "cannot write"),
