@@ -380,6 +380,7 @@ int heap_repair(struct heap *h)
 			h->roots[k] = 0;
 	h->stats.nrepairs++;
 	tcache_reclaim_locked(h);
+	heap_proc_reclaim_locked(h);
 	return 0;
 }
 
@@ -391,14 +392,11 @@ void heap_purge(struct heap *h, bool force)
 	heap_unlock(h);
 }
 
-int heap_validate(struct heap *h, char *why, size_t whylen)
+/* The checks of heap_validate, without the header check and the lock: for
+ * a caller that holds the lock, or that reads a private copy of a heap
+ * (phstat).  Reads only; every walk below is bounded. */
+int heap_validate_locked(struct heap *h, char *why, size_t whylen)
 {
-	int err = heap_verify_header(h, 0);
-	if (err) {
-		snprintf(why, whylen, "bad header (%s)", strerror(err));
-		return 1;
-	}
-	heap_lock(h);
 	int bad = h->hwm > h->limit || h->hwm < h->first_page ||
 	    h->limit > h->npages;
 	if (bad)
@@ -429,15 +427,33 @@ int heap_validate(struct heap *h, char *why, size_t whylen)
 			bad = 1;
 		}
 	}
+	return bad;
+}
+
+int heap_validate(struct heap *h, char *why, size_t whylen)
+{
+	int err = heap_verify_header(h, 0);
+	if (err) {
+		snprintf(why, whylen, "bad header (%s)", strerror(err));
+		return 1;
+	}
+	heap_lock(h);
+	int bad = heap_validate_locked(h, why, whylen);
 	heap_unlock(h);
 	return bad;
 }
 
 void heap_stats_read(struct heap *h, struct stats_snapshot *s)
 {
-	memset(s, 0, sizeof(*s));
 	heap_lock(h);
-	slab_remote_drain(h);
+	slab_remote_drain(h);   /* remote blocks count as free */
+	heap_stats_read_locked(h, s);
+	heap_unlock(h);
+}
+
+void heap_stats_read_locked(struct heap *h, struct stats_snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
 	/* Blocks in thread caches are free as far as the user is concerned;
 	 * those of other arenas are taken off the total by the caller. */
 	s->allocated = h->stats.allocated - tcache_cached_bytes(h,
@@ -470,7 +486,55 @@ void heap_stats_read(struct heap *h, struct stats_snapshot *s)
 		s->bins[c].ndalloc = h->bins[c].ndalloc;
 		s->bins[c].curblocks = h->bins[c].curblocks;
 	}
+}
+
+/* ---- the table of attached processes (struct heap.procs) ------------------ */
+
+void heap_proc_attach(struct heap *h)
+{
+	uint32_t pid = (uint32_t)getpid();
+	uint64_t start = os_proc_start(0);
+	heap_lock(h);
+	struct heap_proc *free_slot = NULL;
+	for (unsigned i = 0; i < HEAP_NPROCS; i++) {
+		struct heap_proc *p = &h->procs[i];
+		if (p->pid == pid && p->start == start) {
+			free_slot = NULL;   /* already recorded */
+			break;
+		}
+		if (p->pid == 0 && free_slot == NULL)
+			free_slot = p;
+	}
+	if (free_slot != NULL) {
+		free_slot->start = start;
+		atomic_signal_fence(memory_order_release);
+		free_slot->pid = pid;    /* the entry counts once pid is set */
+	}
 	heap_unlock(h);
+}
+
+void heap_proc_detach(struct heap *h)
+{
+	uint32_t pid = (uint32_t)getpid();
+	uint64_t start = os_proc_start(0);
+	heap_lock(h);
+	for (unsigned i = 0; i < HEAP_NPROCS; i++)
+		if (h->procs[i].pid == pid && h->procs[i].start == start)
+			h->procs[i] = (struct heap_proc){ 0 };
+	heap_unlock(h);
+}
+
+unsigned heap_proc_reclaim_locked(struct heap *h)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < HEAP_NPROCS; i++) {
+		struct heap_proc *p = &h->procs[i];
+		if (p->pid != 0 && !os_proc_alive(p->pid, p->start)) {
+			*p = (struct heap_proc){ 0 };
+			n++;
+		}
+	}
+	return n;
 }
 
 /* Adds snapshot b into a: the process heap seen as one heap. */

@@ -59,7 +59,10 @@ static int heap_wait_ready(struct heap *h)
 static struct heap *heap_register(struct heap *h)
 {
 	int err = registry_add(h);
-	return err ? fail_ptr(err) : h;
+	if (err)
+		return fail_ptr(err);
+	heap_proc_attach(h);
+	return h;
 }
 
 PH_EXPORT ph_heap_t *ph_heap_create(void *start, size_t size, unsigned flags)
@@ -95,8 +98,10 @@ static int heap_join(struct heap *h, size_t size)
 	if (registry_overlaps(h, h->size))
 		return EEXIST;
 	err = registry_add(h);
-	if (err == 0)
+	if (err == 0) {
+		heap_proc_attach(h);
 		ph_heap_recover((ph_heap_t *)h);
+	}
 	return err;
 }
 
@@ -115,6 +120,7 @@ PH_EXPORT int ph_heap_detach(ph_heap_t *hp)
 	struct heap *h = H(hp);
 	if (h == NULL || heap_is_process(h) || registry_lookup(h) != h)
 		return EINVAL;
+	heap_proc_detach(h);
 	tcache_detach(h);
 	registry_remove(h);
 	if (vg_on())
@@ -129,6 +135,7 @@ PH_EXPORT int ph_heap_recover(ph_heap_t *hp)
 		return -EINVAL;
 	heap_lock(h);
 	unsigned n = tcache_reclaim_locked(h);
+	heap_proc_reclaim_locked(h);
 	heap_unlock(h);
 	return (int)n;
 }
@@ -207,6 +214,7 @@ static ph_heap_t *heap_open_new(int fd, void *base, size_t size,
 		munmap(h, size);
 		return fail_ptr(ENFILE);
 	}
+	heap_proc_attach(h);
 	registry_set_owned(h, grow ? dup(fd) : -1);
 	return (ph_heap_t *)h;
 }
@@ -313,6 +321,7 @@ PH_EXPORT int ph_heap_close(ph_heap_t *hp)
 		return EINVAL;
 	bool owned = registry_is_owned(h);
 	size_t size = h->size;
+	heap_proc_detach(h);
 	tcache_detach(h);
 	registry_remove(h);
 	if (vg_on())
@@ -530,11 +539,15 @@ PH_EXPORT int P(config_private_heap)(void *start, size_t size)
 		heap_format(h, size, os_range_shared(h) ? HEAP_F_SHARED : 0,
 		    false);
 		err = registry_add(h);
+		if (err == 0)
+			heap_proc_attach(h);
 	} else if (magic != HEAP_MAGIC && fresh != HEAP_INIT_FORMATTING) {
 		/* Neither a heap nor zeroes: the range is the caller's, use it. */
 		heap_format(h, size, os_range_shared(h) ? HEAP_F_SHARED : 0,
 		    false);
 		err = registry_add(h);
+		if (err == 0)
+			heap_proc_attach(h);
 	} else {
 		err = heap_join(h, size);
 	}

@@ -261,6 +261,15 @@ size_t       heap_capacity_pages(size_t npages);
 void         heap_reset(struct heap *h);
 void         heap_vg_forget(struct heap *h);   /* valgrind.h */
 int          heap_validate(struct heap *h, char *why, size_t whylen);
+/* heap_validate's checks without the header check and without the lock:
+ * the caller holds it, or owns a private copy of the heap.  Only reads. */
+int          heap_validate_locked(struct heap *h, char *why, size_t whylen);
+/* The table of attached processes: this process joins it (a full table
+ * records nothing) and leaves it; dead processes' entries are dropped
+ * (needs lock; returns how many). */
+void         heap_proc_attach(struct heap *h);
+void         heap_proc_detach(struct heap *h);
+unsigned     heap_proc_reclaim_locked(struct heap *h);
 void         heap_purge(struct heap *h, bool force);
 /* Rebuilds what a process killed inside the lock may have left half
  * written; needs lock.  Returns 0, or 1 if the page map itself is broken. */
@@ -424,6 +433,8 @@ struct stats_snapshot {
 	} bins[NBINS];
 };
 void heap_stats_read(struct heap *h, struct stats_snapshot *s);
+/* The same without taking the lock (held, or h is a private copy). */
+void heap_stats_read_locked(struct heap *h, struct stats_snapshot *s);
 /* The default heap's snapshot; in process mode, all arenas summed. */
 void heap_stats_read_default(struct stats_snapshot *s);
 

@@ -393,14 +393,17 @@ bool page_run_grow(struct heap *h, uint32_t head, size_t n, bool *zero)
 	return true;
 }
 
-/* The longest free run, in pages: the top non-empty class holds it. */
+/* The longest free run, in pages: the top non-empty class holds it.  The
+ * walk checks each link and stops after npages entries, so that a damaged
+ * heap (or phstat's copy of a live one) cannot send it astray. */
 size_t page_largest_free(struct heap *h)
 {
 	struct page *pm = heap_pages(h);
-	size_t best = 0;
+	size_t best = 0, guard = h->npages;
 	for (int c = NRUNCLASSES - 1; c >= 0 && best == 0; c--)
-		for (uint32_t idx = h->runs[c]; idx; idx = pm[idx].next)
-			if (pm[idx].span > best)
+		for (uint32_t idx = h->runs[c]; idx && idx < h->npages &&
+		    guard-- != 0; idx = pm[idx].next)
+			if (pm[idx].kind == PAGE_FREE && pm[idx].span > best)
 				best = pm[idx].span;
 	return best;
 }

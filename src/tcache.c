@@ -585,11 +585,12 @@ int tcache_validate(struct heap *h, char *why, size_t whylen)
 		bool quiet = tc->pid == pid && tc->tid == tid;
 		for (unsigned c = 0; quiet && c < NBINS; c++) {
 			struct tcache_bin *b = &tc->bins[c];
-			if (b->count > b->max) {
+			if (b->count > b->max ||
+			    (uint64_t)b->first + b->max > tcache_nslots) {
 				snprintf(why, whylen, "thread cache %llu: "
-				    "class %u holds %u of %u",
+				    "class %u holds %u of %u from slot %u",
 				    (unsigned long long)off, c, b->count,
-				    b->max);
+				    b->max, b->first);
 				return 1;
 			}
 			for (uint32_t i = 0; i < b->count; i++) {
@@ -598,7 +599,7 @@ int tcache_validate(struct heap *h, char *why, size_t whylen)
 				uint32_t hd = bi < h->npages &&
 				    pm[bi].kind == PAGE_SLAB_BODY ?
 				    pm[bi].span : bi;
-				bool sound = bo < h->size ?
+				bool sound = bo < h->size ? hd < h->npages &&
 				    pm[hd].kind == PAGE_SLAB && pm[hd].cls == c :
 				    foreign_block_sound(h, c, bo);
 				if (!sound) {

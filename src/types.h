@@ -208,6 +208,19 @@ struct heap_stats {
 	uint64_t nrepairs;       /* repairs after a process died in the lock */
 };
 
+/* ---- struct heap_proc: one process attached to a heap ----------------------
+ * Filled by heap.c:heap_proc_attach when a process creates, attaches, opens
+ * or configures the heap, cleared at detach and close, and for a process
+ * that died by heap.c:heap_proc_reclaim_locked (ph_heap_recover, repair).
+ * Only phstat reads it; a full table simply records no more.
+ */
+struct heap_proc {
+	uint32_t pid;        /* 0: empty entry */
+	uint32_t unused;
+	uint64_t start;      /* process start time (os_proc_start) */
+};
+#define HEAP_NPROCS 32
+
 /* ---- struct heap: the one state struct, at the start of its range --------- */
 struct heap {
 	/* Set when formatted, read-only after (except epoch). */
@@ -246,6 +259,11 @@ struct heap {
 	uint64_t roots[NROOTS];   /* offsets, 0 = unset */
 	uint64_t tcaches;         /* offset of the first thread cache, 0 none */
 	struct heap_stats stats;
+
+	/* Attached processes (phstat): filled at create/attach/open/
+	 * config_private_heap, cleared at detach/close; dead entries are
+	 * dropped by recovery.  Not cleared by reset. */
+	struct heap_proc procs[HEAP_NPROCS];
 };
 
 /* struct heap.flags */

@@ -5,7 +5,7 @@ set -eu
 need=""
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for pkg in build-essential autoconf automake libtool pkg-config check \
-	valgrind clang perl gawk sqlite3 python3 coreutils; do
+	valgrind clang perl gawk sqlite3 python3 coreutils mandoc librsvg2-bin; do
 	have "$pkg" || need="$need $pkg"
 done
 if [ -n "$need" ]; then
