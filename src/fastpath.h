@@ -39,8 +39,8 @@ static inline void *cache_alloc(struct heap *h, struct tslot *t, size_t size)
 static inline bool cache_free(struct heap *h, struct tslot *t, void *p)
 {
 	uintptr_t off = (uintptr_t)p - (uintptr_t)h;
-	if (unlikely(off >= h->size))
-		return false;
+	if (unlikely(off >= h->size || heap_tagging(h)))
+		return false;   /* not ours, or its tag must be dropped */
 	uint32_t e = heap_slabmap(h)[off >> LG_PAGE];
 	if (!(e & SLABMAP_TAG))
 		return false;   /* large or bad */

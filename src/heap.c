@@ -220,7 +220,7 @@ void heap_vg_forget(struct heap *h)
 			break;
 		char *base = page_addr(h, i);
 		if (pm[i].kind == PAGE_LARGE) {
-			vg_free(h, base);
+			vg_free(h, base + large_lead(&pm[i]));
 		} else if (pm[i].kind == PAGE_SLAB) {
 			const struct sizeclass *sc = &sizeclasses[pm[i].cls];
 			uint64_t onchain[4] = { 0 };   /* nblocks <= 256 */
@@ -254,9 +254,12 @@ void heap_reset(struct heap *h)
 	memset(h->bins, 0, sizeof(h->bins));
 	memset(h->roots, 0, sizeof(h->roots));
 	h->tcaches = 0;   /* the caches were blocks of the heap: gone too */
+	h->tags = 0;      /* so was the tag table */
+	atomic_store_explicit(&h->tagging, 0, memory_order_relaxed);
 	struct heap_stats keep = h->stats;
 	memset(&h->stats, 0, sizeof(h->stats));
 	h->stats.dirty_pages = keep.dirty_pages;
+	heap_wake_waiters(h);   /* everything is free: smalloc may go on */
 	heap_unlock(h);
 }
 
@@ -324,7 +327,8 @@ int heap_validate(struct heap *h, char *why, size_t whylen)
 	if (!bad)
 		bad = page_validate(h, why, whylen) ||
 		    bin_validate(h, why, whylen) ||
-		    tcache_validate(h, why, whylen);
+		    tcache_validate(h, why, whylen) ||
+		    tag_validate(h, why, whylen);
 	if (!bad && config_stats) {
 		uint64_t blocks = 0;
 		for (unsigned c = 0; c < NBINS; c++)
@@ -349,7 +353,9 @@ void heap_stats_read(struct heap *h, struct stats_snapshot *s)
 	memset(s, 0, sizeof(*s));
 	heap_lock(h);
 	/* Blocks in thread caches are free as far as the user is concerned. */
-	s->allocated = h->stats.allocated - tcache_cached_bytes(h);
+	s->cached = tcache_cached_bytes(h);
+	s->ncaches = tcache_count_locked(h);
+	s->allocated = h->stats.allocated - s->cached;
 	s->active = h->stats.active_pages << LG_PAGE;
 	s->dirty = h->stats.dirty_pages << LG_PAGE;
 	s->metadata = (size_t)h->first_page << LG_PAGE;

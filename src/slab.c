@@ -177,7 +177,9 @@ void slab_free(struct heap *h, struct page *s, uint32_t head, void *p)
 		bin_remove(h, b, head);
 		b->nslabs--;
 		page_run_free(h, head);
+		return;   /* that woke smalloc's waiters */
 	}
+	heap_wake_waiters(h);
 }
 
 int slab_validate(struct heap *h, uint32_t head, char *why, size_t whylen)

@@ -389,10 +389,20 @@ size_t tcache_cached_bytes(struct heap *h)
 	return bytes;
 }
 
+size_t tcache_count_locked(struct heap *h)
+{
+	size_t n = 0;
+	TC_FOREACH(h, tc, nx, guard)
+		n++;
+	return n;
+}
+
 static bool tcache_free_busy(struct heap *h, struct tslot *t, void *p);
 
 bool tcache_free(struct heap *h, void *p)
 {
+	if (heap_tagging(h))
+		return false;   /* heap_free drops the block's tag */
 	struct tslot *t = tcache_slot(h);
 	if (t == NULL)
 		return false;
