@@ -465,6 +465,50 @@ START_TEST(smalloc_wakes_on_a_cache_flush)
 }
 END_TEST
 
+/* The free wakes the waiter at once (the futex), not at the end of some
+ * polling interval: over several rounds, smalloc returns soon after the
+ * other process's free each time.  _i 0: a page run is freed; 1: a small
+ * block goes back to a slab that stays in use. */
+START_TEST(smalloc_wakes_promptly)
+{
+	enum { ROUNDS = 5, LATENCY_MAX_MS = 40, SMALL = 64 };
+	struct full f = { .h = new_heap(FULL_SIZE, true) };
+	size_t want = _i == 0 ? BIG_BLOCK : SMALL;
+	void *b;
+	if (_i == 0) {
+		fill_heap(&f);
+		b = f.blocks[0];
+	} else {
+		b = ph_heap_malloc(f.h, SMALL);
+		while (ph_heap_malloc(f.h, SMALL) != NULL)
+			;
+	}
+	volatile uint64_t *freed_at = map_range(os_page(), true);
+	uint64_t worst = 0;
+	for (int i = 0; i < ROUNDS; i++) {
+		fflush(NULL);
+		pid_t pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			usleep(FREE_DELAY_US / 2);
+			*freed_at = now_ms();
+			ph_heap_free(f.h, b);
+			ph_heap_detach(f.h);   /* in case it went to a cache */
+			_exit(0);
+		}
+		void *p = ph_heap_smalloc(f.h, want);
+		uint64_t back = now_ms();
+		ck_assert_ptr_eq(p, b);
+		child_wait_ok(pid);
+		uint64_t lat = back - *freed_at;
+		if (lat > worst)
+			worst = lat;
+	}
+	ck_assert_msg(worst < LATENCY_MAX_MS, "woken %llu ms after the free",
+	    (unsigned long long)worst);
+}
+END_TEST
+
 START_TEST(smalloc_timed_out)
 {
 	struct full f = { .h = new_heap(FULL_SIZE, true) };
@@ -906,6 +950,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, smalloc_wakes_when_another_process_frees);
 	tcase_add_test(tc, smalloc_wakes_on_a_cache_flush);
+	tcase_add_loop_test(tc, smalloc_wakes_promptly, 0, 2);
 	tcase_add_test(tc, smalloc_timed_out);
 	tcase_add_test(tc, smalloc_bad_sizes);
 	tcase_add_test(tc, smalloc_killed_waiter_wedges_nothing);
