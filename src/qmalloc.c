@@ -362,13 +362,16 @@ static struct tag_entry *tag_entry_get(struct heap *h, uint64_t off,
 	struct tag_entry *e = t ? tag_find(t, off) : NULL;
 	if (e != NULL || !create)
 		return e;
-	struct tag_entry *slot = NULL;
-	if (t == NULL || t->used + 1 > t->cap / 4 * 3 ||
-	    (slot = tag_free_slot(t, off)) == NULL) {
-		if ((t = tag_table_grow(h, t)) == NULL)
-			return NULL;
-		slot = tag_free_slot(t, off);   /* load <= 1/2: there is one */
+	if (t == NULL || t->used + 1 > t->cap / 4 * 3) {
+		/* Grown, the load is <= 1/2; if the heap has no room, a
+		 * crowded table may still have a slot. */
+		struct tag_table *bigger = tag_table_grow(h, t);
+		if (bigger != NULL)
+			t = bigger;
 	}
+	struct tag_entry *slot = t ? tag_free_slot(t, off) : NULL;
+	if (slot == NULL)
+		return NULL;
 	tag_put(t, slot, off, 0, 0);
 	return slot;
 }

@@ -10,6 +10,7 @@
  * (no CPU burnt) until another process frees; tags are kept per live block,
  * carried by realloc, dropped by free and reset; bad pointers abort.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -42,7 +43,8 @@ static uint64_t now_ms(void)
 static uint64_t cpu_ms(void)
 {
 	struct rusage ru;
-	ck_assert_int_eq(getrusage(RUSAGE_SELF, &ru), 0);
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		abort();   /* no ck_assert: the exec'd scenario runs this too */
 	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
 	    (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
 }
@@ -619,6 +621,81 @@ START_TEST(smalloc_standard_on_private_heap)
 }
 END_TEST
 
+/* P smalloc on the process heap (a private mapping, so the freeing is done
+ * by another thread): run in a fresh process whose process heap is made
+ * small with PHMALLOC_CONF, so that it can be filled.  The scenario uses no
+ * stdio or Check once the heap is full (in a drop-in build they allocate
+ * from it); it exits with the number of the check that failed. */
+#define SCENARIO_ARG   "--smalloc-on-the-process-heap"
+#define SCENARIO_CONF  "reserve:67108864"
+
+struct freer {
+	int fd;        /* read end: a byte means "go" */
+	void *block;   /* what to free, after FREE_DELAY_US */
+};
+
+static void *freer_main(void *arg)
+{
+	struct freer *f = arg;
+	char c;
+	if (read(f->fd, &c, 1) != 1)
+		return NULL;
+	usleep(FREE_DELAY_US);
+	P_(free)(f->block);
+	return NULL;
+}
+
+static int scenario_process_heap(void)
+{
+	static void *b[1024];
+	int fds[2];
+	if (pipe(fds) != 0)
+		return 1;
+	struct freer f = { .fd = fds[0] };
+	pthread_t th;
+	if (pthread_create(&th, NULL, freer_main, &f) != 0)
+		return 2;
+	unsigned n = 0;
+	while (n < 1024 && (b[n] = P_(malloc)(BIG_BLOCK)) != NULL)
+		n++;
+	if (n < 4 || n == 1024)
+		return 3;   /* not a small process heap */
+	while (P_(malloc)(16 * KIB) != NULL)
+		;
+	f.block = b[1];
+	if (write(fds[1], "x", 1) != 1)
+		return 4;
+	uint64_t t0 = now_ms(), c0 = cpu_ms();
+	void *p = P_(smalloc)(BIG_BLOCK);
+	uint64_t waited = now_ms() - t0, cpu = cpu_ms() - c0;
+	pthread_join(th, NULL);
+	if (p != b[1])
+		return 5;
+	if (waited < WAIT_MIN_MS)
+		return 6;
+	if (cpu * 10 >= waited)
+		return 7;
+	return 0;
+}
+
+START_TEST(smalloc_on_the_process_heap)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		setenv("PHMALLOC_CONF", SCENARIO_CONF, 1);
+		execl("/proc/self/exe", "test_qmalloc", SCENARIO_ARG, (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the scenario "
+	    "failed at check %d (status %#x)", WIFEXITED(st) ?
+	    WEXITSTATUS(st) : -1, st);
+}
+END_TEST
+
 /* ---- tags ------------------------------------------------------------------------ */
 
 START_TEST(tags_kept_per_block)
@@ -922,8 +999,10 @@ START_TEST(heap_calls_with_a_bad_handle)
 }
 END_TEST
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], SCENARIO_ARG) == 0)
+		return scenario_process_heap();
 	Suite *s = suite_create("qmalloc");
 	TCase *tc = tcase_create("mallocalign");
 	tcase_set_timeout(tc, 60);
@@ -955,6 +1034,7 @@ int main(void)
 	tcase_add_test(tc, smalloc_bad_sizes);
 	tcase_add_test(tc, smalloc_killed_waiter_wedges_nothing);
 	tcase_add_test(tc, smalloc_standard_on_private_heap);
+	tcase_add_test(tc, smalloc_on_the_process_heap);
 	tcase_add_test_raise_signal(tc, heap_calls_with_a_bad_handle, SIGABRT);
 	suite_add_tcase(s, tc);
 
