@@ -16,7 +16,8 @@
  * count, so that a waiter killed in its sleep stops mattering once the time
  * passes), then sleeps on the futex word h->free_gen for at most
  * SMALLOC_NAP_MS.  slab_free and page_run_free call heap_wake_waiters,
- * which bumps and wakes the word only while wait_until is set.  A waiter
+ * which bumps the word only while wait_until is set, and makes the wake
+ * call only when a sleeper flagged itself in it.  A waiter
  * that sleeps its nap out also takes back the caches of dead processes.
  *
  * Tags.  A table of (offset, malloc tag, realloc tag) in a large run of the
@@ -35,6 +36,7 @@
 #include "phmalloc.h"
 
 #define SMALLOC_NAP_MS   100    /* longest sleep before looking again */
+#define GEN_SLEEPERS     0x80000000u   /* free_gen: somebody is in the futex */
 #define TAG_MAGIC        UINT64_C(0x656c626174676174)   /* "tagtable" */
 #define TAG_EMPTY        UINT64_C(0)          /* a key never used */
 #define TAG_TOMB         UINT64_MAX           /* a dropped entry's key */
@@ -134,8 +136,15 @@ void heap_wake_slow(struct heap *h)
 	 * killed): stop paying for it.  A live waiter announces again. */
 	if (until != 0 && os_now_ms() > until)
 		atomic_compare_exchange_strong(&h->wait_until, &until, 0);
-	atomic_fetch_add_explicit(&h->free_gen, 1, memory_order_release);
-	os_futex_wake_all(&h->free_gen, (h->flags & HEAP_F_SHARED) != 0);
+	/* A new generation, without the sleepers bit: the syscall is paid
+	 * once per sleep, not once per block of a flush. */
+	uint32_t old = atomic_load(&h->free_gen);
+	while (!atomic_compare_exchange_weak(&h->free_gen, &old,
+	    ((old & ~GEN_SLEEPERS) + 1) & ~GEN_SLEEPERS))
+		;
+	if (old & GEN_SLEEPERS)
+		os_futex_wake_all(&h->free_gen,
+		    (h->flags & HEAP_F_SHARED) != 0);
 }
 
 /* Raises h->wait_until to at least until. */
@@ -186,8 +195,14 @@ static void *smalloc_wait(struct heap *h, size_t size, long timeout_ms)
 			wait_retire(h, until);
 			return p;
 		}
-		os_futex_wait_ms(&h->free_gen, gen, shared, nap);
-		if (atomic_load(&h->free_gen) == gen) {
+		/* Sleep only on the generation our try saw; if a free came
+		 * since, the flag cannot be set and we try again at once. */
+		uint32_t want = gen | GEN_SLEEPERS;
+		if (gen != want && !atomic_compare_exchange_strong(
+		    &h->free_gen, &gen, want))
+			continue;
+		os_futex_wait_ms(&h->free_gen, want, shared, nap);
+		if (atomic_load(&h->free_gen) == want) {
 			/* Nobody freed: a dead process's caches may hold it. */
 			heap_lock(h);
 			tcache_reclaim_locked(h);

@@ -245,7 +245,8 @@ struct heap {
 	uint64_t tcaches;         /* offset of the first thread cache, 0 none */
 	uint64_t tags;            /* offset of the block tag table, 0 none */
 	_Atomic uint32_t free_gen; /* no lock: futex word smalloc sleeps on,
-	                             bumped by frees while wait_until != 0 */
+	                             bumped by frees while wait_until != 0;
+	                             top bit: a sleeper wants the wake call */
 	uint32_t unused;          /* zero: keeps wait_until 8-byte aligned */
 	_Atomic uint64_t wait_until; /* no lock: os_now_ms until which some
 	                             smalloc may sleep; 0 nobody waits */
