@@ -269,6 +269,13 @@ static struct tag_table *tag_table_of(struct heap *h)
 	return t;
 }
 
+/* Bytes of the run holding table t (0 for none).  Needs lock. */
+static size_t tag_table_bytes(struct heap *h, struct tag_table *t)
+{
+	return t ? (size_t)heap_pages(h)[page_index(h, t)].span << LG_PAGE :
+	    0;
+}
+
 static uint64_t tag_hash(const struct tag_table *t, uint64_t off)
 {
 	unsigned lg = (unsigned)__builtin_ctzll(t->cap);
@@ -628,8 +635,7 @@ static void heap_tag_report(struct heap *h, struct qout *o)
 	struct tag_group *g = tag_collect(h, &n, &map);
 	size_t allocated = h->stats.allocated - tcache_cached_bytes(h);
 	struct tag_table *t = tag_table_of(h);
-	size_t table = t ? (size_t)heap_pages(h)[page_index(h, t)].span <<
-	    LG_PAGE : 0;
+	size_t table = tag_table_bytes(h, t);
 	heap_unlock(h);
 
 	groups_sort(g, n, false);
@@ -665,6 +671,7 @@ static void heap_summary(struct heap *h, struct qout *o)
 	heap_lock(h);
 	struct tag_table *t = tag_table_of(h);
 	uint64_t tagged = t ? t->live : 0;
+	size_t table = tag_table_bytes(h, t);
 	heap_unlock(h);
 
 	qout_printf(o, "phmalloc heap %p: size %zu, used %zu, free %zu, "
@@ -675,8 +682,8 @@ static void heap_summary(struct heap *h, struct qout *o)
 	    s.backed, (unsigned long long)s.cur_large,
 	    (unsigned long long)s.epoch, (unsigned long long)s.nrepairs);
 	qout_printf(o, "  thread caches: %zu, holding %zu bytes; tagged "
-	    "blocks: %llu\n", s.ncaches, s.cached,
-	    (unsigned long long)tagged);
+	    "blocks: %llu (table of %zu bytes, counted as used)\n",
+	    s.ncaches, s.cached, (unsigned long long)tagged, table);
 	/* Occupancy of each class that has slabs: size live/capacity. */
 	char line[LINE_MAX_BYTES];
 	size_t len = 0, k = 0;
@@ -688,12 +695,12 @@ static void heap_summary(struct heap *h, struct qout *o)
 		    (unsigned long long)s.bins[c].curblocks,
 		    (unsigned long long)s.bins[c].nslabs * s.bins[c].nregs);
 		if (++k % SUMMARY_PER_LINE == 0) {
-			qout_printf(o, "  classes%s\n", line);
+			qout_printf(o, "  classes (live/blocks)%s\n", line);
 			len = 0;
 		}
 	}
 	if (len > 0)
-		qout_printf(o, "  classes%s\n", line);
+		qout_printf(o, "  classes (live/blocks)%s\n", line);
 	else if (k == 0)
 		qout_printf(o, "  classes: no slabs\n");
 }
