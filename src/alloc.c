@@ -58,17 +58,22 @@ static void *small_alloc(struct heap *h, unsigned cls, bool zero)
 	return block_ready(h, p, sizeclasses[cls].size, zero, false);
 }
 
-static void *large_alloc(struct heap *h, size_t size, size_t align, bool zero)
+/* A run whose block starts at address `at` modulo align (0 but for
+ * mallocalign's offsets: then the block starts `lead` bytes into it). */
+static void *large_alloc(struct heap *h, size_t size, size_t align, size_t at,
+                         bool zero)
 {
-	size_t n = ALIGN_UP(size ? size : 1, PAGE) >> LG_PAGE;
+	size_t lead = at & PAGE_MASK;
+	size_t n = ALIGN_UP(lead + (size ? size : 1), PAGE) >> LG_PAGE;
 	bool known_zero = false;
 	uint32_t head;
 
 	heap_lock(h);
-	if (align <= PAGE)
+	if (align <= PAGE && at == 0)
 		head = page_run_alloc(h, n, PAGE_LARGE, 0, &known_zero);
 	else
-		head = page_run_alloc_aligned(h, n, align, &known_zero);
+		head = page_run_alloc_at(h, n, align > PAGE ? align : PAGE,
+		    at - lead, lead, &known_zero);
 	if (head != 0 && config_stats) {
 		h->stats.nmalloc_large++;
 		h->stats.cur_large++;
@@ -78,15 +83,15 @@ static void *large_alloc(struct heap *h, size_t size, size_t align, bool zero)
 	heap_unlock(h);
 	if (head == 0)
 		return NULL;
-	return block_ready(h, page_addr(h, head), n << LG_PAGE, zero,
-	    known_zero);
+	return block_ready(h, (char *)page_addr(h, head) + lead,
+	    (n << LG_PAGE) - lead, zero, known_zero);
 }
 
 void *heap_malloc(struct heap *h, size_t size, bool zero)
 {
 	if (likely(size <= SMALL_MAX))
 		return small_alloc(h, size2class(size), zero);
-	return large_alloc(h, size, PAGE, zero);
+	return large_alloc(h, size, PAGE, 0, zero);
 }
 
 void *heap_malloc_aligned(struct heap *h, size_t size, size_t align,
@@ -99,7 +104,13 @@ void *heap_malloc_aligned(struct heap *h, size_t size, size_t align,
 		if (cls < NBINS)
 			return small_alloc(h, cls, zero);
 	}
-	return large_alloc(h, size, align, zero);
+	return large_alloc(h, size, align, 0, zero);
+}
+
+void *heap_malloc_at(struct heap *h, size_t size, size_t mod, size_t at,
+                     bool zero)
+{
+	return large_alloc(h, size, mod, at, zero);
 }
 
 /* ---- finding a block's run ----------------------------------------------- */
@@ -120,7 +131,7 @@ static uint32_t block_head(struct heap *h, const void *p, const char *op)
 			return pm[idx].span;
 		break;
 	case PAGE_LARGE:
-		if (((uintptr_t)p & PAGE_MASK) == 0)
+		if (((uintptr_t)p & PAGE_MASK) == large_lead(&pm[idx]))
 			return idx;
 		break;
 	case PAGE_FREE:
@@ -139,13 +150,18 @@ static size_t block_usable(struct heap *h, uint32_t head)
 {
 	struct page *e = &heap_pages(h)[head];
 	return e->kind == PAGE_SLAB ? sizeclasses[e->cls].size :
-	    (size_t)e->span << LG_PAGE;
+	    ((size_t)e->span << LG_PAGE) - large_lead(e);
 }
 
 size_t heap_usable_size(struct heap *h, const void *p)
 {
+	return heap_block_size(h, p, "usable_size");
+}
+
+size_t heap_block_size(struct heap *h, const void *p, const char *op)
+{
 	/* A live block's own entries do not change under us. */
-	uint32_t head = block_head(h, p, "usable_size");
+	uint32_t head = block_head(h, p, op);
 	struct page *e = &heap_pages(h)[head];
 	if (e->kind == PAGE_SLAB)
 		slab_block_index(h, e, head, p);
@@ -172,6 +188,8 @@ void heap_free(struct heap *h, void *p)
 	heap_lock(h);
 	uint32_t head = block_head(h, p, "free");
 	struct page *e = &heap_pages(h)[head];
+	if (unlikely(heap_tagging(h)))
+		tag_drop_locked(h, p);
 	if (e->kind == PAGE_SLAB) {
 		slab_block_index(h, e, head, p);
 		if (tcache_holds(h, p))
@@ -184,7 +202,7 @@ void heap_free(struct heap *h, void *p)
 	} else {
 		size_t bytes = (size_t)e->span << LG_PAGE;
 		if (config_fill && opts.junk)
-			memset(p, JUNK_FREE, bytes);
+			memset(p, JUNK_FREE, bytes - large_lead(e));
 		vg_free(h, p);
 		if (config_stats) {
 			h->stats.ndalloc_large++;
@@ -242,7 +260,7 @@ void *heap_realloc(struct heap *h, void *p, size_t size, size_t align,
 		if (want == old && ((uintptr_t)p & (align - 1)) == 0)
 			return p;
 	} else if (want > SMALL_MAX && ((uintptr_t)p & (align - 1)) == 0 &&
-	    large_resize(h, head, want >> LG_PAGE, zero)) {
+	    large_lead(e) == 0 && large_resize(h, head, want >> LG_PAGE, zero)) {
 		return p;
 	}
 	/* Moving: through this thread's cache when the sizes allow. */
@@ -254,6 +272,8 @@ void *heap_realloc(struct heap *h, void *p, size_t size, size_t align,
 	if (q == NULL)
 		return NULL;
 	memcpy(q, p, old < size ? old : size);
+	if (unlikely(heap_tagging(h)))
+		tag_move(h, p, q);
 	if (e->kind != PAGE_SLAB || !tcache_free(h, p))
 		heap_free(h, p);
 	return q;
@@ -265,8 +285,8 @@ size_t heap_resize_in_place(struct heap *h, void *p, size_t size,
 	uint32_t head = block_head(h, p, "xallocx");
 	struct page *e = &heap_pages(h)[head];
 
-	if (e->kind == PAGE_SLAB)
-		return block_usable(h, head);
+	if (e->kind == PAGE_SLAB || large_lead(e) != 0)
+		return block_usable(h, head);   /* offset blocks stay put */
 	/* Large: settle anywhere in [lo, hi] pages, as high as fits. */
 	size_t most = extra > HEAP_ALLOC_MAX - size ? HEAP_ALLOC_MAX :
 	    size + extra;

@@ -69,10 +69,12 @@ static inline bool cache_free(struct heap *h, struct tslot *t, void *p)
 {
 	uintptr_t off = (uintptr_t)p - (uintptr_t)h, ooff = off;
 	struct heap *owner = h;
-	if (unlikely(off >= h->size)) {
+	if (unlikely(off >= h->size || heap_tagging(h))) {
 		/* Only an arena's cache may hold other arenas' blocks: a
-		 * shared heap's cache is read by other processes. */
-		if (!(h->flags & HEAP_F_OSMEM) || (owner = arena_of(p)) == NULL)
+		 * shared heap's cache is read by other processes.  A block of
+		 * a heap with tags goes to heap_free, which drops its tag. */
+		if (!(h->flags & HEAP_F_OSMEM) || (owner = arena_of(p)) == NULL ||
+		    heap_tagging(owner))
 			return false;
 		ooff = (uintptr_t)p - (uintptr_t)owner;
 	}

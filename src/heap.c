@@ -307,7 +307,7 @@ void heap_vg_forget(struct heap *h)
 			break;
 		char *base = page_addr(h, i);
 		if (pm[i].kind == PAGE_LARGE) {
-			vg_free(h, base);
+			vg_free(h, base + large_lead(&pm[i]));
 		} else if (pm[i].kind == PAGE_SLAB) {
 			const struct sizeclass *sc = &sizeclasses[pm[i].cls];
 			uint64_t onchain[4] = { 0 };   /* nblocks <= 256 */
@@ -342,9 +342,12 @@ void heap_reset(struct heap *h)
 	memset(h->roots, 0, sizeof(h->roots));
 	h->tcaches = 0;   /* the caches were blocks of the heap: gone too */
 	atomic_store_explicit(&h->remote, 0, memory_order_relaxed);
+	h->tags = 0;      /* so was the tag table */
+	atomic_store_explicit(&h->tagging, 0, memory_order_relaxed);
 	struct heap_stats keep = h->stats;
 	memset(&h->stats, 0, sizeof(h->stats));
 	h->stats.dirty_pages = keep.dirty_pages;
+	heap_wake_waiters(h);   /* everything is free: smalloc may go on */
 	heap_unlock(h);
 }
 
@@ -411,7 +414,8 @@ int heap_validate_locked(struct heap *h, char *why, size_t whylen)
 	if (!bad)
 		bad = page_validate(h, why, whylen) ||
 		    bin_validate(h, why, whylen) ||
-		    tcache_validate(h, why, whylen);
+		    tcache_validate(h, why, whylen) ||
+		    tag_validate(h, why, whylen);
 	if (!bad && config_stats) {
 		uint64_t blocks = 0;
 		for (unsigned c = 0; c < NBINS; c++)
@@ -456,8 +460,9 @@ void heap_stats_read_locked(struct heap *h, struct stats_snapshot *s)
 	memset(s, 0, sizeof(*s));
 	/* Blocks in thread caches are free as far as the user is concerned;
 	 * those of other arenas are taken off the total by the caller. */
-	s->allocated = h->stats.allocated - tcache_cached_bytes(h,
-	    &s->foreign_cached);
+	s->cached = tcache_cached_bytes(h, &s->foreign_cached);
+	s->ncaches = tcache_count_locked(h);
+	s->allocated = h->stats.allocated - s->cached;
 	s->active = h->stats.active_pages << LG_PAGE;
 	s->dirty = h->stats.dirty_pages << LG_PAGE;
 	s->metadata = (size_t)h->first_page << LG_PAGE;
@@ -542,6 +547,8 @@ static void stats_add(struct stats_snapshot *a, const struct stats_snapshot *b)
 {
 	a->allocated += b->allocated;
 	a->foreign_cached += b->foreign_cached;
+	a->cached += b->cached;
+	a->ncaches += b->ncaches;
 	a->active += b->active;
 	a->dirty += b->dirty;
 	a->metadata += b->metadata;
@@ -585,5 +592,6 @@ void heap_stats_read_default(struct stats_snapshot *s)
 	/* Cached blocks of one arena in another's caches are free too. */
 	s->allocated -= s->foreign_cached < s->allocated ? s->foreign_cached :
 	    s->allocated;
+	s->cached += s->foreign_cached;
 	s->foreign_cached = 0;
 }

@@ -80,6 +80,10 @@ void     os_futex_wait(_Atomic uint32_t *word, uint32_t val, bool shared);
 void     os_signals_block(void);
 void     os_signals_restore(void);
 void     os_futex_wake(_Atomic uint32_t *word, bool shared);
+/* os_futex_wait for at most ms milliseconds; wake_all wakes every sleeper. */
+void     os_futex_wait_ms(_Atomic uint32_t *word, uint32_t val, bool shared,
+                          uint64_t ms);
+void     os_futex_wake_all(_Atomic uint32_t *word, bool shared);
 
 /* ---- lock.c: futex locks and robust mutexes ------------------------------
  * lock_acquire returns true when the previous owner died holding the lock
@@ -187,6 +191,16 @@ uint32_t page_run_alloc(struct heap *h, size_t n, uint8_t kind, unsigned cls,
 /* A run of n pages at a given alignment (bytes, a power of two > PAGE). */
 uint32_t page_run_alloc_aligned(struct heap *h, size_t n, size_t align,
                                 bool *zero);
+/* A large run of n pages whose address is `phase` modulo align (a power of
+ * two >= PAGE; phase a PAGE multiple below it), its block starting `lead`
+ * (< PAGE) bytes into the first page. */
+uint32_t page_run_alloc_at(struct heap *h, size_t n, size_t align,
+                           size_t phase, size_t lead, bool *zero);
+/* Where a large head's block starts in its first page (types.h: lead). */
+static inline size_t large_lead(const struct page *e)
+{
+	return e->kind == PAGE_LARGE ? e->nfree : 0;
+}
 void     page_run_free(struct heap *h, uint32_t head);
 /* Shrinks an allocated run to n pages, freeing the rest. */
 void     page_run_shrink(struct heap *h, uint32_t head, size_t n);
@@ -325,6 +339,10 @@ size_t size_usable_aligned(size_t size, size_t align);
 void  *heap_malloc(struct heap *h, size_t size, bool zero);
 void  *heap_malloc_aligned(struct heap *h, size_t size, size_t align,
                            bool zero);
+/* A large block whose address is `at` modulo `mod` (a power of two, at <
+ * mod): a run placed so that the block starts at % PAGE bytes into it. */
+void  *heap_malloc_at(struct heap *h, size_t size, size_t mod, size_t at,
+                      bool zero);
 void   heap_free(struct heap *h, void *p);
 void  *heap_realloc(struct heap *h, void *p, size_t size, size_t align,
                     bool zero);
@@ -333,6 +351,8 @@ void  *heap_realloc(struct heap *h, void *p, size_t size, size_t align,
 size_t heap_resize_in_place(struct heap *h, void *p, size_t size,
                             size_t extra);
 size_t heap_usable_size(struct heap *h, const void *p);
+/* The same, naming op in the report of a bad pointer. */
+size_t heap_block_size(struct heap *h, const void *p, const char *op);
 /* The heap owning p, or report_fatal naming op if none does. */
 struct heap *heap_owner(const void *p, const char *op);
 
@@ -409,6 +429,7 @@ bool     tcache_holds(struct heap *h, const void *p);
 size_t   tcache_cached_bytes(struct heap *h, size_t *foreign);
 void     tcache_detach(struct heap *h);
 void     tcache_fork_child(struct heap *h);
+size_t   tcache_count_locked(struct heap *h);   /* caches on the list */
 unsigned tcache_reclaim_locked(struct heap *h);
 /* Cuts the heap's cache list at its first bad entry; returns how many
  * caches are left on it. */
@@ -423,6 +444,7 @@ struct stats_snapshot {
 	size_t allocated, active, dirty, mapped, resident, size, metadata;
 	size_t free, largest_free, backed;
 	size_t foreign_cached;   /* other arenas' blocks in this one's caches */
+	size_t cached, ncaches;   /* bytes in thread caches; caches */
 	uint64_t epoch;
 	uint64_t nmalloc_large, ndalloc_large, cur_large;
 	uint64_t npurged_pages, npurge_calls, nrepairs;
@@ -437,6 +459,31 @@ void heap_stats_read(struct heap *h, struct stats_snapshot *s);
 void heap_stats_read_locked(struct heap *h, struct stats_snapshot *s);
 /* The default heap's snapshot; in process mode, all arenas summed. */
 void heap_stats_read_default(struct stats_snapshot *s);
+
+/* ---- qmalloc.c: Plan 9's calls: mallocalign, smalloc, block tags -------
+ * Tags live in a table in the heap (h->tags), made at the first tag; from
+ * then until a reset h->tagging sends every free through heap_free, which
+ * drops the block's tag.  smalloc sleeps on h->free_gen; every free that
+ * gives pages or blocks back to the heap wakes it, at the price of one load
+ * and a predictable branch while nobody waits.
+ */
+void tag_drop_locked(struct heap *h, const void *p);
+/* Gives q the tags of p (realloc moved p to q); takes the lock. */
+void tag_move(struct heap *h, const void *p, const void *q);
+int  tag_validate(struct heap *h, char *why, size_t whylen);   /* lock */
+void heap_wake_slow(struct heap *h);
+
+static inline void heap_wake_waiters(struct heap *h)
+{
+	if (unlikely(atomic_load_explicit(&h->wait_until,
+	    memory_order_relaxed) != 0))
+		heap_wake_slow(h);
+}
+
+static inline bool heap_tagging(const struct heap *h)
+{
+	return atomic_load_explicit(&h->tagging, memory_order_relaxed) != 0;
+}
 
 /* Public calls the library itself uses (the public header is generated for
  * the configured prefix, which the drop-in variant does not share). */

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,5 +213,24 @@ void os_futex_wake(_Atomic uint32_t *word, bool shared)
 	int saved = errno;
 	syscall(SYS_futex, word, shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE,
 	    1, NULL, NULL, 0);
+	errno = saved;
+}
+
+void os_futex_wait_ms(_Atomic uint32_t *word, uint32_t val, bool shared,
+                      uint64_t ms)
+{
+	int saved = errno;
+	struct timespec ts = { .tv_sec = (time_t)(ms / 1000),
+	    .tv_nsec = (long)(ms % 1000) * 1000000 };
+	syscall(SYS_futex, word, shared ? FUTEX_WAIT : FUTEX_WAIT_PRIVATE,
+	    val, &ts, NULL, 0);
+	errno = saved;
+}
+
+void os_futex_wake_all(_Atomic uint32_t *word, bool shared)
+{
+	int saved = errno;
+	syscall(SYS_futex, word, shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE,
+	    INT_MAX, NULL, NULL, 0);
 	errno = saved;
 }

@@ -261,8 +261,8 @@ static void run_cut(struct heap *h, uint32_t head, size_t n)
 	run_mark_tail(h, head, n, PAGE_LARGE);
 }
 
-uint32_t page_run_alloc_aligned(struct heap *h, size_t n, size_t align,
-                                bool *zero)
+uint32_t page_run_alloc_at(struct heap *h, size_t n, size_t align,
+                           size_t phase, size_t lead, bool *zero)
 {
 	size_t extra = align / PAGE - 1;
 	if (n == 0 || n > h->npages || extra > h->npages - n)
@@ -275,16 +275,25 @@ uint32_t page_run_alloc_aligned(struct heap *h, size_t n, size_t align,
 	size_t dirty = run_carve(h, head, total, PAGE_LARGE, 0);
 
 	uintptr_t addr = (uintptr_t)page_addr(h, head);
-	size_t lead = (ALIGN_UP(addr, align) - addr) >> LG_PAGE;
-	if (lead > 0) {
-		run_cut(h, head, lead);
+	size_t skip = ((phase - addr) & (align - 1)) >> LG_PAGE;
+	if (skip > 0) {
+		run_cut(h, head, skip);
 		page_run_free(h, head);
-		head += (uint32_t)lead;
+		head += (uint32_t)skip;
 	}
-	if (total - lead > n)
+	if (total - skip > n)
 		page_run_shrink(h, head, n);
-	*zero = dirty <= lead;
+	if (lead != 0)   /* not handed out yet: a crash before leaks it */
+		page_publish(&heap_pages(h)[head], PAGE_LARGE, 0,
+		    (uint16_t)lead, (uint32_t)n);
+	*zero = dirty <= skip;
 	return head;
+}
+
+uint32_t page_run_alloc_aligned(struct heap *h, size_t n, size_t align,
+                                bool *zero)
+{
+	return page_run_alloc_at(h, n, align, 0, 0, zero);
 }
 
 /* ---- freeing ------------------------------------------------------------- */
@@ -353,6 +362,7 @@ void page_run_free(struct heap *h, uint32_t head)
 	h->stats.dirty_pages += n;
 	if ((h->flags & HEAP_F_OSMEM) && opts.decay_ms == 0)
 		run_purge(h, start);
+	heap_wake_waiters(h);
 }
 
 void page_run_shrink(struct heap *h, uint32_t head, size_t n)

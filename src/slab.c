@@ -180,7 +180,9 @@ void slab_free(struct heap *h, struct page *s, uint32_t head, void *p)
 		bin_remove(h, b, head);
 		b->nslabs--;
 		page_run_free(h, head);
+		return;   /* that woke smalloc's waiters */
 	}
+	heap_wake_waiters(h);
 }
 
 /* ---- the remote stack: blocks given back without the lock ----------------

@@ -422,10 +422,21 @@ size_t tcache_cached_bytes(struct heap *h, size_t *foreign)
 		*foreign = other;
 	return bytes;
 }
+
+size_t tcache_count_locked(struct heap *h)
+{
+	size_t n = 0;
+	TC_FOREACH(h, tc, nx, guard)
+		n++;
+	return n;
+}
+
 static bool tcache_free_busy(struct heap *h, struct tslot *t, void *p);
 
 bool tcache_free(struct heap *h, void *p)
 {
+	if (heap_tagging(h))
+		return false;   /* heap_free drops the block's tag */
 	/* A block of any arena goes into this thread's own arena's cache,
 	 * which gives it back to its arena later without that arena's lock;
 	 * meanwhile this thread's mallocs may reuse it. */

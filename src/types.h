@@ -33,12 +33,17 @@
  *            block goes back to the arena it came from.  Arena 0 is "the
  *            process heap" where one heap is meant (ph_heap_default).
  *   tcache   A thread's stacks of free small blocks of one heap (tcache.c).
+ *   lead     Bytes between a large block's run head and the block, below
+ *            PAGE: nonzero only for mallocalign's offset blocks (qmalloc.c).
+ *   tag      Two integers (malloc tag, realloc tag) kept for a live block
+ *            in the heap's tag table, keyed by the block's offset.
  *   root     One of PH_HEAP_ROOTS named slots holding an offset, so that a
  *            process joining a heap can find shared data.
  *
  * Locking: every field of struct heap below `lock`, and every struct page,
- * is protected by heap->lock.  Fields above it are set when the heap is
- * formatted and read-only afterwards, except `epoch` (atomic).
+ * is protected by heap->lock, except the two smalloc words (atomic).  Fields
+ * above it are set when the heap is formatted and read-only afterwards,
+ * except `epoch` and `tagging` (atomic).
  */
 #ifndef PH_TYPES_H
 #define PH_TYPES_H
@@ -141,7 +146,10 @@ struct page {
 			uint8_t  kind;   /* enum page_kind */
 			uint8_t  cls;    /* slab: size class */
 			uint16_t nfree;  /* slab: free blocks, on the chain or
-			                    never carved */
+			                    never carved; large head: its
+			                    lead, bytes into the first page
+			                    where the block starts (0 but
+			                    for mallocalign's offsets) */
 			uint32_t span;   /* head: run length in pages;
 			                    tail/body: head index */
 		};
@@ -239,6 +247,9 @@ struct heap {
 	uint64_t class_sig;       /* signature of the size-class table */
 	_Atomic uint64_t epoch;   /* bumped by each reset and detach: thread
 	                             caches made before are checked again */
+	_Atomic uint32_t tagging; /* 1 from the first block tag to the next
+	                             reset: frees skip the thread caches, so
+	                             that the slow path drops tags (qmalloc.c) */
 
 	/* The fields above are read on every malloc and free; the lock and
 	 * what it guards change often: keep them off that cache line. */
@@ -258,6 +269,13 @@ struct heap {
 	struct bin bins[NBINS];
 	uint64_t roots[NROOTS];   /* offsets, 0 = unset */
 	uint64_t tcaches;         /* offset of the first thread cache, 0 none */
+	uint64_t tags;            /* offset of the block tag table, 0 none */
+	_Atomic uint32_t free_gen; /* no lock: futex word smalloc sleeps on,
+	                             bumped by frees while wait_until != 0;
+	                             top bit: a sleeper wants the wake call */
+	uint32_t unused;          /* zero: keeps wait_until 8-byte aligned */
+	_Atomic uint64_t wait_until; /* no lock: os_now_ms until which some
+	                             smalloc may sleep; 0 nobody waits */
 	struct heap_stats stats;
 
 	/* Attached processes (phstat): filled at create/attach/open/

@@ -4,7 +4,7 @@
 INTEGRATION_TESTS = test/integration/test_malloc \
 	test/integration/test_aligned test/integration/test_mallocx \
 	test/integration/test_badinput test/integration/test_threads \
-	test/integration/test_heap
+	test/integration/test_heap test/integration/test_qmalloc
 check_PROGRAMS += $(INTEGRATION_TESTS)
 TESTS += $(INTEGRATION_TESTS)
 INTEGRATION_LDADD = libphmalloc.la $(TEST_LIBS)
@@ -38,3 +38,8 @@ test_integration_test_heap_SOURCES = test/integration/test_heap.c \
 	test/integration/testutil.h
 test_integration_test_heap_CFLAGS = $(TEST_CFLAGS)
 test_integration_test_heap_LDADD = $(INTEGRATION_LDADD)
+
+test_integration_test_qmalloc_SOURCES = test/integration/test_qmalloc.c \
+	test/integration/testutil.h
+test_integration_test_qmalloc_CFLAGS = $(TEST_CFLAGS)
+test_integration_test_qmalloc_LDADD = $(INTEGRATION_LDADD)
