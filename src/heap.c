@@ -52,11 +52,15 @@ size_t heap_initial_backing(size_t size)
 
 int heap_grow(struct heap *h, size_t end)
 {
-	if (!(h->flags & HEAP_F_GROW) || end > h->npages)
+	if (!(h->flags & HEAP_F_GROW) || end > h->npages) {
+		registry_error_note(h, ENOMEM, true);
 		return ENOMEM;
+	}
 	int fd = registry_fd(h);
-	if (fd < 0)
+	if (fd < 0) {
+		registry_error_note(h, EBADF, true);
 		return EBADF;   /* attached without its file: cannot grow */
+	}
 	size_t want = h->limit + heap_grow_step(h->npages);
 	if (want < end)
 		want = end;
@@ -67,6 +71,8 @@ int heap_grow(struct heap *h, size_t end)
 	errno = saved;
 	if (err == 0)
 		h->limit = (uint32_t)want;
+	else
+		registry_error_note(h, err, true);   /* ENOSPC, EFBIG, ... */
 	return err;
 }
 

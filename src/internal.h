@@ -60,6 +60,8 @@ void conf_parse(const char *s);
  * errno value, or NULL for a failed mapping; errno is preserved.
  */
 void    *os_reserve(size_t size);
+/* The same at addr exactly, never replacing a mapping there (EEXIST). */
+int      os_reserve_at(void *addr, size_t size);
 int      os_unmap(void *addr, size_t size);
 /* Is the mapping holding addr shared with other processes (MAP_SHARED)? */
 bool     os_range_shared(const void *addr);
@@ -273,9 +275,26 @@ void         registry_foreach(void (*fn)(struct heap *h));
 /* Does [start, start+size) overlap an attached heap? */
 bool         registry_overlaps(const void *start, size_t size);
 extern struct heap *_Atomic default_heap;   /* what P(malloc) uses */
+/* The last system error this process met on h, for mmalloc_errno.  heap_grow
+ * notes its failures as unseen (the allocation layer reports ENOMEM); the
+ * next caller that fails on h takes the real cause with registry_error_take. */
+void         registry_error_note(struct heap *h, int err, bool unseen);
+int          registry_error_last(const struct heap *h);
+int          registry_error_take(struct heap *h);   /* 0 if none unseen */
 /* Called once the process heap works: registers the fork handlers and the
  * exit-time statistics, which may allocate. */
 void         registry_process_ready(void);
+
+/* ---- heapapi.c: heaps in open files, for mmalloc.c ----------------------
+ * fd stays the caller's.  heap_open_new formats a heap of `size` in the
+ * empty file fd (PH_HEAP_GROW in flags: the file grows as it is used) and
+ * maps it at base, or where other processes can map it too if base is NULL;
+ * heap_open_existing joins the heap in fd at base, NULL meaning the address
+ * it records.  Both register the heap as owned (ph_heap_close unmaps it).
+ * NULL + errno on failure.
+ */
+struct heap *heap_open_new(int fd, void *base, size_t size, unsigned flags);
+struct heap *heap_open_existing(int fd, void *base, size_t size);
 
 /* ---- alloc.c: allocation on one heap -------------------------------------
  * Sizes are already checked against HEAP_ALLOC_MAX.  NULL means ENOMEM
