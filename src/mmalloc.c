@@ -14,7 +14,6 @@
  * place, mm_fail.  Bad descriptors go to report_fatal.
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -25,11 +25,12 @@
  * does not hold.  A small request served from the thread's cache (up to
  * 14336 bytes) takes no lock and makes no atomic read-modify-write; but a
  * cache refill or flush, a larger block, and a thread's first allocation
- * take the heap lock.  That lock is held only for short sections, never
- * across anything that waits, but a thread preempted or stopped (SIGSTOP,
- * a debugger) while holding it delays every other thread that needs it
- * until it runs again: progress then depends on the scheduler, which is
- * what lock-freedom excludes.  In libatomic_ops' terms phmalloc is not
+ * take the heap lock.  That lock is held only for short sections (the
+ * longest gives free pages back with madvise), but a thread preempted or
+ * stopped (SIGSTOP, a debugger) while holding it delays every other thread
+ * that needs it until it runs again -- and, when config_private_heap put
+ * the heap in shared memory, every other process's too: progress then
+ * depends on the scheduler, which is what lock-freedom excludes.  In libatomic_ops' terms phmalloc is not
  * even 1-lock-free; what it gives instead is no deadlock in any handler and
  * no wait on a thread that is running.
  *
@@ -52,7 +53,11 @@
 extern "C" {
 #endif
 
+#if defined(__GNUC__)
 void *AO_malloc(size_t size) __attribute__((malloc));
+#else
+void *AO_malloc(size_t size);
+#endif
 void  AO_free(void *p);
 void  AO_malloc_enable_mmap(void);
 

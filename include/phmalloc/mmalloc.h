@@ -17,10 +17,14 @@
  *               (baseaddr is ignored, as in mmalloc), with its blocks and
  *               keys; any heap file made by ph_heap_open works too, of any
  *               size.
- *   anything else fails: NULL, errno EINVAL (not a heap), EPROTO (another
- *               format version), ENODATA (truncated), EEXIST (its address is
- *               taken in this process), EACCES (fd not open for writing).
- * fd stays the caller's: it may be closed right after attaching.
+ *   anything else fails: NULL, errno EINVAL (not a heap, or an unaligned
+ *               baseaddr), EPROTO (another format version), ENODATA
+ *               (truncated), EEXIST (its address is taken in this process),
+ *               EBADF (fd not open), EACCES or EINVAL (fd not open for
+ *               reading and writing).  The file is left as it was.
+ * fd must be open O_RDWR and stays the caller's: it may be closed right
+ * after attaching.  Two processes attaching one empty file at once end
+ * with one heap (the attach holds flock(fd) while it formats).
  *
  * A NULL descriptor means the process's malloc heap (ph_heap_default()).
  *
