@@ -52,10 +52,8 @@ size_t heap_initial_backing(size_t size)
 
 int heap_grow(struct heap *h, size_t end)
 {
-	if (!(h->flags & HEAP_F_GROW) || end > h->npages) {
-		registry_error_note(h, ENOMEM, true);
+	if (!(h->flags & HEAP_F_GROW) || end > h->npages)
 		return ENOMEM;
-	}
 	int fd = registry_fd(h);
 	if (fd < 0) {
 		registry_error_note(h, EBADF, true);
