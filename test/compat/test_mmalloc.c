@@ -3,13 +3,15 @@
  * edges and with bad input.  A heap file is filled, keyed and detached here
  * and then checked by mm_reader, a separately exec'd process; anonymous
  * heaps (fd < 0), the NULL descriptor (the process's malloc heap),
- * mmalloc_errno after each kind of failure, and the one-line abort on a
- * descriptor or pointer that is not one.
+ * mmalloc_errno after each kind of failure, the one-line abort on a
+ * descriptor or pointer that is not one, and the allocation calls from a
+ * 20 kHz timer signal handler.
  */
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <phmalloc/mmalloc.h>
 
@@ -758,6 +760,83 @@ START_TEST(mmcheck_calls_func_on_a_broken_heap)
 }
 END_TEST
 
+/* ---- from a signal handler ----------------------------------------------------- */
+
+#define SIG_RING 128
+static void *sig_md;
+static void *sig_blk[SIG_RING];
+static size_t sig_len[SIG_RING];
+static volatile sig_atomic_t sig_runs, sig_bad, main_inside, sig_inside;
+
+static void on_alarm(int sig)
+{
+	int saved = errno;
+	unsigned i = (unsigned)sig_runs % SIG_RING;
+	sig_inside += main_inside;
+	if (sig_blk[i] != NULL) {
+		if (pat_find_bad_range(sig_blk[i], 0, sig_len[i], i) != SIZE_MAX)
+			sig_bad = 1;
+		mfree(sig_md, sig_blk[i]);
+	}
+	sig_len[i] = (sig_runs % 50 == 0) ? 30000 : 1 + (size_t)sig_runs % 900;
+	sig_blk[i] = sig_runs % 3 ? mmalloc(sig_md, sig_len[i]) :
+	    mrealloc(sig_md, mcalloc(sig_md, 1, 8), sig_len[i]);
+	if (sig_blk[i] == NULL)
+		sig_bad = 2;
+	else
+		pat_fill(sig_blk[i], sig_len[i], i);
+	sig_runs++;
+	errno = saved;
+}
+
+/* The allocation calls on one file heap from a 20 kHz timer handler while
+ * the interrupted thread allocates there too. */
+START_TEST(allocation_calls_from_a_signal_handler)
+{
+	int fd = tmp_open();
+	sig_md = attach_ok(fd, NULL);
+	close(fd);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	struct itimerval it = { { 0, 50 }, { 0, 50 } };
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+	enum { RING = 512, OPS = 300000 };
+	static void *blk[RING];
+	static size_t len[RING];
+	for (unsigned op = 0; op < OPS || sig_runs < 1000; op++) {
+		unsigned i = (op * 7919u) % RING;
+		if (blk[i] != NULL) {
+			if (pat_find_bad_range(blk[i], 0, len[i], op % RING + 7)
+			    != SIZE_MAX)
+				ck_abort_msg("block %u lost its contents", i);
+			main_inside = 1;
+			mfree(sig_md, blk[i]);
+			main_inside = 0;
+		}
+		len[i] = op % 97 == 0 ? 20000 : 1 + op % 1200;
+		main_inside = 1;
+		blk[i] = mmalloc(sig_md, len[i]);
+		main_inside = 0;
+		if (blk[i] == NULL)
+			ck_abort_msg("mmalloc in main gave NULL");
+		/* 7919 is odd: slot i comes round again at the same op % RING. */
+		pat_fill(blk[i], len[i], op % RING + 7);
+	}
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &off, NULL), 0);
+	ck_assert_int_eq(sig_bad, 0);
+	ck_assert_int_ge(sig_runs, 1000);
+	ck_assert_msg(sig_inside > 0, "no tick came during an mmalloc call");
+	ck_assert_int_eq(ph_heap_check(sig_md), 0);
+	detach_ok(sig_md);
+	tmp_done();
+}
+END_TEST
+
 static Suite *mmalloc_suite(void)
 {
 	Suite *s = suite_create("mmalloc");
@@ -790,6 +869,10 @@ static Suite *mmalloc_suite(void)
 	tcase_add_test(tk, misuse_aborts_with_one_line);
 	tcase_add_test(tk, mmcheck_calls_func_on_a_broken_heap);
 	suite_add_tcase(s, tk);
+	TCase *ts = tcase_create("signals");
+	tcase_set_timeout(ts, 120);
+	tcase_add_test(ts, allocation_calls_from_a_signal_handler);
+	suite_add_tcase(s, ts);
 	return s;
 }
 
