@@ -12,11 +12,14 @@
  *   empty file  a new heap in that file, mapped shared at baseaddr or, if
  *               NULL, at an address picked so that other processes can map
  *               it there too.  It may grow to MMALLOC_HEAP_SIZE; the file
- *               grows in steps as the heap is used (it is sparse).
+ *               starts at 100 MiB, sparse (tens of KiB on disk; what it
+ *               holds at first is the page map for all 4 GiB and one
+ *               growth step), and grows in steps as the heap is used.
  *   heap file   the heap is mapped again at the address it was created at
  *               (baseaddr is ignored, as in mmalloc), with its blocks and
  *               keys; any heap file made by ph_heap_open works too, of any
- *               size.
+ *               size.  (Files written by GNU mmalloc itself are not heaps
+ *               here: another format.)
  *   anything else fails: NULL, errno EINVAL (not a heap, or an unaligned
  *               baseaddr), EPROTO (another format version), ENODATA
  *               (truncated), EEXIST (its address is taken in this process),
@@ -32,8 +35,9 @@
  * tells the last error this process met on a heap, including the system
  * error behind a failed allocation (ENOSPC or EFBIG when the heap's file
  * cannot grow; ENOMEM when the heap is full).  A descriptor that is not an
- * attached heap, or a pointer that is not a live block of the heap named,
- * gets one line on stderr and abort(), never silent corruption.
+ * attached heap, a pointer outside the heap named, and one its metadata
+ * shows is not a live block (a double free, an interior pointer) get one
+ * line on stderr and abort(), never silent corruption.
  *
  * Signals: mmalloc, mcalloc, mrealloc, mfree, mvalloc and mmemalign may be
  * called from a signal handler, like the ph_heap_* allocation calls; the
@@ -82,9 +86,10 @@ int     mmalloc_errno(void *md);
  * baseaddr for mmalloc_attach.  NULL + errno if there is none. */
 void   *mmalloc_findbase(size_t size);
 
-/* phmalloc's checks are always on, so installing them cannot come too late:
- * these check the whole heap now and return 1, or report what is broken on
- * stderr and call func (abort() if func is NULL) and return 0. */
+/* phmalloc's checks are always on, so installing them cannot come too late
+ * and `force` changes nothing: these check the whole heap now and return 1,
+ * or report what is broken on stderr in one line and call func and return 0
+ * (func NULL: the line, then abort()). */
 int     mmcheck(void *md, void (*func)(void));
 int     mmcheckf(void *md, void (*func)(void), int force);
 
