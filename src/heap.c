@@ -55,8 +55,10 @@ int heap_grow(struct heap *h, size_t end)
 	if (!(h->flags & HEAP_F_GROW) || end > h->npages)
 		return ENOMEM;
 	int fd = registry_fd(h);
-	if (fd < 0)
+	if (fd < 0) {
+		registry_error_note(h, EBADF, true);
 		return EBADF;   /* attached without its file: cannot grow */
+	}
 	size_t want = h->limit + heap_grow_step(h->npages);
 	if (want < end)
 		want = end;
@@ -67,6 +69,8 @@ int heap_grow(struct heap *h, size_t end)
 	errno = saved;
 	if (err == 0)
 		h->limit = (uint32_t)want;
+	else
+		registry_error_note(h, err, true);   /* ENOSPC, EFBIG, ... */
 	return err;
 }
 
@@ -257,6 +261,16 @@ struct heap *heap_for_malloc(void)
 	    memory_order_relaxed))
 		return heap_arena();
 	return h;
+}
+
+bool heap_is_thread_malloc(const struct heap *h)
+{
+	struct heap *d = atomic_load_explicit(&default_heap,
+	    memory_order_acquire);
+	if (d != NULL && d != atomic_load_explicit(&arenas[0],
+	    memory_order_relaxed))
+		return h == d;
+	return h != NULL && h == tarena;
 }
 
 unsigned heap_narenas(void)

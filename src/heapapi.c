@@ -192,8 +192,7 @@ static void *map_new(int fd, void *base, size_t size)
 	return map_at(fd, NULL, size);
 }
 
-static ph_heap_t *heap_open_new(int fd, void *base, size_t size,
-                                unsigned flags)
+struct heap *heap_open_new(int fd, void *base, size_t size, unsigned flags)
 {
 	bool grow = (flags & PH_HEAP_GROW) != 0;
 	int err = range_check(base ? base : (void *)PAGE, size);
@@ -216,7 +215,7 @@ static ph_heap_t *heap_open_new(int fd, void *base, size_t size,
 	}
 	heap_proc_attach(h);
 	registry_set_owned(h, grow ? dup(fd) : -1);
-	return (ph_heap_t *)h;
+	return h;
 }
 
 /* Reads and checks the header through fd before mapping anything.  A file
@@ -250,7 +249,7 @@ static int header_peek(int fd, struct heap *hdr)
 	return 0;
 }
 
-static ph_heap_t *heap_open_existing(int fd, void *base, size_t size)
+struct heap *heap_open_existing(int fd, void *base, size_t size)
 {
 	struct heap hdr;
 	int err = header_peek(fd, &hdr);
@@ -271,7 +270,7 @@ static ph_heap_t *heap_open_existing(int fd, void *base, size_t size)
 		return fail_ptr(err);
 	}
 	registry_set_owned(h, (hdr.flags & HEAP_F_GROW) ? dup(fd) : -1);
-	return (ph_heap_t *)h;
+	return h;
 }
 
 PH_EXPORT ph_heap_t *ph_heap_open(const char *name, void *base, size_t size,
@@ -284,7 +283,8 @@ PH_EXPORT ph_heap_t *ph_heap_open(const char *name, void *base, size_t size,
 	for (;;) {
 		int fd = (flags & PH_HEAP_EXCL) ? -1 : name_open(name, O_RDWR);
 		if (fd >= 0) {
-			ph_heap_t *h = heap_open_existing(fd, base, size);
+			ph_heap_t *h = (ph_heap_t *)heap_open_existing(fd,
+			    base, size);
 			int err = errno;
 			close(fd);
 			errno = h ? saved : err;
@@ -299,7 +299,8 @@ PH_EXPORT ph_heap_t *ph_heap_open(const char *name, void *base, size_t size,
 				continue;   /* lost the race: join */
 			return NULL;
 		}
-		ph_heap_t *h = heap_open_new(fd, base, size, flags);
+		ph_heap_t *h = (ph_heap_t *)heap_open_new(fd, base, size,
+		    flags);
 		int err = errno;
 		close(fd);
 		if (h == NULL) {

@@ -61,6 +61,8 @@ void conf_parse(const char *s);
  * errno value, or NULL for a failed mapping; errno is preserved.
  */
 void    *os_reserve(size_t size);
+/* The same at addr exactly, never replacing a mapping there (EEXIST). */
+int      os_reserve_at(void *addr, size_t size);
 int      os_unmap(void *addr, size_t size);
 /* Is the mapping holding addr shared with other processes (MAP_SHARED)? */
 bool     os_range_shared(const void *addr);
@@ -249,6 +251,8 @@ struct heap *heap_arena(void);
 /* The heap P(malloc) allocates from in this thread: the configured
  * private heap, else this thread's arena. */
 struct heap *heap_for_malloc(void);
+/* Is h what heap_for_malloc() gives this thread?  Makes nothing. */
+bool         heap_is_thread_malloc(const struct heap *h);
 unsigned     heap_narenas(void);
 struct heap *heap_arena_if_any(unsigned i);   /* NULL if not made (yet) */
 bool         heap_is_process(const struct heap *h);   /* any arena */
@@ -326,9 +330,26 @@ extern struct heap *_Atomic default_heap;   /* what P(malloc) uses */
 /* Makes h the default heap, sending every thread's malloc fast path, which
  * caches the old one, to look again. */
 void         registry_default_set(struct heap *h);
+/* The last system error this process met on h, for mmalloc_errno.  heap_grow
+ * notes its failures as unseen (the allocation layer reports ENOMEM); the
+ * next caller that fails on h takes the real cause with registry_error_take. */
+void         registry_error_note(struct heap *h, int err, bool unseen);
+int          registry_error_last(const struct heap *h);
+int          registry_error_take(struct heap *h);   /* 0 if none unseen */
 /* Called once the process heap works: registers the fork handlers and the
  * exit-time statistics, which may allocate. */
 void         registry_process_ready(void);
+
+/* ---- heapapi.c: heaps in open files, for mmalloc.c ----------------------
+ * fd stays the caller's.  heap_open_new formats a heap of `size` in the
+ * empty file fd (PH_HEAP_GROW in flags: the file grows as it is used) and
+ * maps it at base, or where other processes can map it too if base is NULL;
+ * heap_open_existing joins the heap in fd at base, NULL meaning the address
+ * it records.  Both register the heap as owned (ph_heap_close unmaps it).
+ * NULL + errno on failure.
+ */
+struct heap *heap_open_new(int fd, void *base, size_t size, unsigned flags);
+struct heap *heap_open_existing(int fd, void *base, size_t size);
 
 /* ---- alloc.c: allocation on one heap -------------------------------------
  * Sizes are already checked against HEAP_ALLOC_MAX.  NULL means ENOMEM

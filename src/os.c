@@ -30,6 +30,21 @@ void *os_reserve(size_t size)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+int os_reserve_at(void *addr, size_t size)
+{
+	int saved = errno;
+	void *p = mmap(addr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	int err = p == MAP_FAILED ? errno : 0;
+	if (err == 0 && p != addr) {
+		/* Kernels before 4.17 ignore MAP_FIXED_NOREPLACE. */
+		munmap(p, size);
+		err = EEXIST;
+	}
+	errno = saved;
+	return err;
+}
+
 int os_unmap(void *addr, size_t size)
 {
 	int saved = errno;

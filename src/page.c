@@ -320,7 +320,7 @@ void page_run_free(struct heap *h, uint32_t head)
 	size_t n = pm[head].span;
 	uint8_t kind = pm[head].kind;
 	uint32_t start = head, r = head + (uint32_t)n;
-	size_t ln = 0, rn = 0, rdirty = 0;
+	size_t ln = 0, lclean = 0, rn = 0, rdirty = 0;
 
 	/* Free neighbours: the left one through its tail, the right one
 	 * through its head. */
@@ -331,6 +331,7 @@ void page_run_free(struct heap *h, uint32_t head)
 		if (lhead) {
 			start = lhead;
 			ln = pm[lhead].span;
+			lclean = ln - pm[lhead].aux;
 			run_remove(h, lhead);
 		}
 	}
@@ -359,7 +360,9 @@ void page_run_free(struct heap *h, uint32_t head)
 	run_mark_tail(h, start, total, PAGE_FREE);
 	run_insert(h, start);
 	h->stats.active_pages -= n;
-	h->stats.dirty_pages += n;
+	/* The merged run's dirty prefix covers the left neighbour's purged
+	 * pages too (a prefix has no holes): count them, as page_validate does. */
+	h->stats.dirty_pages += n + lclean;
 	if ((h->flags & HEAP_F_OSMEM) && opts.decay_ms == 0)
 		run_purge(h, start);
 	heap_wake_waiters(h);

@@ -22,6 +22,9 @@ struct heap *_Atomic default_heap;
 static struct heap *_Atomic slots[REGISTRY_SLOTS];
 static bool owned[REGISTRY_SLOTS];     /* mapped by ph_heap_open */
 static int fds[REGISTRY_SLOTS];        /* its file, if it grows; else -1 */
+/* The last system error met on it, | ERR_UNSEEN while nobody reported it. */
+static _Atomic int errs[REGISTRY_SLOTS];
+#define ERR_UNSEEN 0x40000000
 static _Atomic unsigned nslots;        /* slots in use are below this */
 static struct lock registry_lock;      /* serialises writers */
 
@@ -39,6 +42,7 @@ int registry_add(struct heap *h)
 	}
 	owned[i] = false;
 	fds[i] = -1;
+	atomic_store_explicit(&errs[i], 0, memory_order_relaxed);
 	atomic_store_explicit(&slots[i], h, memory_order_release);
 	if (i == n)
 		atomic_store_explicit(&nslots, n + 1, memory_order_release);
@@ -105,6 +109,35 @@ int registry_fd(const struct heap *h)
 {
 	int i = registry_slot(h);
 	return i >= 0 ? fds[i] : -1;
+}
+
+/* Lock-free, like the lookups: failing calls in signal handlers note too. */
+void registry_error_note(struct heap *h, int err, bool unseen)
+{
+	int i = registry_slot(h);
+	if (i >= 0)
+		atomic_store_explicit(&errs[i], err | (unseen ? ERR_UNSEEN : 0),
+		    memory_order_relaxed);
+}
+
+int registry_error_last(const struct heap *h)
+{
+	int i = registry_slot(h);
+	return i >= 0 ? atomic_load_explicit(&errs[i], memory_order_relaxed) &
+	    ~ERR_UNSEEN : 0;
+}
+
+int registry_error_take(struct heap *h)
+{
+	int i = registry_slot(h);
+	if (i < 0)
+		return 0;
+	int e = atomic_load_explicit(&errs[i], memory_order_relaxed);
+	if (!(e & ERR_UNSEEN) || !atomic_compare_exchange_strong_explicit(
+	    &errs[i], &e, e & ~ERR_UNSEEN, memory_order_relaxed,
+	    memory_order_relaxed))
+		return 0;
+	return e & ~ERR_UNSEEN;
 }
 
 bool registry_is_owned(const struct heap *h)

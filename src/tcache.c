@@ -297,11 +297,15 @@ static struct tslot *slot_get(struct heap *h, bool evict)
 {
 	if (!tcache_usable())
 		return NULL;
+	/* Slot 0 is the malloc heap's and nobody else's: the fast paths of
+	 * malloc.c trust it without asking which heap it caches. */
+	bool mine = heap_is_thread_malloc(h);
 	struct tslot *t = NULL, *spare = NULL;
 	for (unsigned i = 0; i < TCACHE_SLOTS && t == NULL; i++) {
 		if (tslots[i].heap == h && slot_valid(&tslots[i]))
 			t = &tslots[i];
-		else if (spare == NULL && !slot_valid(&tslots[i]))
+		else if (spare == NULL && (i == 0) == mine &&
+		    !slot_valid(&tslots[i]))
 			spare = &tslots[i];
 	}
 	if (t == NULL) {
@@ -320,7 +324,7 @@ static struct tslot *slot_get(struct heap *h, bool evict)
 		t = spare;
 	}
 	/* The malloc heap's cache sits in slot 0, where the fast path looks. */
-	if (t != &tslots[0] && h == heap_for_malloc()) {
+	if (t != &tslots[0] && mine) {
 		struct tslot tmp = tslots[0];
 		tslots[0] = *t;
 		*t = tmp.heap == TSLOT_NONE ? (struct tslot){ 0 } : tmp;

@@ -545,6 +545,40 @@ START_TEST(threads_get_their_own_arenas)
 }
 END_TEST
 
+/* A thread whose first allocation is from a heap handle: its malloc must
+ * still allocate from the process heap, not from that handle's heap. */
+static void *handle_first(void *arg)
+{
+	ph_heap_t *h = arg;
+	void *a = ph_heap_malloc(h, 64);
+	ph_heap_free(h, a);
+	void *p = P_(malloc)(64);
+	ph_heap_t *owner = ph_heap_of(p);
+	P_(free)(p);
+	return owner == h ? (void *)1 : NULL;
+}
+
+START_TEST(malloc_after_a_handle_stays_in_the_process_heap)
+{
+	size_t size = 4 * MIB;
+	void *r = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(r, MAP_FAILED);
+	ph_heap_t *h = ph_heap_create(r, size, PH_HEAP_ZEROED);
+	ck_assert_ptr_nonnull(h);
+	for (int i = 0; i < 4; i++) {
+		pthread_t t;
+		void *res;
+		ck_assert_int_eq(pthread_create(&t, NULL, handle_first, h), 0);
+		pthread_join(t, &res);
+		ck_assert_msg(res == NULL, "malloc returned a block of the "
+		    "handle's heap");
+	}
+	ck_assert_int_eq(ph_heap_detach(h), 0);
+	munmap(r, size);
+}
+END_TEST
+
 /* PHMALLOC_CONF=narenas:N reaches a fresh process: this program run again
  * by exec, asked to print arenas.narenas. */
 START_TEST(narenas_option_is_honoured)
@@ -583,6 +617,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, blocks_outlive_their_thread);
 	tcase_add_test(tc, threads_get_their_own_arenas);
 	tcase_add_test(tc, narenas_option_is_honoured);
+	tcase_add_test(tc, malloc_after_a_handle_stays_in_the_process_heap);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

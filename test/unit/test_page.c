@@ -184,6 +184,31 @@ START_TEST(dirty_pages_and_purge)
 }
 END_TEST
 
+/* A run freed right of a purged free run: the merged run's dirty prefix
+ * spans both, and the count must say so (it once said only the new pages,
+ * and a later purge took it below zero). */
+START_TEST(free_next_to_a_purged_run_counts_its_prefix)
+{
+	struct heap *h = unit_heap(4 * MIB, HEAP_F_OSMEM);
+	bool z;
+	uint32_t a = run_alloc(h, 4, &z), b = run_alloc(h, 4, &z),
+	    c = run_alloc(h, 4, &z);
+	ck_assert_uint_eq(b, a + 4);
+	run_free(h, a);
+	heap_purge(h, true);
+	ck_assert_uint_eq(h->stats.dirty_pages, 0);
+	run_free(h, b);   /* merges with a, clean, on its left */
+	ck_assert_uint_eq(heap_pages(h)[a].span, 8);
+	ck_assert_uint_eq(h->stats.dirty_pages, heap_pages(h)[a].aux);
+	unit_validate(h);
+	heap_purge(h, true);
+	ck_assert_uint_eq(h->stats.dirty_pages, 0);
+	run_free(h, c);
+	unit_validate(h);
+	unit_heap_unmap(h);
+}
+END_TEST
+
 START_TEST(validate_catches_a_bad_tail)
 {
 	struct heap *h = unit_heap(4 * MIB, 0);
@@ -236,6 +261,7 @@ int main(void)
 	tcase_add_test(tc, grow_and_shrink_in_place);
 	tcase_add_test(tc, random_operations_keep_invariants);
 	tcase_add_test(tc, dirty_pages_and_purge);
+	tcase_add_test(tc, free_next_to_a_purged_run_counts_its_prefix);
 	suite_add_tcase(s, tc);
 	TCase *tv = tcase_create("validate");
 	tcase_add_test(tv, validate_catches_a_bad_tail);
