@@ -39,8 +39,8 @@ static inline void *cache_alloc(struct heap *h, struct tslot *t, size_t size)
  * process arenas another one: the cache then holds it for that arena), if
  * it is a small block that looks live and the bin has room; false sends
  * the caller to the slow path, which decides. */
-static inline bool cache_push_block(struct heap *owner, uintptr_t ooff,
-                                    struct tslot *t, uint64_t coff)
+static inline __attribute__((always_inline)) bool cache_push_block(
+    struct heap *owner, uintptr_t ooff, struct tslot *t, uint64_t coff)
 {
 	uint32_t e = heap_slabmap(owner)[ooff >> LG_PAGE];
 	if (!(e & SLABMAP_TAG))
@@ -63,22 +63,28 @@ static inline bool cache_push_block(struct heap *owner, uintptr_t ooff,
 	return true;
 }
 
-/* Pushes p on t's cache if it is a small block of h, or, when h is a
- * process arena, of another arena (see above). */
-static inline bool cache_free(struct heap *h, struct tslot *t, void *p)
+/* Pushes p on t's cache if it is a small block of h (see above); a heap
+ * with tags sends its frees to heap_free, which drops the block's tag. */
+static inline __attribute__((always_inline)) bool cache_free(struct heap *h,
+    struct tslot *t, void *p)
 {
-	uintptr_t off = (uintptr_t)p - (uintptr_t)h, ooff = off;
-	struct heap *owner = h;
-	if (unlikely(off >= h->size || heap_tagging(h))) {
-		/* Only an arena's cache may hold other arenas' blocks: a
-		 * shared heap's cache is read by other processes.  A block of
-		 * a heap with tags goes to heap_free, which drops its tag. */
-		if (!(h->flags & HEAP_F_OSMEM) || (owner = arena_of(p)) == NULL ||
-		    heap_tagging(owner))
-			return false;
-		ooff = (uintptr_t)p - (uintptr_t)owner;
-	}
-	return cache_push_block(owner, ooff, t, off);
+	uintptr_t off = (uintptr_t)p - (uintptr_t)h;
+	if (unlikely(off >= h->size || heap_tagging(h)))
+		return false;
+	return cache_push_block(h, off, t, off);
+}
+
+/* Pushes p, a block of another arena than slot t's, on t's cache, which
+ * then holds it for that arena.  Only an arena's cache may: a shared
+ * heap's cache is read by other processes. */
+static inline bool cache_free_foreign(struct tslot *t, void *p)
+{
+	struct heap *h = t->heap, *owner = arena_of(p);
+	if (owner == NULL || owner == h || !(h->flags & HEAP_F_OSMEM) ||
+	    heap_tagging(owner))
+		return false;
+	return cache_push_block(owner, (uintptr_t)p - (uintptr_t)owner, t,
+	    (uint64_t)((uintptr_t)p - (uintptr_t)h));
 }
 
 #endif /* PH_FASTPATH_H */
