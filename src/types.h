@@ -93,7 +93,7 @@ static const bool config_valgrind = false;
 #define SLAB_MAXPAGES   16                 /* a slab is at most this long */
 #define NRUNCLASSES     128                /* free-run size classes */
 #define HEAP_MAGIC      UINT64_C(0x3170616568687028) /* "(phheap1" */
-#define HEAP_VERSION    1u
+#define HEAP_VERSION    2u  /* 2: remote stack, tags, waiters, procs */
 #define HEAP_MIN_SIZE   ((size_t)64 * 1024) /* smallest range we format */
 #define HEAP_MIN_RESERVE ((size_t)64 << 20) /* smallest process heap */
 #define NROOTS          16
