@@ -63,28 +63,26 @@ static inline __attribute__((always_inline)) bool cache_push_block(
 	return true;
 }
 
-/* Pushes p on t's cache if it is a small block of h (see above); a heap
- * with tags sends its frees to heap_free, which drops the block's tag. */
+/* Pushes p on t's cache if it is a small block of h, or, when h is a
+ * process arena, of another arena: the cache then holds it for that arena
+ * (tcache.c gives it back through the owner's remote stack).  Only an
+ * arena's cache may: a shared heap's cache is read by other processes.  A
+ * heap with tags sends its frees to heap_free, which drops the tag. */
 static inline __attribute__((always_inline)) bool cache_free(struct heap *h,
     struct tslot *t, void *p)
 {
-	uintptr_t off = (uintptr_t)p - (uintptr_t)h;
-	if (unlikely(off >= h->size || heap_tagging(h)))
+	uintptr_t off = (uintptr_t)p - (uintptr_t)h, ooff = off;
+	struct heap *owner = h;
+	if (unlikely(off >= h->size)) {
+		/* another arena's block, if h is an arena */
+		owner = arena_of(p);
+		if (owner == NULL || !(h->flags & HEAP_F_OSMEM))
+			return false;
+		ooff = (uintptr_t)p - (uintptr_t)owner;
+	}
+	if (unlikely(heap_tagging(owner)))
 		return false;
-	return cache_push_block(h, off, t, off);
-}
-
-/* Pushes p, a block of another arena than slot t's, on t's cache, which
- * then holds it for that arena.  Only an arena's cache may: a shared
- * heap's cache is read by other processes. */
-static inline bool cache_free_foreign(struct tslot *t, void *p)
-{
-	struct heap *h = t->heap, *owner = arena_of(p);
-	if (owner == NULL || owner == h || !(h->flags & HEAP_F_OSMEM) ||
-	    heap_tagging(owner))
-		return false;
-	return cache_push_block(owner, (uintptr_t)p - (uintptr_t)owner, t,
-	    (uint64_t)((uintptr_t)p - (uintptr_t)h));
+	return cache_push_block(owner, ooff, t, off);
 }
 
 #endif /* PH_FASTPATH_H */

@@ -107,6 +107,15 @@ static inline bool lock_acquire(struct lock *l)
 	return lock_acquire_slow(l);
 }
 
+/* Takes a futex lock if it is free, never waiting; false otherwise and
+ * always for robust locks (only arenas, which are never shared, ask). */
+static inline bool lock_try(struct lock *l)
+{
+	uint32_t expect = 0;
+	return !l->robust && atomic_compare_exchange_strong_explicit(&l->word,
+	    &expect, os_tid(), memory_order_acquire, memory_order_relaxed);
+}
+
 static inline void lock_release(struct lock *l)
 {
 	if (unlikely(l->robust)) {

@@ -93,22 +93,9 @@ static bool free_other_slot(void *p)
 	return done;
 }
 
-/* A block of another thread's arena: into this thread's arena cache (slot
- * 0), which gives it back later without the owner's lock (slab.c's remote
- * stack).  False: not such a block, or no room. */
-static bool free_cross_arena(void *p)
-{
-	tbusy_enter();
-	struct tslot *t = &tslots[0];
-	bool done = t->epoch == atomic_load_explicit(&t->heap->epoch,
-	    memory_order_relaxed) && cache_free_foreign(t, p);
-	tbusy_leave();
-	return done;
-}
-
 static __attribute__((noinline)) void free_slow(void *p, bool busy)
 {
-	if (!busy && (free_cross_arena(p) || free_other_slot(p)))
+	if (!busy && free_other_slot(p))
 		return;
 	struct heap *h = heap_owner(p, "free");
 	if (!tcache_free(h, p))

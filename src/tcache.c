@@ -130,14 +130,27 @@ static bool cached_block_sound(struct heap *h, unsigned c, uint64_t off)
 	return !slab_chain_has(h, s, head, (uint16_t)(boff / sc->size));
 }
 
-/* A cached block of another arena: back to it without its lock. */
-static void block_give_back_foreign(struct heap *h, void *p)
+/* A cached block of another arena: back to it without waiting for its
+ * lock; returns the owner. */
+static struct heap *block_give_back_foreign(struct heap *h, void *p)
 {
 	struct heap *owner = arena_of(p);
 	if (owner == NULL || owner == h)
 		report_fatal("thread cache of heap %p holds %p, a block of no "
 		    "arena", (void *)h, p);
 	slab_remote_push(owner, p);
+	return owner;
+}
+
+/* An arena whose own threads are idle (or gone) would keep what others
+ * pushed on its remote stack: whoever pushed drains it if the lock is free
+ * at once.  Never waits, so holding another heap's lock is no deadlock. */
+static void remote_drain_if_free(struct heap *owner)
+{
+	if (owner != NULL && lock_try(&owner->lock)) {
+		slab_remote_drain(owner);
+		lock_release(&owner->lock);
+	}
 }
 
 /* Gives back the oldest blocks of bin c until `keep` remain.  Needs lock. */
@@ -150,18 +163,23 @@ static void bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
 	uint32_t drop = b->count - keep;
 	uint64_t *s = &tc->slots[b->first];
 	struct page *pm = heap_pages(h);
+	struct heap *other = NULL;   /* the last arena given blocks back */
 	for (uint32_t i = 0; i < drop; i++) {
 		if (check && !cached_block_sound(h, c, s[i]))
 			continue;
 		void *p = tcache_block(h, s[i]);
 		if (s[i] >= h->size) {
-			block_give_back_foreign(h, p);
+			struct heap *o = block_give_back_foreign(h, p);
+			if (other != NULL && o != other)
+				remote_drain_if_free(other);
+			other = o;
 			continue;
 		}
 		uint32_t idx = (uint32_t)(s[i] >> LG_PAGE);
 		uint32_t head = pm[idx].kind == PAGE_SLAB ? idx : pm[idx].span;
 		slab_free(h, &pm[head], head, p);   /* catches a double entry */
 	}
+	remote_drain_if_free(other);
 	memmove(s, s + drop, keep * sizeof(*s));
 	b->count = (uint16_t)keep;
 }
