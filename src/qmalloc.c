@@ -57,11 +57,10 @@ static void *fail_ptr(int err)
 	return NULL;
 }
 
+/* The heap the standard family's calls allocate from in this thread. */
 static struct heap *qm_default(void)
 {
-	struct heap *h = atomic_load_explicit(&default_heap,
-	    memory_order_acquire);
-	return h != NULL ? h : heap_process();
+	return heap_for_malloc();
 }
 
 static struct heap *qm_handle(ph_heap_t *hp)
@@ -667,15 +666,36 @@ static void heap_tag_report(struct heap *h, struct qout *o)
 		os_unmap(g, map);
 }
 
-static void heap_summary(struct heap *h, struct qout *o)
+/* Tagged blocks of h and the bytes of its tag table. */
+static void heap_tag_count(struct heap *h, uint64_t *tagged, size_t *table)
 {
-	struct stats_snapshot s;
-	heap_stats_read(h, &s);
 	heap_lock(h);
 	struct tag_table *t = tag_table_of(h);
-	uint64_t tagged = t ? t->live : 0;
-	size_t table = tag_table_bytes(h, t);
+	*tagged += t ? t->live : 0;
+	*table += tag_table_bytes(h, t);
 	heap_unlock(h);
+}
+
+/* The summary of heap h or, when all, of the process heap's arenas as one
+ * (h then names arena 0). */
+static void heap_summary(struct heap *h, bool all, struct qout *o)
+{
+	struct stats_snapshot s;
+	uint64_t tagged = 0;
+	size_t table = 0;
+	if (all) {
+		heap_stats_read_default(&s);
+		for (unsigned i = 0; i < ARENAS_MAX; i++) {
+			struct heap *a = heap_arena_if_any(i);
+			if (a != NULL)
+				heap_tag_count(a, &tagged, &table);
+		}
+		qout_printf(o, "phmalloc process heap, %u arenas from %p:\n",
+		    heap_narenas(), (void *)h);
+	} else {
+		heap_stats_read(h, &s);
+		heap_tag_count(h, &tagged, &table);
+	}
 
 	qout_printf(o, "phmalloc heap %p: size %zu, used %zu, free %zu, "
 	    "metadata %zu, largest free run %zu\n", (void *)h, s.size,
@@ -761,14 +781,27 @@ PH_EXPORT uintptr_t P(getrealloctag)(void *p)
 PH_EXPORT void P(mallocsummary)(void)
 {
 	struct qout o = { .cb = NULL };
-	heap_summary(qm_default(), &o);
+	struct heap *h = heap_for_malloc();
+	if (heap_is_process(h))
+		heap_summary(heap_process(), true, &o);
+	else
+		heap_summary(h, false, &o);
 }
 
+/* Blocks of the process heap are tagged in the arena that holds them:
+ * the report has one section per arena made. */
 PH_EXPORT void P(malloctagreport)(void (*write_cb)(void *, const char *),
                                   void *cbopaque)
 {
 	struct qout o = { .cb = write_cb, .opaque = cbopaque };
-	heap_tag_report(qm_default(), &o);
+	struct heap *h = heap_for_malloc();
+	if (!heap_is_process(h)) {
+		heap_tag_report(h, &o);
+		return;
+	}
+	for (unsigned i = 0; i < ARENAS_MAX; i++)
+		if ((h = heap_arena_if_any(i)) != NULL)
+			heap_tag_report(h, &o);
 }
 
 /* ---- heap handles -------------------------------------------------------------- */
@@ -804,5 +837,5 @@ PH_EXPORT void ph_heap_summary(ph_heap_t *hp,
                                void *cbopaque)
 {
 	struct qout o = { .cb = write_cb, .opaque = cbopaque };
-	heap_summary(qm_handle(hp), &o);
+	heap_summary(qm_handle(hp), false, &o);
 }

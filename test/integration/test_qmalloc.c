@@ -948,6 +948,46 @@ START_TEST(tag_report_standard_to_stderr)
 }
 END_TEST
 
+/* Threads allocate from their own arenas; the report must still find the
+ * tags of every one of them, and the summary count them all. */
+static void *tag_in_thread(void *arg)
+{
+	void *p = P_(malloc)(200);
+	P_(setmalloctag)(p, (uintptr_t)arg);
+	return p;
+}
+
+START_TEST(tag_report_covers_every_arena)
+{
+	enum { NT = 6 };
+	pthread_t t[NT];
+	void *p[NT];
+	for (uintptr_t i = 0; i < NT; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, tag_in_thread,
+		    (void *)(0x7100 + i)), 0);
+	for (int i = 0; i < NT; i++)
+		pthread_join(t[i], &p[i]);
+	struct lines l = { .len = 0 };
+	P_(malloctagreport)(collect, &l);
+	for (uintptr_t i = 0; i < NT; i++) {
+		char want[64];
+		snprintf(want, sizeof(want), "tag %#lx: 1 blocks, %zu bytes\n",
+		    (unsigned long)(0x7100 + i), P_(malloc_usable_size)(p[i]));
+		ck_assert_msg(strstr(l.text, want) != NULL, "no %s in:\n%s",
+		    want, l.text);
+	}
+	for (int i = 0; i < NT; i++) {
+		ck_assert_uint_eq(P_(getmalloctag)(p[i]), 0x7100 + i);
+		P_(free)(p[i]);
+	}
+	l.len = 0;
+	l.text[0] = '\0';
+	P_(malloctagreport)(collect, &l);
+	ck_assert_msg(strstr(l.text, "tag 0x71") == NULL, "freed blocks' tags "
+	    "reported:\n%s", l.text);
+}
+END_TEST
+
 START_TEST(tag_of_stack_pointer)
 {
 	char buf[32];
@@ -1084,6 +1124,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, tags_shared_between_processes);
 	tcase_add_test(tc, tag_report_groups_largest_first);
 	tcase_add_test(tc, tag_report_standard_to_stderr);
+	tcase_add_test(tc, tag_report_covers_every_arena);
 	tcase_add_test_raise_signal(tc, tag_of_stack_pointer, SIGABRT);
 	tcase_add_test_raise_signal(tc, tag_of_interior_pointer, SIGABRT);
 	tcase_add_test_raise_signal(tc, tag_of_freed_large, SIGABRT);
