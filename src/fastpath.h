@@ -49,14 +49,13 @@ static inline __attribute__((always_inline)) bool cache_push_block(
 	const struct sizeclass *sc = &sizeclasses[cls];
 	uint32_t head = (uint32_t)(ooff >> LG_PAGE) - ((e >> 8) & 0xff);
 	uint32_t boff = (uint32_t)(ooff - ((uintptr_t)head << LG_PAGE));
-	uint32_t idx = (uint32_t)(((uint64_t)boff * sc->div_magic) >> 32);
 	struct tcache *tc = t->tc;
 	struct tcache_bin *b = &tc->bins[cls];
 	uint32_t n = b->count;
 	/* Neither the block nor its slab's page entry is read: other threads
 	 * write those lines.  A block never handed out is caught when it goes
 	 * back to its slab. */
-	if (unlikely(idx * sc->size != boff || n == b->max ||
+	if (unlikely(!sizeclass_is_boundary(sc, boff) || n == b->max ||
 	    (n != 0 && tc->slots[b->first + n - 1] == coff)))
 		return false;   /* bad pointer, full, or freed twice */
 	tcache_push(tc, b, coff);
@@ -73,15 +72,16 @@ static inline __attribute__((always_inline)) bool cache_free(struct heap *h,
 {
 	uintptr_t off = (uintptr_t)p - (uintptr_t)h, ooff = off;
 	struct heap *owner = h;
-	if (unlikely(off >= h->size)) {
-		/* another arena's block, if h is an arena */
+	/* cache_limit is h->size, or 0 while h keeps tags. */
+	if (unlikely(off >= atomic_load_explicit(&h->cache_limit,
+	    memory_order_relaxed))) {
+		/* another arena's block, if h is an arena; or tags */
 		owner = arena_of(p);
-		if (owner == NULL || !(h->flags & HEAP_F_OSMEM))
+		if (owner == NULL || !(h->flags & HEAP_F_OSMEM) ||
+		    heap_tagging(owner))
 			return false;
 		ooff = (uintptr_t)p - (uintptr_t)owner;
 	}
-	if (unlikely(heap_tagging(owner)))
-		return false;
 	return cache_push_block(owner, ooff, t, off);
 }
 

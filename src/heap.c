@@ -104,6 +104,7 @@ struct heap *heap_format(void *base, size_t size, unsigned hflags,
 	h->free_key = os_random();
 	h->class_sig = sizeclass_signature();
 	atomic_store_explicit(&h->epoch, 1, memory_order_relaxed);
+	atomic_store_explicit(&h->cache_limit, h->size, memory_order_relaxed);
 	lock_init(&h->lock, (hflags & HEAP_F_SHARED) != 0);
 	page_map_init(h, heap_initial_dirty(h, h->npages), 0);
 	atomic_store_explicit(&h->magic, HEAP_MAGIC, memory_order_relaxed);
@@ -129,6 +130,11 @@ int heap_verify_header(const struct heap *h, size_t size)
 	    h->first_page >= h->npages || h->size < HEAP_MIN_SIZE)
 		return EINVAL;
 	if (size != 0 && size != h->size)
+		return EINVAL;
+	/* free's fast path trusts it as the heap's end. */
+	uint64_t limit = atomic_load_explicit(&h->cache_limit,
+	    memory_order_relaxed);
+	if (limit != 0 && limit != h->size)
 		return EINVAL;
 	if (atomic_load_explicit(&h->init, memory_order_acquire) !=
 	    HEAP_INIT_READY)
@@ -358,6 +364,7 @@ void heap_reset(struct heap *h)
 	atomic_store_explicit(&h->remote, 0, memory_order_relaxed);
 	h->tags = 0;      /* so was the tag table */
 	atomic_store_explicit(&h->tagging, 0, memory_order_relaxed);
+	atomic_store_explicit(&h->cache_limit, h->size, memory_order_relaxed);
 	struct heap_stats keep = h->stats;
 	memset(&h->stats, 0, sizeof(h->stats));
 	h->stats.dirty_pages = keep.dirty_pages;

@@ -148,6 +148,18 @@ static inline unsigned size2class(size_t size)
 	return (unsigned)(8 + (lg - 7) * 4 + idx);
 }
 
+/* Is off (a byte offset in a slab, < 2^16) a multiple of the class size
+ * d?  With m = div_magic = (2^32 + e) / d, 0 <= e < d, and off = q*d + r:
+ * off * m = q*2^32 + q*e + r*m.  Mod 2^32 that is q*e < 2^16 < m when
+ * r = 0 (q*d <= off < 2^16, e < d, m > 2^32 / SMALL_MAX > 2^18), and
+ * r*m + q*e >= m, below 2^32, when r > 0.  One multiply, one compare;
+ * sizeclass_validate checks every offset. */
+static inline bool sizeclass_is_boundary(const struct sizeclass *sc,
+                                         uint32_t off)
+{
+	return (uint32_t)(off * sc->div_magic) < sc->div_magic;
+}
+
 /* The largest request we consider: page counts fit in 32 bits and
  * ALIGN_UP(size, any alignment we accept) cannot overflow. */
 #define HEAP_ALLOC_MAX  ((size_t)(HEAP_MAX_PAGES - 1) << LG_PAGE)

@@ -358,6 +358,8 @@ static struct tag_table *tag_table_grow(struct heap *h, struct tag_table *old)
 		h->stats.cur_large++;
 		h->stats.allocated += n << LG_PAGE;
 	}
+	/* Frees leave the caches first, then the slow path learns why. */
+	atomic_store_explicit(&h->cache_limit, 0, memory_order_relaxed);
 	atomic_store_explicit(&h->tagging, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);   /* filled, then seen */
 	h->tags = (uint64_t)head << LG_PAGE;

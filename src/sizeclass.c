@@ -103,7 +103,9 @@ int sizeclass_validate(void)
 		for (uint32_t off = 0; off < sc->npages * PAGE; off += 8) {
 			uint32_t q = (uint32_t)(((uint64_t)off * sc->div_magic)
 			    >> 32);
-			if (q != off / sc->size)
+			if (q != off / sc->size ||
+			    sizeclass_is_boundary(sc, off) !=
+			    (off % sc->size == 0))
 				return 1;
 		}
 	}

@@ -250,6 +250,8 @@ struct heap {
 	_Atomic uint32_t tagging; /* 1 from the first block tag to the next
 	                             reset: frees skip the thread caches, so
 	                             that the slow path drops tags (qmalloc.c) */
+	_Atomic uint64_t cache_limit; /* size, or 0 while tagging: free's fast
+	                             path caches offsets below it only */
 
 	/* The fields above are read on every malloc and free; the lock and
 	 * what it guards change often: keep them off that cache line. */

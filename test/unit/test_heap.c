@@ -42,6 +42,13 @@ START_TEST(bad_headers_are_refused)
 	h->init = HEAP_INIT_FORMATTING;
 	ck_assert_int_eq(heap_verify_header(h, 0), EAGAIN);
 	*h = saved;
+	/* free's fast path trusts cache_limit as the heap's end. */
+	h->cache_limit = h->size + PAGE;
+	ck_assert_int_eq(heap_verify_header(h, 0), EINVAL);
+	*h = saved;
+	h->cache_limit = 0;   /* a heap keeping tags */
+	ck_assert_int_eq(heap_verify_header(h, 0), 0);
+	*h = saved;
 	ck_assert_int_eq(heap_verify_header(h, 0), 0);
 	unit_heap_free(h);
 }
