@@ -72,10 +72,17 @@ static bool tcache_usable(void)
 		}
 	}
 #endif
-	pthread_once(&exit_once, exit_key_create);
-	pthread_setspecific(exit_key, (void *)1);   /* run the destructor */
-	tstate = TSTATE_ON;
-	return true;
+	/* Signals blocked: a handler that allocates must not find this
+	 * thread inside pthread_once (it would wait for itself).  One that
+	 * came before did all of this already. */
+	os_signals_block();
+	if (tstate == TSTATE_NEW) {
+		pthread_once(&exit_once, exit_key_create);
+		pthread_setspecific(exit_key, (void *)1);   /* the destructor */
+		tstate = TSTATE_ON;
+	}
+	os_signals_restore();
+	return tstate == TSTATE_ON && tbusy == 0;
 }
 
 static inline struct tcache *tc_at(struct heap *h, uint64_t off)
