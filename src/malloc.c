@@ -17,11 +17,6 @@
 #define FLAG_ZERO          0x40
 #define FLAG_TCACHE_NONE   0x100   /* MALLOCX_TCACHE(-1) */
 
-static inline struct heap *heap_current(void)
-{
-	return heap_for_malloc();
-}
-
 static inline bool is_pow2(size_t x)
 {
 	return x != 0 && (x & (x - 1)) == 0;
@@ -33,7 +28,7 @@ static void *alloc_checked(size_t size, size_t align, bool zero)
 		errno = ENOMEM;
 		return NULL;
 	}
-	struct heap *h = heap_current();
+	struct heap *h = heap_for_malloc();
 	void *p = heap_malloc_aligned(h, size, align, zero || opts.zero);
 	if (unlikely(p == NULL))
 		errno = ENOMEM;
@@ -45,7 +40,7 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 {
 	if (size > SMALL_MAX)
 		return alloc_checked(size, 0, false);
-	struct heap *h = heap_current();
+	struct heap *h = heap_for_malloc();
 	void *p = opts.zero ? NULL : tcache_alloc(h, size2class(size));
 	if (p == NULL)
 		p = heap_malloc(h, size, opts.zero);
@@ -74,9 +69,9 @@ PH_EXPORT void *P(malloc)(size_t size)
 	return malloc_slow(size);
 }
 
-/* A block of another heap this thread caches (another thread's arena, a
- * heap handle's heap): into that cache, still without a lock or a registry
- * walk.  False: nothing cached it. */
+/* A block of a heap handle's heap this thread caches: into that cache,
+ * still without a lock or a registry walk.  (Other arenas' blocks took
+ * slot 0 on the fast path.)  False: nothing cached it. */
 static bool free_other_slot(void *p)
 {
 	bool done = false;

@@ -316,9 +316,7 @@ static bool slot_valid(struct tslot *t)
 	return false;
 }
 
-/* This thread's slot for h, made on demand; when every slot is taken, the
- * last one is given back for h only if evict. */
-static struct tslot *slot_get(struct heap *h, bool evict)
+struct tslot *tcache_slot(struct heap *h)
 {
 	if (!tcache_usable())
 		return NULL;
@@ -334,8 +332,6 @@ static struct tslot *slot_get(struct heap *h, bool evict)
 			spare = &tslots[i];
 	}
 	if (t == NULL) {
-		if (spare == NULL && !evict)
-			return NULL;
 		if (spare == NULL) {
 			/* All slots busy: give the last one's blocks back. */
 			spare = &tslots[TCACHE_SLOTS - 1];
@@ -356,11 +352,6 @@ static struct tslot *slot_get(struct heap *h, bool evict)
 		t = &tslots[0];
 	}
 	return t;
-}
-
-struct tslot *tcache_slot(struct heap *h)
-{
-	return slot_get(h, true);
 }
 
 void tcache_slot_release(struct tslot *t)
