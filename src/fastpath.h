@@ -15,7 +15,7 @@
 static inline struct tslot *tslot_of(struct heap *h)
 {
 	for (unsigned i = 0; i < TCACHE_SLOTS; i++) {
-		struct tslot *t = &tslots[i];
+		struct tslot *t = &tthread.slots[i];
 		if (t->heap == h)
 			return t->epoch == atomic_load_explicit(&h->epoch,
 			    memory_order_relaxed) ? t : NULL;
@@ -23,15 +23,17 @@ static inline struct tslot *tslot_of(struct heap *h)
 	return NULL;
 }
 
-/* A block of size (<= SMALL_MAX) from t's cache, or NULL if that bin is
- * empty. */
-static inline void *cache_alloc(struct heap *h, struct tslot *t, size_t size)
+/* Pops a block of size (<= SMALL_MAX) from t's cache into *out; false if
+ * that bin is empty. */
+static inline __attribute__((always_inline)) bool cache_alloc(struct heap *h,
+    struct tslot *t, size_t size, void **out)
 {
 	struct tcache *tc = t->tc;
-	struct tcache_bin *b = &tc->bins[size2class(size)];
-	if (unlikely(b->count == 0))
-		return NULL;
-	return tcache_block(h, tcache_pop(tc, b));
+	struct tcache_bin *b = tcache_bin(tc, size2class(size));
+	if (unlikely(b->top == b->lo))
+		return false;
+	*out = tcache_block(h, tcache_pop(tc, b));
+	return true;
 }
 
 /* Pushes block p, at offset ooff in heap `owner`, on t's cache, where it is
@@ -42,23 +44,23 @@ static inline void *cache_alloc(struct heap *h, struct tslot *t, size_t size)
 static inline __attribute__((always_inline)) bool cache_push_block(
     struct heap *owner, uintptr_t ooff, struct tslot *t, uint64_t coff)
 {
+	/* Its slab map entry names its bin, bins[0] if it is in no slab
+	 * (large or bad), whose div_magic of 0 turns every offset away. */
 	uint32_t e = heap_slabmap(owner)[ooff >> LG_PAGE];
-	if (!(e & SLABMAP_TAG))
-		return false;   /* large or bad */
-	unsigned cls = e & 0xff;
-	const struct sizeclass *sc = &sizeclasses[cls];
-	uint32_t head = (uint32_t)(ooff >> LG_PAGE) - ((e >> 8) & 0xff);
-	uint32_t boff = (uint32_t)(ooff - ((uintptr_t)head << LG_PAGE));
 	struct tcache *tc = t->tc;
-	struct tcache_bin *b = &tc->bins[cls];
-	uint32_t n = b->count;
+	struct tcache_bin *b = &tc->bins[e & SLABMAP_BIN_MASK];
+	/* the offset in the slab: in the page, plus the pages before it */
+	uint32_t boff = ((uint32_t)ooff & (PAGE - 1)) + slabmap_page_offset(e);
+	uint32_t top = b->top;
 	/* Neither the block nor its slab's page entry is read: other threads
 	 * write those lines.  A block never handed out is caught when it goes
-	 * back to its slab. */
-	if (unlikely(!sizeclass_is_boundary(sc, boff) || n == b->max ||
-	    (n != 0 && tc->slots[b->first + n - 1] == coff)))
-		return false;   /* bad pointer, full, or freed twice */
-	tcache_push(tc, b, coff);
+	 * back to its slab.  slots[top - 1] is the guard if the bin is empty. */
+	if (unlikely(!sizeclass_is_boundary(b->div_magic, boff) ||
+	    top == b->hi || tc->slots[top - 1] == coff))
+		return false;   /* not a small block, full, or freed twice */
+	tc->slots[top] = coff;
+	atomic_signal_fence(memory_order_release);
+	b->top = top + 1;
 	return true;
 }
 

@@ -135,17 +135,12 @@ static inline void lock_release(struct lock *l)
 void     sizeclass_init(void);
 uint64_t sizeclass_signature(void);
 int      sizeclass_validate(void);
-extern uint8_t size2class_tab[];   /* (size + 15) / 16 -> class, size <= 1024 */
+extern uint8_t size2class_tab[];   /* (size + 15) / 16 -> class */
 
+/* The class of a small request (size <= SMALL_MAX): one table load. */
 static inline unsigned size2class(size_t size)
 {
-	if (likely(size <= 1024))
-		return size2class_tab[(size + QUANTUM - 1) >> 4];
-	/* Four classes per doubling (2^lg, 2^(lg+1)], lg = floor(log2(size-1));
-	 * the group (128, 256] starts at class 8. */
-	size_t lg = 63 - (size_t)__builtin_clzl(size - 1);
-	size_t idx = ((size - 1) >> (lg - 2)) & 3;  /* 0..3 within the group */
-	return (unsigned)(8 + (lg - 7) * 4 + idx);
+	return size2class_tab[(size + QUANTUM - 1) >> 4];
 }
 
 /* Is off (a byte offset in a slab, < 2^16) a multiple of the class size
@@ -154,10 +149,9 @@ static inline unsigned size2class(size_t size)
  * r = 0 (q*d <= off < 2^16, e < d, m > 2^32 / SMALL_MAX > 2^18), and
  * r*m + q*e >= m, below 2^32, when r > 0.  One multiply, one compare;
  * sizeclass_validate checks every offset. */
-static inline bool sizeclass_is_boundary(const struct sizeclass *sc,
-                                         uint32_t off)
+static inline bool sizeclass_is_boundary(uint32_t div_magic, uint32_t off)
 {
-	return (uint32_t)(off * sc->div_magic) < sc->div_magic;
+	return (uint32_t)(off * div_magic) < div_magic;
 }
 
 /* The largest request we consider: page counts fit in 32 bits and
@@ -179,10 +173,26 @@ static inline size_t size_usable(size_t size)
  */
 /* The slab map: one word per page, right after struct heap, so that free's
  * fast path finds it at a constant offset.  Zero for a page that is not in
- * a slab; else SLABMAP_TAG | class | pages from the slab's head << 8.
- * Written only when slabs come and go, so the fast path reads it without
- * sharing a cache line with what refills and flushes write. */
-#define SLABMAP_TAG 0x80000000u
+ * a slab; else slabmap_entry(class, pages from the slab's head), which
+ * holds the class's cache bin (1 + class: bin 0 is no class's) and the
+ * pages before it shifted so that the page's offset in its slab is a
+ * mask.  Written only when slabs come and go, so the fast path reads
+ * it without sharing a cache line with what refills and flushes write. */
+#define SLABMAP_TAG         0x80000000u
+#define SLABMAP_BIN_MASK    0xffu   /* struct tcache.bins index */
+#define SLABMAP_DELTA_SHIFT 12   /* pages from the head, < SLAB_MAXPAGES */
+#define SLABMAP_DELTA_MASK  (0xffu << SLABMAP_DELTA_SHIFT)
+_Static_assert(SLAB_MAXPAGES <= (SLABMAP_DELTA_MASK >> SLABMAP_DELTA_SHIFT) + 1
+    && 1 + NBINS <= SLABMAP_BIN_MASK + 1, "slab map entry fields");
+static inline uint32_t slabmap_entry(unsigned cls, uint32_t delta)
+{
+	return SLABMAP_TAG | (1 + cls) | delta << SLABMAP_DELTA_SHIFT;
+}
+/* Byte offset, in its slab, of the page an entry describes. */
+static inline uint32_t slabmap_page_offset(uint32_t e)
+{
+	return ((e & SLABMAP_DELTA_MASK) >> SLABMAP_DELTA_SHIFT) << LG_PAGE;
+}
 #define HEAP_HDR_BYTES ALIGN_UP(sizeof(struct heap), 64)
 static inline uint32_t *heap_slabmap(struct heap *h)
 {
@@ -399,10 +409,10 @@ size_t heap_block_size(struct heap *h, const void *p, const char *op);
 struct heap *heap_owner(const void *p, const char *op);
 
 /* ---- tcache.c: thread caches ----------------------------------------------
- * tslots[0] caches heap_for_malloc(), the heap this thread's malloc uses;
- * malloc.c's fast paths read it inline and trust it while its epoch holds,
- * so whoever changes what heap_for_malloc() gives bumps the old heap's
- * epoch (registry.c:registry_default_set).
+ * tthread.slots[0] caches heap_for_malloc(), the heap this thread's malloc
+ * uses; malloc.c's fast paths read it inline and trust it while its epoch
+ * holds, so whoever changes what heap_for_malloc() gives bumps the old
+ * heap's epoch (registry.c:registry_default_set).
  * A slot is good while its heap's epoch is the one it recorded.
  */
 #define TCACHE_SLOTS 4
@@ -416,26 +426,23 @@ struct tslot {
 	struct tcache *tc;     /* the cache, in that heap */
 	uint64_t       epoch;  /* heap->epoch when the cache was made */
 };
-/* tbusy is non-zero while this thread works on its caches: a signal handler
- * that allocates then goes around them (the caches are not re-entrant). */
-extern __thread uint32_t tbusy __attribute__((tls_model("initial-exec")));
-/* Not nested (every caller checked tbusy == 0 first), so plain stores:
+/* struct tthread: what a thread keeps for its caches, in one TLS block so
+ * that a fast path finds all of it from one address.
+ *   busy is non-zero while the thread works on its caches: a signal
+ *   handler that allocates then goes around them (they are not
+ *   re-entrant). */
+struct tthread {
+	uint32_t     busy;
+	uint8_t      state;                 /* tcache.c: TSTATE_* */
+	struct tslot slots[TCACHE_SLOTS];
+};
+extern __thread struct tthread tthread __attribute__((tls_model("initial-exec")));
+/* Not nested (every caller checked busy == 0 first), so plain stores:
  * no read-modify-write chain through the flag on the fast path. */
-#define tbusy_enter() do { tbusy = 1; atomic_signal_fence(memory_order_seq_cst); \
-	} while (0)
-#define tbusy_leave() do { atomic_signal_fence(memory_order_seq_cst); tbusy = 0; \
-	} while (0)
-
-/* Push and pop keep the slot and the count in that order, so a process
- * killed between the two stores leaves a cache that reclaim can trust. */
-static inline void tcache_push(struct tcache *tc, struct tcache_bin *b,
-                               uint64_t off)
-{
-	uint32_t n = b->count;
-	tc->slots[b->first + n] = off;
-	atomic_signal_fence(memory_order_release);
-	b->count = (uint16_t)(n + 1);
-}
+#define tbusy_enter() do { tthread.busy = 1; \
+	atomic_signal_fence(memory_order_seq_cst); } while (0)
+#define tbusy_leave() do { atomic_signal_fence(memory_order_seq_cst); \
+	tthread.busy = 0; } while (0)
 
 /* The block a cache slot names: slots hold offsets from the cache's heap
  * that may point below it (another arena's block), so the sum is taken on
@@ -445,17 +452,37 @@ static inline void *tcache_block(struct heap *h, uint64_t off)
 	return (void *)((uintptr_t)h + off);
 }
 
+/* Push and pop write the slot, then top, so a process killed between the
+ * two stores leaves a cache that reclaim can trust.  Callers check that
+ * the bin has room (push) or a block (pop). */
+static inline void tcache_push(struct tcache *tc, struct tcache_bin *b,
+                               uint64_t off)
+{
+	uint32_t top = b->top;
+	tc->slots[top] = off;
+	atomic_signal_fence(memory_order_release);
+	b->top = top + 1;
+}
+
 static inline uint64_t tcache_pop(struct tcache *tc, struct tcache_bin *b)
 {
-	uint32_t n = b->count - 1u;
-	uint64_t off = tc->slots[b->first + n];
+	uint32_t top = b->top - 1;
+	uint64_t off = tc->slots[top];
 	atomic_signal_fence(memory_order_release);
-	b->count = (uint16_t)n;
+	b->top = top;
 	return off;
 }
 
-extern __thread struct tslot tslots[TCACHE_SLOTS]
-    __attribute__((tls_model("initial-exec")));
+static inline struct tcache_bin *tcache_bin(struct tcache *tc, unsigned cls)
+{
+	return &tc->bins[1 + cls];
+}
+
+static inline uint32_t tcache_count(const struct tcache_bin *b)
+{
+	return b->top - b->lo;
+}
+
 /* This thread's slot for h, made on demand; NULL if caching is off. */
 struct tslot *tcache_slot(struct heap *h);
 void     tcache_slot_release(struct tslot *t);

@@ -51,20 +51,20 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 
 PH_EXPORT void *P(malloc)(size_t size)
 {
-	if (likely(size <= SMALL_MAX && tbusy == 0)) {
+	if (likely(size <= SMALL_MAX && tthread.busy == 0)) {
 		/* Busy first, then read the cache: a signal handler that came
 		 * before has finished; one that comes after goes around.  Slot 0
 		 * is this thread's malloc heap while its epoch holds. */
 		tbusy_enter();
-		struct tslot *t = &tslots[0];
+		struct tslot *t = &tthread.slots[0];
 		struct heap *h = t->heap;
-		void *p = NULL;
+		void *p;
 		if (likely(t->epoch == atomic_load_explicit(&h->epoch,
-		    memory_order_relaxed)))
-			p = cache_alloc(h, t, size);
-		tbusy_leave();
-		if (likely(p != NULL))
+		    memory_order_relaxed) && cache_alloc(h, t, size, &p))) {
+			tbusy_leave();
 			return p;
+		}
+		tbusy_leave();
 	}
 	return malloc_slow(size);
 }
@@ -77,7 +77,7 @@ static bool free_other_slot(void *p)
 	bool done = false;
 	tbusy_enter();
 	for (unsigned i = 1; i < TCACHE_SLOTS && !done; i++) {
-		struct tslot *t = &tslots[i];
+		struct tslot *t = &tthread.slots[i];
 		struct heap *h = t->heap;
 		if (h != NULL && (uintptr_t)p - (uintptr_t)h < h->size &&
 		    t->epoch == atomic_load_explicit(&h->epoch,
@@ -88,8 +88,12 @@ static bool free_other_slot(void *p)
 	return done;
 }
 
+/* busy: called inside this thread's cache work (a signal handler), so
+ * no cache. */
 static __attribute__((noinline)) void free_slow(void *p, bool busy)
 {
+	if (p == NULL)
+		return;
 	if (!busy && free_other_slot(p))
 		return;
 	struct heap *h = heap_owner(p, "free");
@@ -116,19 +120,18 @@ PH_EXPORT void *P(calloc)(size_t n, size_t size)
 
 PH_EXPORT void P(free)(void *p)
 {
-	uint32_t busy = tbusy;
-	if (likely(busy == 0)) {
-		tbusy_enter();
-		struct tslot *t = &tslots[0];
-		struct heap *h = t->heap;
-		bool done = t->epoch == atomic_load_explicit(&h->epoch,
-		    memory_order_relaxed) && cache_free(h, t, p);
-		tbusy_leave();
-		if (likely(done))
-			return;
+	if (unlikely(tthread.busy != 0)) {
+		free_slow(p, true);
+		return;
 	}
-	if (p != NULL)
-		free_slow(p, busy != 0);
+	tbusy_enter();
+	struct tslot *t = &tthread.slots[0];
+	struct heap *h = t->heap;
+	bool done = t->epoch == atomic_load_explicit(&h->epoch,
+	    memory_order_relaxed) && cache_free(h, t, p);
+	tbusy_leave();
+	if (unlikely(!done))
+		free_slow(p, false);
 }
 
 PH_EXPORT void *P(realloc)(void *p, size_t size)

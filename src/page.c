@@ -54,7 +54,7 @@ static void slabmap_set(struct heap *h, uint32_t head, size_t n, unsigned cls)
 {
 	uint32_t *sm = heap_slabmap(h);
 	for (uint32_t i = 0; i < n; i++)
-		__atomic_store_n(&sm[head + i], SLABMAP_TAG | cls | (i << 8),
+		__atomic_store_n(&sm[head + i], slabmap_entry(cls, i),
 		    __ATOMIC_RELAXED);
 }
 
@@ -610,8 +610,8 @@ int page_validate(struct heap *h, char *why, size_t whylen)
 		}
 		uint32_t *sm = heap_slabmap(h);
 		for (size_t k = 0; k < n && i + k < h->hwm; k++) {
-			uint32_t want = e->kind == PAGE_SLAB ? SLABMAP_TAG |
-			    e->cls | (uint32_t)(k << 8) : 0;
+			uint32_t want = e->kind == PAGE_SLAB ?
+			    slabmap_entry(e->cls, (uint32_t)k) : 0;
 			if (sm[i + k] != want)
 				FAIL("page %zu: slab map says %#x, not %#x",
 				    i + k, sm[i + k], want);

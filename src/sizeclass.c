@@ -16,7 +16,7 @@ uint32_t tcache_nslots;
 #define TCACHE_BYTES    32768
 #define TCACHE_MIN      8
 #define TCACHE_MAX      200
-uint8_t size2class_tab[1024 / 16 + 1];
+uint8_t size2class_tab[SMALL_MAX / QUANTUM + 1];
 static _Atomic bool sizeclass_ready;
 
 /* The slab length: the first n pages whose tail waste is at most 1/64 of
@@ -65,12 +65,15 @@ void sizeclass_init(void)
 		sc->tcache_max = m < TCACHE_MIN ? TCACHE_MIN :
 		    m > TCACHE_MAX ? TCACHE_MAX : m;
 	}
+	/* Each bin's slots, a guard slot below each (types.h). */
 	uint32_t total = 0;
-	for (unsigned c = 0; c < NBINS; c++)
-		total += sizeclasses[c].tcache_max;
+	for (unsigned c = 0; c < NBINS; c++) {
+		sizeclasses[c].tcache_lo = total + 1;
+		total += 1 + sizeclasses[c].tcache_max;
+	}
 	tcache_nslots = total;
-	for (size_t i = 0, c = 0; i <= 1024 / 16; i++) {
-		while (sizeclasses[c].size < i * 16)
+	for (size_t i = 0, c = 0; i <= SMALL_MAX / QUANTUM; i++) {
+		while (sizeclasses[c].size < i * QUANTUM)
 			c++;
 		size2class_tab[i] = (uint8_t)c;
 	}
@@ -84,6 +87,7 @@ uint64_t sizeclass_signature(void)
 	for (unsigned c = 0; c < NBINS; c++) {
 		sig = (sig ^ sizeclasses[c].size) * 1099511628211ull;
 		sig = (sig ^ sizeclasses[c].npages) * 1099511628211ull;
+		sig = (sig ^ sizeclasses[c].tcache_max) * 1099511628211ull;
 	}
 	return sig;
 }
@@ -104,7 +108,7 @@ int sizeclass_validate(void)
 			uint32_t q = (uint32_t)(((uint64_t)off * sc->div_magic)
 			    >> 32);
 			if (q != off / sc->size ||
-			    sizeclass_is_boundary(sc, off) !=
+			    sizeclass_is_boundary(sc->div_magic, off) !=
 			    (off % sc->size == 0))
 				return 1;
 		}

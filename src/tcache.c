@@ -18,7 +18,7 @@
  *
  * The cache itself is a large block in the heap it caches, on the heap's
  * list (heap->tcaches), so another process can reclaim it.  The thread
- * finds it through tslots[], which also hold the heap's epoch when the
+ * finds it through tthread.slots[], which also hold the heap's epoch when the
  * cache was made: a reset bumps the epoch and wipes the heap, caches
  * included, so a slot with an old epoch is forgotten, never flushed.
  */
@@ -33,13 +33,10 @@
 
 struct heap heap_none = { .epoch = UINT64_MAX };
 
-__thread struct tslot tslots[TCACHE_SLOTS]
-    __attribute__((tls_model("initial-exec"))) = {
-	[0] = { .heap = TSLOT_NONE },
+__thread struct tthread tthread __attribute__((tls_model("initial-exec"))) = {
+	.slots[0] = { .heap = TSLOT_NONE },
 };
-static __thread uint8_t tstate __attribute__((tls_model("initial-exec")));
-__thread uint32_t tbusy __attribute__((tls_model("initial-exec")));
-enum { TSTATE_NEW, TSTATE_ON, TSTATE_OFF };
+enum { TSTATE_NEW, TSTATE_ON, TSTATE_OFF };   /* tthread.state */
 
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
@@ -55,9 +52,9 @@ static void exit_key_create(void)
  * handler while it is already working on them. */
 static bool tcache_usable(void)
 {
-	if (likely(tstate == TSTATE_ON))
-		return tbusy == 0;
-	if (tstate == TSTATE_OFF || !config_tcache || !opts.tcache ||
+	if (likely(tthread.state == TSTATE_ON))
+		return tthread.busy == 0;
+	if (tthread.state == TSTATE_OFF || !config_tcache || !opts.tcache ||
 	    (config_fill && (opts.junk || opts.zero)))
 		return false;
 #ifdef PH_HAVE_VALGRIND
@@ -67,7 +64,7 @@ static bool tcache_usable(void)
 		 * the real paths. */
 		uint64_t probe = 0, vbits;
 		if (VALGRIND_GET_VBITS(&probe, &vbits, sizeof(probe)) == 1) {
-			tstate = TSTATE_OFF;
+			tthread.state = TSTATE_OFF;
 			return false;
 		}
 	}
@@ -76,13 +73,13 @@ static bool tcache_usable(void)
 	 * thread inside pthread_once (it would wait for itself).  One that
 	 * came before did all of this already. */
 	os_signals_block();
-	if (tstate == TSTATE_NEW) {
+	if (tthread.state == TSTATE_NEW) {
 		pthread_once(&exit_once, exit_key_create);
 		pthread_setspecific(exit_key, (void *)1);   /* the destructor */
-		tstate = TSTATE_ON;
+		tthread.state = TSTATE_ON;
 	}
 	os_signals_restore();
-	return tstate == TSTATE_ON && tbusy == 0;
+	return tthread.state == TSTATE_ON && tthread.busy == 0;
 }
 
 static inline struct tcache *tc_at(struct heap *h, uint64_t off)
@@ -164,11 +161,11 @@ static void remote_drain_if_free(struct heap *owner)
 static void bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
                              uint32_t keep, bool check)
 {
-	struct tcache_bin *b = &tc->bins[c];
-	if (b->count <= keep)
+	struct tcache_bin *b = tcache_bin(tc, c);
+	if (tcache_count(b) <= keep)
 		return;
-	uint32_t drop = b->count - keep;
-	uint64_t *s = &tc->slots[b->first];
+	uint32_t drop = tcache_count(b) - keep;
+	uint64_t *s = &tc->slots[b->lo];
 	struct page *pm = heap_pages(h);
 	struct heap *other = NULL;   /* the last arena given blocks back */
 	for (uint32_t i = 0; i < drop; i++) {
@@ -188,7 +185,7 @@ static void bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
 	}
 	remote_drain_if_free(other);
 	memmove(s, s + drop, keep * sizeof(*s));
-	b->count = (uint16_t)keep;
+	b->top = b->lo + keep;
 }
 
 static void tc_flush_all(struct heap *h, struct tcache *tc)
@@ -203,21 +200,35 @@ static void tc_flush_all(struct heap *h, struct tcache *tc)
 /* Fills bin c to half its capacity; false if the heap is full. */
 static bool bin_refill(struct heap *h, struct tcache *tc, unsigned c)
 {
-	struct tcache_bin *b = &tc->bins[c];
-	uint32_t want = b->max / 2;
+	struct tcache_bin *b = tcache_bin(tc, c);
+	uint32_t want = (b->hi - b->lo) / 2;
 	heap_lock(h);
 	slab_remote_drain(h);
-	while (b->count < want) {
+	while (tcache_count(b) < want) {
 		char *p = slab_alloc(h, c);
 		if (p == NULL)
 			break;
 		tcache_push(tc, b, (uint64_t)(p - (char *)h));
 	}
 	heap_unlock(h);
-	return b->count > 0;
+	return tcache_count(b) > 0;
 }
 
 /* ---- making and unmaking caches ------------------------------------------ */
+
+/* Lays out bin c of tc as sizeclass.c says, with n blocks (n is clamped
+ * to the bin: a dead owner may have left anything in top). */
+static void bin_format(struct tcache *tc, unsigned c, uint32_t n)
+{
+	const struct sizeclass *sc = &sizeclasses[c];
+	struct tcache_bin *b = tcache_bin(tc, c);
+	if (n > sc->tcache_max)
+		n = sc->tcache_max;
+	tc->slots[sc->tcache_lo - 1] = TCACHE_GUARD;
+	*b = (struct tcache_bin){ .top = sc->tcache_lo + n,
+	    .lo = sc->tcache_lo, .hi = sc->tcache_lo + sc->tcache_max,
+	    .div_magic = sc->div_magic };
+}
 
 static size_t tc_bytes(void)
 {
@@ -237,13 +248,11 @@ static struct tcache *tc_create(struct heap *h)
 		tc->pid = (uint32_t)getpid();
 		tc->tid = os_tid();
 		tc->start = os_proc_start(0);
-		uint32_t first = 0;
-		for (unsigned c = 0; c < NBINS; c++) {
-			tc->bins[c] = (struct tcache_bin){ .count = 0,
-			    .max = (uint16_t)sizeclasses[c].tcache_max,
-			    .first = first };
-			first += sizeclasses[c].tcache_max;
-		}
+		/* the bin of no class: no room, refuses every offset */
+		tc->bins[0] = (struct tcache_bin){ .top = 1, .lo = 1, .hi = 1,
+		    .div_magic = 0 };
+		for (unsigned c = 0; c < NBINS; c++)
+			bin_format(tc, c, 0);
 		tc->next = h->tcaches;
 		atomic_thread_fence(memory_order_release);   /* then publish */
 		h->tcaches = (uint64_t)((char *)tc - (char *)h);
@@ -257,8 +266,8 @@ static struct tcache *tc_create(struct heap *h)
 static void tc_destroy_locked(struct heap *h, struct tcache *tc, bool check)
 {
 	for (unsigned c = 0; c < NBINS; c++) {
-		if (check && tc->bins[c].count > tc->bins[c].max)
-			tc->bins[c].count = tc->bins[c].max;
+		if (check)   /* its owner died: only top was its own */
+			bin_format(tc, c, tcache_count(tcache_bin(tc, c)));
 		bin_flush_locked(h, tc, c, 0, check);
 	}
 	uint64_t off = (uint64_t)((char *)tc - (char *)h), guard = h->npages;
@@ -279,7 +288,7 @@ static void tc_destroy_locked(struct heap *h, struct tcache *tc, bool check)
 
 static void slot_forget(struct tslot *t)
 {
-	*t = (struct tslot){ .heap = t == &tslots[0] ? TSLOT_NONE : NULL };
+	*t = (struct tslot){ .heap = t == &tthread.slots[0] ? TSLOT_NONE : NULL };
 }
 
 static bool tc_listed(struct heap *h, struct tcache *tc)
@@ -325,16 +334,16 @@ struct tslot *tcache_slot(struct heap *h)
 	bool mine = heap_is_thread_malloc(h);
 	struct tslot *t = NULL, *spare = NULL;
 	for (unsigned i = 0; i < TCACHE_SLOTS && t == NULL; i++) {
-		if (tslots[i].heap == h && slot_valid(&tslots[i]))
-			t = &tslots[i];
+		if (tthread.slots[i].heap == h && slot_valid(&tthread.slots[i]))
+			t = &tthread.slots[i];
 		else if (spare == NULL && (i == 0) == mine &&
-		    !slot_valid(&tslots[i]))
-			spare = &tslots[i];
+		    !slot_valid(&tthread.slots[i]))
+			spare = &tthread.slots[i];
 	}
 	if (t == NULL) {
 		if (spare == NULL) {
 			/* All slots busy: give the last one's blocks back. */
-			spare = &tslots[TCACHE_SLOTS - 1];
+			spare = &tthread.slots[TCACHE_SLOTS - 1];
 			tcache_slot_release(spare);
 		}
 		uint64_t epoch = atomic_load(&h->epoch);
@@ -345,11 +354,11 @@ struct tslot *tcache_slot(struct heap *h)
 		t = spare;
 	}
 	/* The malloc heap's cache sits in slot 0, where the fast path looks. */
-	if (t != &tslots[0] && mine) {
-		struct tslot tmp = tslots[0];
-		tslots[0] = *t;
+	if (t != &tthread.slots[0] && mine) {
+		struct tslot tmp = tthread.slots[0];
+		tthread.slots[0] = *t;
 		*t = tmp.heap == TSLOT_NONE ? (struct tslot){ 0 } : tmp;
-		t = &tslots[0];
+		t = &tthread.slots[0];
 	}
 	return t;
 }
@@ -368,16 +377,16 @@ void tcache_slot_release(struct tslot *t)
 void tcache_flush_thread(void)
 {
 	for (unsigned i = 0; i < TCACHE_SLOTS; i++)
-		if (slot_valid(&tslots[i]))
-			tc_flush_all(tslots[i].heap, tslots[i].tc);
+		if (slot_valid(&tthread.slots[i]))
+			tc_flush_all(tthread.slots[i].heap, tthread.slots[i].tc);
 }
 
 static void tcache_thread_exit(void *unused)
 {
 	(void)unused;
 	for (unsigned i = 0; i < TCACHE_SLOTS; i++)
-		tcache_slot_release(&tslots[i]);
-	tstate = TSTATE_OFF;   /* later frees in other destructors go direct */
+		tcache_slot_release(&tthread.slots[i]);
+	tthread.state = TSTATE_OFF;   /* later frees in other destructors go direct */
 }
 
 /* ---- the slow halves of the fast paths ---------------------------------- */
@@ -389,9 +398,9 @@ void *tcache_alloc(struct heap *h, unsigned cls)
 		return NULL;
 	tbusy_enter();
 	struct tcache *tc = t->tc;
-	struct tcache_bin *b = &tc->bins[cls];
+	struct tcache_bin *b = tcache_bin(tc, cls);
 	uint64_t *p = NULL;
-	if (b->count != 0 || bin_refill(h, tc, cls)) {
+	if (tcache_count(b) != 0 || bin_refill(h, tc, cls)) {
 		p = tcache_block(h, tcache_pop(tc, b));
 	}
 	tbusy_leave();
@@ -401,9 +410,9 @@ void *tcache_alloc(struct heap *h, unsigned cls)
 /* Is the block at offset off on this thread's cache of class cls? */
 static bool tc_holds(struct tcache *tc, unsigned cls, uint64_t off)
 {
-	struct tcache_bin *b = &tc->bins[cls];
-	for (uint32_t i = 0; i < b->count; i++)
-		if (tc->slots[b->first + i] == off)
+	struct tcache_bin *b = tcache_bin(tc, cls);
+	for (uint32_t i = b->lo; i < b->top; i++)
+		if (tc->slots[i] == off)
 			return true;
 	return false;
 }
@@ -413,7 +422,7 @@ bool tcache_holds(struct heap *h, const void *p)
 	/* Blocks of a process arena may sit in this thread's arena's cache. */
 	struct heap *mine = heap_is_process(h) ? heap_arena() : h;
 	for (unsigned i = 0; i < TCACHE_SLOTS; i++) {
-		struct tslot *t = &tslots[i];
+		struct tslot *t = &tthread.slots[i];
 		if (t->heap != mine || t->epoch != atomic_load(&mine->epoch))
 			continue;
 		struct page *pm = heap_pages(h);
@@ -431,9 +440,9 @@ size_t tcache_cached_bytes(struct heap *h, size_t *foreign)
 	size_t bytes = 0, other = 0;
 	TC_FOREACH(h, tc, nx, guard)
 		for (unsigned c = 0; c < NBINS; c++) {
-			struct tcache_bin *b = &tc->bins[c];
-			for (uint32_t i = 0; i < b->count; i++)
-				if (tc->slots[b->first + i] < h->size)
+			struct tcache_bin *b = tcache_bin(tc, c);
+			for (uint32_t i = b->lo; i < b->top; i++)
+				if (tc->slots[i] < h->size)
 					bytes += sizeclasses[c].size;
 				else
 					other += sizeclasses[c].size;
@@ -490,10 +499,10 @@ static bool tcache_free_busy(struct heap *owner, struct tslot *t, void *p)
 		report_fatal("double free of %p in heap %p", p, (void *)owner);
 	if (((uint64_t *)p)[1] == owner->free_key)
 		return false;   /* maybe free in its slab: checked there */
-	struct tcache_bin *b = &tc->bins[s->cls];
-	if (b->count == b->max) {
+	struct tcache_bin *b = tcache_bin(tc, s->cls);
+	if (b->top == b->hi) {
 		heap_lock(h);
-		bin_flush_locked(h, tc, s->cls, b->max / 2, false);
+		bin_flush_locked(h, tc, s->cls, (b->hi - b->lo) / 2, false);
 		heap_unlock(h);
 	}
 	tcache_push(tc, b, off);
@@ -515,8 +524,8 @@ void tcache_detach(struct heap *h)
 	atomic_fetch_add_explicit(&h->epoch, 1, memory_order_release);
 	heap_unlock(h);
 	for (unsigned i = 0; i < TCACHE_SLOTS; i++)
-		if (tslots[i].heap == h)
-			slot_forget(&tslots[i]);
+		if (tthread.slots[i].heap == h)
+			slot_forget(&tthread.slots[i]);
 }
 
 void tcache_fork_child(struct heap *h)
@@ -527,11 +536,11 @@ void tcache_fork_child(struct heap *h)
 	 * threads are gone, so their caches go back to the heap. */
 	struct tcache *mine = NULL;
 	for (unsigned i = 0; i < TCACHE_SLOTS; i++)
-		if (tslots[i].heap == h) {
+		if (tthread.slots[i].heap == h) {
 			if (h->flags & HEAP_F_SHARED)
-				slot_forget(&tslots[i]);
+				slot_forget(&tthread.slots[i]);
 			else
-				mine = tslots[i].tc;
+				mine = tthread.slots[i].tc;
 		}
 	if (h->flags & HEAP_F_SHARED)
 		return;
@@ -613,19 +622,37 @@ int tcache_validate(struct heap *h, char *why, size_t whylen)
 			    "offset %llu", (unsigned long long)off);
 			return 1;
 		}
+		/* Only the owner moves top; the layout is fixed at creation. */
 		bool quiet = tc->pid == pid && tc->tid == tid;
-		for (unsigned c = 0; quiet && c < NBINS; c++) {
-			struct tcache_bin *b = &tc->bins[c];
-			if (b->count > b->max ||
-			    (uint64_t)b->first + b->max > tcache_nslots) {
+		if (tc->bins[0].div_magic != 0 || tc->bins[0].top !=
+		    tc->bins[0].hi) {
+			snprintf(why, whylen, "thread cache %llu: the bin of "
+			    "no class would take blocks",
+			    (unsigned long long)off);
+			return 1;
+		}
+		for (unsigned c = 0; c < NBINS; c++) {
+			const struct sizeclass *sc = &sizeclasses[c];
+			struct tcache_bin *b = tcache_bin(tc, c);
+			if (b->lo != sc->tcache_lo || b->hi - b->lo !=
+			    sc->tcache_max || b->div_magic != sc->div_magic ||
+			    (quiet && (b->top < b->lo || b->top > b->hi))) {
 				snprintf(why, whylen, "thread cache %llu: "
-				    "class %u holds %u of %u from slot %u",
-				    (unsigned long long)off, c, b->count,
-				    b->max, b->first);
+				    "class %u has slots %u..%u top %u, not "
+				    "%u..%u", (unsigned long long)off, c,
+				    b->lo, b->hi, b->top, sc->tcache_lo,
+				    sc->tcache_lo + sc->tcache_max);
 				return 1;
 			}
-			for (uint32_t i = 0; i < b->count; i++) {
-				uint64_t bo = tc->slots[b->first + i];
+			if (tc->slots[b->lo - 1] != TCACHE_GUARD) {
+				snprintf(why, whylen, "thread cache %llu: "
+				    "class %u: the guard below slot %u is %llu",
+				    (unsigned long long)off, c, b->lo,
+				    (unsigned long long)tc->slots[b->lo - 1]);
+				return 1;
+			}
+			for (uint32_t i = b->lo; quiet && i < b->top; i++) {
+				uint64_t bo = tc->slots[i];
 				uint32_t bi = (uint32_t)(bo >> LG_PAGE);
 				uint32_t hd = bi < h->npages &&
 				    pm[bi].kind == PAGE_SLAB_BODY ?

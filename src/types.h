@@ -93,7 +93,8 @@ static const bool config_valgrind = false;
 #define SLAB_MAXPAGES   16                 /* a slab is at most this long */
 #define NRUNCLASSES     128                /* free-run size classes */
 #define HEAP_MAGIC      UINT64_C(0x3170616568687028) /* "(phheap1" */
-#define HEAP_VERSION    2u  /* 2: remote stack, tags, waiters, procs */
+#define HEAP_VERSION    3u  /* 2: remote stack, tags, waiters, procs;
+                               * 3: cache bins as top/lo/hi with a guard */
 #define HEAP_MIN_SIZE   ((size_t)64 * 1024) /* smallest range we format */
 #define HEAP_MIN_RESERVE ((size_t)64 << 20) /* smallest process heap */
 #define NROOTS          16
@@ -302,14 +303,23 @@ struct heap {
  * dies another process can find it on the heap's list and take the blocks
  * back.  Only its owner thread touches bins and slots; the list link and
  * owner fields change under heap->lock.
- *   bins[c] owns slots[first, first + max); slots[first, first + count)
- *   hold offsets of free blocks of class c, each with free_key in word 1.
+ *   bins[c] owns slots[lo, hi); slots[lo, top) hold offsets of free blocks
+ *   of class c, oldest first.  slots[lo - 1] holds TCACHE_GUARD, which no
+ *   block offset equals (blocks are QUANTUM-aligned), so free's repeat
+ *   check reads slots[top - 1] without asking whether the bin is empty.
+ *   lo, hi and div_magic are the same in every cache (sizeclass.c lays
+ *   them out): they sit here so that malloc and free read one line.
+ *   bins[0] belongs to no class: free's fast path takes the bin the slab
+ *   map names, 0 for a page that is in no slab, and bins[0]'s div_magic of
+ *   0 refuses every offset, so free asks no other question.
  */
 struct tcache_bin {
-	uint16_t count;      /* blocks cached */
-	uint16_t max;        /* capacity */
-	uint32_t first;      /* index of the bin's first slot */
+	uint32_t top;        /* one past the newest cached block's slot */
+	uint32_t lo;         /* the bin's first slot: empty when top == lo */
+	uint32_t hi;         /* one past its last slot: full when top == hi */
+	uint32_t div_magic;  /* sizeclasses[c].div_magic, for free's check */
 };
+#define TCACHE_GUARD UINT64_C(1)
 
 struct tcache {
 	uint64_t magic;      /* TCACHE_MAGIC */
@@ -317,7 +327,7 @@ struct tcache {
 	uint32_t pid;        /* owner process */
 	uint32_t tid;        /* owner thread */
 	uint64_t start;      /* owner process start time: tells a reused pid */
-	struct tcache_bin bins[NBINS];
+	struct tcache_bin bins[1 + NBINS];   /* [0] no class, [1 + c] class c */
 	uint64_t slots[];    /* block offsets */
 };
 #define TCACHE_MAGIC UINT64_C(0x65686361636874)   /* "thcache" */
@@ -329,8 +339,9 @@ struct sizeclass {
 	uint32_t nblocks;    /* blocks per slab */
 	uint32_t div_magic;  /* ceil(2^32 / size): offset / size without div */
 	uint32_t tcache_max; /* blocks a thread cache keeps of this class */
+	uint32_t tcache_lo;  /* its bin's first slot (the guard is one below) */
 };
-extern uint32_t tcache_nslots;   /* sum of tcache_max over the classes */
+extern uint32_t tcache_nslots;   /* slots of a cache: the bins and guards */
 extern struct sizeclass sizeclasses[NBINS];
 
 #endif /* PH_TYPES_H */

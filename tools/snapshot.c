@@ -529,8 +529,11 @@ static void census_take(struct snap *s)
 		t->tid = tc->tid;
 		t->start = tc->start;
 		for (unsigned c = 0; c < NBINS; c++) {
-			uint32_t n = tc->bins[c].count <= tc->bins[c].max ?
-			    tc->bins[c].count : tc->bins[c].max;
+			/* A copy taken without the owner's help: clamp. */
+			const struct tcache_bin *b = &tc->bins[1 + c];
+			uint32_t n = b->top <= b->lo ? 0 :
+			    b->top - b->lo <= sizeclasses[c].tcache_max ?
+			    b->top - b->lo : sizeclasses[c].tcache_max;
 			t->cached[c] = n;
 			t->blocks += n;
 			t->bytes += (uint64_t)n * sizeclasses[c].size;
