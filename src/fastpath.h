@@ -10,15 +10,16 @@
 
 #include "internal.h"
 
-/* This thread's slot for h if its cache is good to use, else NULL.  h is
- * read only once a slot names it, so a bad handle is not followed here. */
-static inline struct tslot *tslot_of(struct heap *h)
+/* This thread's slot for h if its cache is good to use, else NULL; epoch0
+ * is what tbusy_enter returned (slot 0's epoch reads busy meanwhile).  h
+ * is read only once a slot names it, so a bad handle is not followed. */
+static inline struct tslot *tslot_of(struct heap *h, uint64_t epoch0)
 {
 	for (unsigned i = 0; i < TCACHE_SLOTS; i++) {
 		struct tslot *t = &tthread.slots[i];
 		if (t->heap == h)
-			return t->epoch == atomic_load_explicit(&h->epoch,
-			    memory_order_relaxed) ? t : NULL;
+			return (i == 0 ? epoch0 : t->epoch) == atomic_load_explicit(
+			    &h->epoch, memory_order_relaxed) ? t : NULL;
 	}
 	return NULL;
 }
@@ -29,7 +30,7 @@ static inline __attribute__((always_inline)) bool cache_alloc(struct heap *h,
     struct tslot *t, size_t size, void **out)
 {
 	struct tcache *tc = t->tc;
-	struct tcache_bin *b = tcache_bin(tc, size2class(size));
+	struct tcache_bin *b = &tc->bins[size2bin(size)];
 	if (unlikely(b->top == b->lo))
 		return false;
 	*out = tcache_block(h, tcache_pop(tc, b));
@@ -72,19 +73,19 @@ static inline __attribute__((always_inline)) bool cache_push_block(
 static inline __attribute__((always_inline)) bool cache_free(struct heap *h,
     struct tslot *t, void *p)
 {
-	uintptr_t off = (uintptr_t)p - (uintptr_t)h, ooff = off;
-	struct heap *owner = h;
-	/* cache_limit is h->size, or 0 while h keeps tags. */
-	if (unlikely(off >= atomic_load_explicit(&h->cache_limit,
-	    memory_order_relaxed))) {
-		/* another arena's block, if h is an arena; or tags */
-		owner = arena_of(p);
-		if (owner == NULL || !(h->flags & HEAP_F_OSMEM) ||
-		    heap_tagging(owner))
-			return false;
-		ooff = (uintptr_t)p - (uintptr_t)owner;
-	}
-	return cache_push_block(owner, ooff, t, off);
+	uintptr_t off = (uintptr_t)p - (uintptr_t)h;
+	/* cache_limit is h->size, or 0 while h keeps tags.  Each case has
+	 * its own copy of the push, so the common one keeps one offset. */
+	if (likely(off < atomic_load_explicit(&h->cache_limit,
+	    memory_order_relaxed)))
+		return cache_push_block(h, off, t, off);
+	/* another arena's block, if h is an arena; or tags */
+	struct heap *owner = arena_of(p);
+	if (owner == NULL || !(h->flags & HEAP_F_OSMEM) ||
+	    heap_tagging(owner))
+		return false;
+	return cache_push_block(owner, (uintptr_t)p - (uintptr_t)owner, t,
+	    off);
 }
 
 #endif /* PH_FASTPATH_H */

@@ -136,6 +136,11 @@ int heap_verify_header(const struct heap *h, size_t size)
 	    memory_order_relaxed);
 	if (limit != 0 && limit != h->size)
 		return EINVAL;
+	/* Epochs count up from 1; the top of the range means busy (and no
+	 * cache) to the fast paths, so a header that nears it is damage. */
+	if (atomic_load_explicit(&h->epoch, memory_order_relaxed) >=
+	    UINT64_MAX / 2)
+		return EINVAL;
 	if (atomic_load_explicit(&h->init, memory_order_acquire) !=
 	    HEAP_INIT_READY)
 		return EAGAIN;

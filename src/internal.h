@@ -135,12 +135,18 @@ static inline void lock_release(struct lock *l)
 void     sizeclass_init(void);
 uint64_t sizeclass_signature(void);
 int      sizeclass_validate(void);
-extern uint8_t size2class_tab[];   /* (size + 15) / 16 -> class */
+extern uint8_t size2bin_tab[];   /* (size + 15) / 16 -> 1 + class */
 
-/* The class of a small request (size <= SMALL_MAX): one table load. */
+/* The thread cache bin (struct tcache.bins index: 1 + class) of a small
+ * request (size <= SMALL_MAX): one table load. */
+static inline unsigned size2bin(size_t size)
+{
+	return size2bin_tab[(size + QUANTUM - 1) >> 4];
+}
+
 static inline unsigned size2class(size_t size)
 {
-	return size2class_tab[(size + QUANTUM - 1) >> 4];
+	return size2bin(size) - 1;
 }
 
 /* Is off (a byte offset in a slab, < 2^16) a multiple of the class size
@@ -427,22 +433,41 @@ struct tslot {
 	uint64_t       epoch;  /* heap->epoch when the cache was made */
 };
 /* struct tthread: what a thread keeps for its caches, in one TLS block so
- * that a fast path finds all of it from one address.
- *   busy is non-zero while the thread works on its caches: a signal
- *   handler that allocates then goes around them (they are not
- *   re-entrant). */
+ * that a fast path finds all of it from one address. */
 struct tthread {
-	uint32_t     busy;
-	uint8_t      state;                 /* tcache.c: TSTATE_* */
 	struct tslot slots[TCACHE_SLOTS];
+	uint8_t      state;                 /* tcache.c: TSTATE_* */
 };
 extern __thread struct tthread tthread __attribute__((tls_model("initial-exec")));
-/* Not nested (every caller checked busy == 0 first), so plain stores:
- * no read-modify-write chain through the flag on the fast path. */
-#define tbusy_enter() do { tthread.busy = 1; \
-	atomic_signal_fence(memory_order_seq_cst); } while (0)
-#define tbusy_leave() do { atomic_signal_fence(memory_order_seq_cst); \
-	tthread.busy = 0; } while (0)
+
+/* Busy: while a thread works on its caches, slot 0's epoch reads
+ * TSLOT_BUSY, which no heap's epoch ever is, so a signal handler that
+ * allocates in between fails the fast paths' one epoch check and, seeing
+ * tbusy(), goes around the caches (they are not re-entrant).  malloc and
+ * free need not test for busy first: entering when busy leaves it busy.
+ * tbusy_enter returns what slot 0's epoch was; tbusy_leave puts it back.
+ * A handler that comes between the load and the store finishes before the
+ * store; if it remade slot 0 (only an invalid slot is remade), the old
+ * epoch put back over the new cache fails the next check, and slot_valid
+ * gives that cache back.  Plain loads and stores: no read-modify-write on
+ * the fast path. */
+#define TSLOT_BUSY (UINT64_MAX - 1)
+static inline uint64_t tbusy_enter(void)
+{
+	uint64_t epoch = tthread.slots[0].epoch;
+	tthread.slots[0].epoch = TSLOT_BUSY;
+	atomic_signal_fence(memory_order_seq_cst);
+	return epoch;
+}
+static inline void tbusy_leave(uint64_t epoch)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	tthread.slots[0].epoch = epoch;
+}
+static inline bool tbusy(void)
+{
+	return tthread.slots[0].epoch == TSLOT_BUSY;
+}
 
 /* The block a cache slot names: slots hold offsets from the cache's heap
  * that may point below it (another arena's block), so the sum is taken on

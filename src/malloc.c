@@ -51,20 +51,20 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 
 PH_EXPORT void *P(malloc)(size_t size)
 {
-	if (likely(size <= SMALL_MAX && tthread.busy == 0)) {
+	if (likely(size <= SMALL_MAX)) {
 		/* Busy first, then read the cache: a signal handler that came
 		 * before has finished; one that comes after goes around.  Slot 0
 		 * is this thread's malloc heap while its epoch holds. */
-		tbusy_enter();
+		uint64_t epoch = tbusy_enter();
 		struct tslot *t = &tthread.slots[0];
 		struct heap *h = t->heap;
 		void *p;
-		if (likely(t->epoch == atomic_load_explicit(&h->epoch,
+		if (likely(epoch == atomic_load_explicit(&h->epoch,
 		    memory_order_relaxed) && cache_alloc(h, t, size, &p))) {
-			tbusy_leave();
+			tbusy_leave(epoch);
 			return p;
 		}
-		tbusy_leave();
+		tbusy_leave(epoch);
 	}
 	return malloc_slow(size);
 }
@@ -75,7 +75,7 @@ PH_EXPORT void *P(malloc)(size_t size)
 static bool free_other_slot(void *p)
 {
 	bool done = false;
-	tbusy_enter();
+	uint64_t epoch = tbusy_enter();
 	for (unsigned i = 1; i < TCACHE_SLOTS && !done; i++) {
 		struct tslot *t = &tthread.slots[i];
 		struct heap *h = t->heap;
@@ -84,17 +84,17 @@ static bool free_other_slot(void *p)
 		    memory_order_relaxed))
 			done = cache_free(h, t, p);
 	}
-	tbusy_leave();
+	tbusy_leave(epoch);
 	return done;
 }
 
-/* busy: called inside this thread's cache work (a signal handler), so
- * no cache. */
-static __attribute__((noinline)) void free_slow(void *p, bool busy)
+/* When called inside this thread's cache work (from a signal handler: busy
+ * again, now that free put slot 0's epoch back), no cache. */
+static __attribute__((noinline)) void free_slow(void *p)
 {
 	if (p == NULL)
 		return;
-	if (!busy && free_other_slot(p))
+	if (!tbusy() && free_other_slot(p))
 		return;
 	struct heap *h = heap_owner(p, "free");
 	if (!tcache_free(h, p))
@@ -120,18 +120,20 @@ PH_EXPORT void *P(calloc)(size_t n, size_t size)
 
 PH_EXPORT void P(free)(void *p)
 {
-	if (unlikely(tthread.busy != 0)) {
-		free_slow(p, true);
-		return;
-	}
-	tbusy_enter();
+	uint64_t epoch = tbusy_enter();   /* as in malloc */
 	struct tslot *t = &tthread.slots[0];
 	struct heap *h = t->heap;
-	bool done = t->epoch == atomic_load_explicit(&h->epoch,
-	    memory_order_relaxed) && cache_free(h, t, p);
-	tbusy_leave();
+	if (unlikely(epoch != atomic_load_explicit(&h->epoch,
+	    memory_order_relaxed))) {
+		tbusy_leave(epoch);
+		free_slow(p);
+		return;
+	}
+	/* From here on only one copy of the (equal) epochs stays live. */
+	bool done = cache_free(h, t, p);
+	tbusy_leave(epoch);
 	if (unlikely(!done))
-		free_slow(p, false);
+		free_slow(p);
 }
 
 PH_EXPORT void *P(realloc)(void *p, size_t size)

@@ -16,7 +16,7 @@ uint32_t tcache_nslots;
 #define TCACHE_BYTES    32768
 #define TCACHE_MIN      8
 #define TCACHE_MAX      200
-uint8_t size2class_tab[SMALL_MAX / QUANTUM + 1];
+uint8_t size2bin_tab[SMALL_MAX / QUANTUM + 1];
 static _Atomic bool sizeclass_ready;
 
 /* The slab length: the first n pages whose tail waste is at most 1/64 of
@@ -75,7 +75,7 @@ void sizeclass_init(void)
 	for (size_t i = 0, c = 0; i <= SMALL_MAX / QUANTUM; i++) {
 		while (sizeclasses[c].size < i * QUANTUM)
 			c++;
-		size2class_tab[i] = (uint8_t)c;
+		size2bin_tab[i] = (uint8_t)(1 + c);
 	}
 	/* Racing initialisers write identical values, so this is benign. */
 	atomic_store_explicit(&sizeclass_ready, true, memory_order_release);

@@ -53,7 +53,7 @@ static void exit_key_create(void)
 static bool tcache_usable(void)
 {
 	if (likely(tthread.state == TSTATE_ON))
-		return tthread.busy == 0;
+		return !tbusy();
 	if (tthread.state == TSTATE_OFF || !config_tcache || !opts.tcache ||
 	    (config_fill && (opts.junk || opts.zero)))
 		return false;
@@ -79,7 +79,7 @@ static bool tcache_usable(void)
 		tthread.state = TSTATE_ON;
 	}
 	os_signals_restore();
-	return tthread.state == TSTATE_ON && tthread.busy == 0;
+	return tthread.state == TSTATE_ON && !tbusy();
 }
 
 static inline struct tcache *tc_at(struct heap *h, uint64_t off)
@@ -396,14 +396,13 @@ void *tcache_alloc(struct heap *h, unsigned cls)
 	struct tslot *t = tcache_slot(h);
 	if (t == NULL)
 		return NULL;
-	tbusy_enter();
+	uint64_t epoch = tbusy_enter();
 	struct tcache *tc = t->tc;
 	struct tcache_bin *b = tcache_bin(tc, cls);
 	uint64_t *p = NULL;
-	if (tcache_count(b) != 0 || bin_refill(h, tc, cls)) {
+	if (tcache_count(b) != 0 || bin_refill(h, tc, cls))
 		p = tcache_block(h, tcache_pop(tc, b));
-	}
-	tbusy_leave();
+	tbusy_leave(epoch);
 	return p;
 }
 
@@ -473,9 +472,9 @@ bool tcache_free(struct heap *h, void *p)
 	struct tslot *t = tcache_slot(mine);
 	if (t == NULL)
 		return false;
-	tbusy_enter();
+	uint64_t epoch = tbusy_enter();
 	bool done = tcache_free_busy(h, t, p);
-	tbusy_leave();
+	tbusy_leave(epoch);
 	return done;
 }
 /* p is a block of `owner`; t caches t->heap, which is owner or, for process
