@@ -10,16 +10,15 @@
 
 #include "internal.h"
 
-/* This thread's slot for h if its cache is good to use, else NULL; epoch0
- * is what tbusy_enter returned (slot 0's epoch reads busy meanwhile).  h
- * is read only once a slot names it, so a bad handle is not followed. */
-static inline struct tslot *tslot_of(struct heap *h, uint64_t epoch0)
+/* This thread's slot for h if its cache is good to use, else NULL.  h is
+ * read only once a slot names it, so a bad handle is not followed here. */
+static inline struct tslot *tslot_of(struct heap *h)
 {
 	for (unsigned i = 0; i < TCACHE_SLOTS; i++) {
 		struct tslot *t = &tthread.slots[i];
 		if (t->heap == h)
-			return (i == 0 ? epoch0 : t->epoch) == atomic_load_explicit(
-			    &h->epoch, memory_order_relaxed) ? t : NULL;
+			return t->epoch == atomic_load_explicit(&h->epoch,
+			    memory_order_relaxed) ? t : NULL;
 	}
 	return NULL;
 }

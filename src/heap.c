@@ -136,7 +136,7 @@ int heap_verify_header(const struct heap *h, size_t size)
 	    memory_order_relaxed);
 	if (limit != 0 && limit != h->size)
 		return EINVAL;
-	/* Epochs count up from 1; the top of the range means busy (and no
+	/* Epochs count up from 1; the top of the range is heap_none's (no
 	 * cache) to the fast paths, so a header that nears it is damage. */
 	if (atomic_load_explicit(&h->epoch, memory_order_relaxed) >=
 	    UINT64_MAX / 2)
@@ -367,6 +367,7 @@ void heap_reset(struct heap *h)
 	memset(h->roots, 0, sizeof(h->roots));
 	h->tcaches = 0;   /* the caches were blocks of the heap: gone too */
 	atomic_store_explicit(&h->remote, 0, memory_order_relaxed);
+	atomic_store_explicit(&h->remote_bytes, 0, memory_order_relaxed);
 	h->tags = 0;      /* so was the tag table */
 	atomic_store_explicit(&h->tagging, 0, memory_order_relaxed);
 	atomic_store_explicit(&h->cache_limit, h->size, memory_order_relaxed);

@@ -358,12 +358,12 @@ static __attribute__((noinline)) void *heap_malloc_slow(ph_heap_t *hp,
 PH_EXPORT void *ph_heap_malloc(ph_heap_t *hp, size_t size)
 {
 	if (likely(size <= SMALL_MAX && !tbusy())) {
-		uint64_t epoch = tbusy_enter();
-		struct tslot *t = tslot_of(H(hp), epoch);
+		tbusy_enter();
+		struct tslot *t = tslot_of(H(hp));
 		void *p = NULL;   /* cache_alloc leaves it if the bin is empty */
 		if (t != NULL)
 			(void)cache_alloc(H(hp), t, size, &p);
-		tbusy_leave(epoch);
+		tbusy_leave();
 		if (likely(p != NULL))
 			return p;
 	}
@@ -402,10 +402,10 @@ static void heap_owns_or_die(struct heap *h, const void *p, const char *op)
 PH_EXPORT void ph_heap_free(ph_heap_t *hp, void *p)
 {
 	if (likely(!tbusy())) {
-		uint64_t epoch = tbusy_enter();
-		struct tslot *t = tslot_of(H(hp), epoch);
+		tbusy_enter();
+		struct tslot *t = tslot_of(H(hp));
 		bool done = t && cache_free(H(hp), t, p);
-		tbusy_leave(epoch);
+		tbusy_leave();
 		if (likely(done))
 			return;
 	}

@@ -263,10 +263,13 @@ int      page_repair(struct heap *h, void (*fn)(struct heap *, uint32_t));
  */
 void *slab_alloc(struct heap *h, unsigned cls);
 void  slab_free(struct heap *h, struct page *slab, uint32_t head, void *p);
-/* Gives small block p of process arena h back without h's lock; it reaches
- * its slab at the next slab_remote_drain (needs lock). */
-void  slab_remote_push(struct heap *h, void *p);
-void  slab_remote_drain(struct heap *h);
+/* Gives small blocks of process arena h back without h's lock: a chain
+ * from offset first to block last, linked through first words, of `bytes`
+ * bytes; they reach their slabs at the next slab_remote_drain (needs
+ * lock).  Returns the bytes pushed since the last drain. */
+uint64_t slab_remote_push(struct heap *h, uint64_t first, void *last,
+                          uint64_t bytes);
+void     slab_remote_drain(struct heap *h);
 /* The index of block p in its slab, or report_fatal for a pointer that is
  * not the start of a block handed out. */
 uint16_t slab_block_index(struct heap *h, struct page *slab, uint32_t head,
@@ -433,40 +436,46 @@ struct tslot {
 	uint64_t       epoch;  /* heap->epoch when the cache was made */
 };
 /* struct tthread: what a thread keeps for its caches, in one TLS block so
- * that a fast path finds all of it from one address. */
+ * that a fast path finds all of it from one address.
+ *   busy is non-zero while the thread works on its caches: a signal
+ *   handler that allocates then goes around them (they are not
+ *   re-entrant). */
 struct tthread {
 	struct tslot slots[TCACHE_SLOTS];
+	uint32_t     busy;
 	uint8_t      state;                 /* tcache.c: TSTATE_* */
 };
 extern __thread struct tthread tthread __attribute__((tls_model("initial-exec")));
 
-/* Busy: while a thread works on its caches, slot 0's epoch reads
- * TSLOT_BUSY, which no heap's epoch ever is, so a signal handler that
- * allocates in between fails the fast paths' one epoch check and, seeing
- * tbusy(), goes around the caches (they are not re-entrant).  malloc and
- * free need not test for busy first: entering when busy leaves it busy.
- * tbusy_enter returns what slot 0's epoch was; tbusy_leave puts it back.
- * A handler that comes between the load and the store finishes before the
- * store; if it remade slot 0 (only an invalid slot is remade), the old
- * epoch put back over the new cache fails the next check, and slot_valid
- * gives that cache back.  Plain loads and stores: no read-modify-write on
- * the fast path. */
-#define TSLOT_BUSY (UINT64_MAX - 1)
-static inline uint64_t tbusy_enter(void)
-{
-	uint64_t epoch = tthread.slots[0].epoch;
-	tthread.slots[0].epoch = TSLOT_BUSY;
-	atomic_signal_fence(memory_order_seq_cst);
-	return epoch;
-}
-static inline void tbusy_leave(uint64_t epoch)
-{
-	atomic_signal_fence(memory_order_seq_cst);
-	tthread.slots[0].epoch = epoch;
-}
+/* Not nested (every caller checked tbusy() first), so plain stores: no
+ * read-modify-write on the fast path. */
 static inline bool tbusy(void)
 {
-	return tthread.slots[0].epoch == TSLOT_BUSY;
+	return tthread.busy != 0;
+}
+static inline void tbusy_enter(void)
+{
+	tthread.busy = 1;
+	atomic_signal_fence(memory_order_seq_cst);
+}
+static inline void tbusy_leave(void)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	tthread.busy = 0;
+}
+
+/* Slot 0, if it is good to use and the thread is not busy: malloc's and
+ * free's one test (the heap's epoch, the slot's and the busy flag folded
+ * into one word).  They mark the thread busy after it, before they read
+ * the cache: a signal handler that comes in between finishes first, and
+ * can only have remade slot 0 if it was invalid, which it was not (a
+ * reset or detach needs the heap's other users quiet). */
+static inline struct tslot *tslot0_ready(void)
+{
+	struct tslot *t = &tthread.slots[0];
+	uint64_t bad = (t->epoch ^ atomic_load_explicit(&t->heap->epoch,
+	    memory_order_relaxed)) | tthread.busy;
+	return likely(bad == 0) ? t : NULL;
 }
 
 /* The block a cache slot names: slots hold offsets from the cache's heap

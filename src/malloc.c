@@ -51,20 +51,17 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 
 PH_EXPORT void *P(malloc)(size_t size)
 {
-	if (likely(size <= SMALL_MAX)) {
-		/* Busy first, then read the cache: a signal handler that came
-		 * before has finished; one that comes after goes around.  Slot 0
-		 * is this thread's malloc heap while its epoch holds. */
-		uint64_t epoch = tbusy_enter();
-		struct tslot *t = &tthread.slots[0];
-		struct heap *h = t->heap;
+	struct tslot *t;
+	if (likely(size <= SMALL_MAX && (t = tslot0_ready()) != NULL)) {
+		/* Busy, then read the cache: a signal handler that came before
+		 * has finished; one that comes after goes around. */
+		struct heap *h = t->heap;   /* a handler leaves a good slot be */
+		tbusy_enter();
 		void *p;
-		if (likely(epoch == atomic_load_explicit(&h->epoch,
-		    memory_order_relaxed) && cache_alloc(h, t, size, &p))) {
-			tbusy_leave(epoch);
+		bool done = cache_alloc(h, t, size, &p);
+		tbusy_leave();
+		if (likely(done))
 			return p;
-		}
-		tbusy_leave(epoch);
 	}
 	return malloc_slow(size);
 }
@@ -75,7 +72,7 @@ PH_EXPORT void *P(malloc)(size_t size)
 static bool free_other_slot(void *p)
 {
 	bool done = false;
-	uint64_t epoch = tbusy_enter();
+	tbusy_enter();
 	for (unsigned i = 1; i < TCACHE_SLOTS && !done; i++) {
 		struct tslot *t = &tthread.slots[i];
 		struct heap *h = t->heap;
@@ -84,12 +81,12 @@ static bool free_other_slot(void *p)
 		    memory_order_relaxed))
 			done = cache_free(h, t, p);
 	}
-	tbusy_leave(epoch);
+	tbusy_leave();
 	return done;
 }
 
-/* When called inside this thread's cache work (from a signal handler: busy
- * again, now that free put slot 0's epoch back), no cache. */
+/* When called inside this thread's cache work (from a signal handler),
+ * no cache. */
 static __attribute__((noinline)) void free_slow(void *p)
 {
 	if (p == NULL)
@@ -120,20 +117,16 @@ PH_EXPORT void *P(calloc)(size_t n, size_t size)
 
 PH_EXPORT void P(free)(void *p)
 {
-	uint64_t epoch = tbusy_enter();   /* as in malloc */
-	struct tslot *t = &tthread.slots[0];
-	struct heap *h = t->heap;
-	if (unlikely(epoch != atomic_load_explicit(&h->epoch,
-	    memory_order_relaxed))) {
-		tbusy_leave(epoch);
-		free_slow(p);
-		return;
+	struct tslot *t = tslot0_ready();
+	if (likely(t != NULL)) {
+		struct heap *h = t->heap;   /* as in malloc */
+		tbusy_enter();
+		bool done = cache_free(h, t, p);
+		tbusy_leave();
+		if (likely(done))
+			return;
 	}
-	/* From here on only one copy of the (equal) epochs stays live. */
-	bool done = cache_free(h, t, p);
-	tbusy_leave(epoch);
-	if (unlikely(!done))
-		free_slow(p);
+	free_slow(p);
 }
 
 PH_EXPORT void *P(realloc)(void *p, size_t size)

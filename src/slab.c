@@ -193,14 +193,16 @@ void slab_free(struct heap *h, struct page *s, uint32_t head, void *p)
  * push and the drainer takes the whole stack with one exchange, so the
  * stack has no ABA problem.
  */
-void slab_remote_push(struct heap *h, void *p)
+uint64_t slab_remote_push(struct heap *h, uint64_t first, void *last,
+                          uint64_t bytes)
 {
-	uint64_t off = (uint64_t)((char *)p - (char *)h);
 	uint64_t old = atomic_load_explicit(&h->remote, memory_order_relaxed);
 	do
-		*(uint64_t *)p = old;
-	while (!atomic_compare_exchange_weak_explicit(&h->remote, &old, off,
+		*(uint64_t *)last = old;
+	while (!atomic_compare_exchange_weak_explicit(&h->remote, &old, first,
 	    memory_order_release, memory_order_relaxed));
+	return atomic_fetch_add_explicit(&h->remote_bytes, bytes,
+	    memory_order_relaxed) + bytes;
 }
 
 void slab_remote_drain(struct heap *h)
@@ -209,6 +211,7 @@ void slab_remote_drain(struct heap *h)
 		return;
 	uint64_t off = atomic_exchange_explicit(&h->remote, 0,
 	    memory_order_acquire);
+	atomic_store_explicit(&h->remote_bytes, 0, memory_order_relaxed);
 	struct page *pm = heap_pages(h);
 	/* No more blocks than QUANTUM-sized ones fit: a longer stack loops. */
 	for (uint64_t guard = h->size / QUANTUM; off != 0; guard--) {

@@ -134,27 +134,51 @@ static bool cached_block_sound(struct heap *h, unsigned c, uint64_t off)
 	return !slab_chain_has(h, s, head, (uint16_t)(boff / sc->size));
 }
 
-/* A cached block of another arena: back to it without waiting for its
- * lock; returns the owner. */
-static struct heap *block_give_back_foreign(struct heap *h, void *p)
+/* ---- blocks of other arenas ----------------------------------------------
+ * A flush gives a cached block of another arena back to it without waiting
+ * for its lock: consecutive blocks of one owner are linked into a chain
+ * and pushed on the owner's remote stack with one compare-and-swap.  The
+ * owner's lock holder drains the stack when it refills; an owner whose own
+ * threads are idle (or gone) would keep the blocks, so a pusher that sees
+ * more than REMOTE_DRAIN_BYTES pending drains it if its lock is free at
+ * once.  Never waits, so holding another heap's lock is no deadlock. */
+#define REMOTE_DRAIN_BYTES ((uint64_t)256 << 10)
+
+struct remote_chain {
+	struct heap *owner;   /* NULL: empty */
+	uint64_t     first;   /* offset in owner of the newest block */
+	void        *last;    /* the oldest block: links to the stack */
+	uint64_t     bytes;
+};
+
+static void chain_push(struct remote_chain *ch)
+{
+	struct heap *o = ch->owner;
+	if (o == NULL)
+		return;
+	if (slab_remote_push(o, ch->first, ch->last, ch->bytes) >
+	    REMOTE_DRAIN_BYTES && lock_try(&o->lock)) {
+		slab_remote_drain(o);
+		lock_release(&o->lock);
+	}
+	ch->owner = NULL;
+}
+
+/* Adds cached block p of class c, not of h's, to the chain. */
+static void chain_add(struct heap *h, struct remote_chain *ch, void *p,
+                      unsigned c)
 {
 	struct heap *owner = arena_of(p);
 	if (owner == NULL || owner == h)
 		report_fatal("thread cache of heap %p holds %p, a block of no "
 		    "arena", (void *)h, p);
-	slab_remote_push(owner, p);
-	return owner;
-}
-
-/* An arena whose own threads are idle (or gone) would keep what others
- * pushed on its remote stack: whoever pushed drains it if the lock is free
- * at once.  Never waits, so holding another heap's lock is no deadlock. */
-static void remote_drain_if_free(struct heap *owner)
-{
-	if (owner != NULL && lock_try(&owner->lock)) {
-		slab_remote_drain(owner);
-		lock_release(&owner->lock);
+	if (owner != ch->owner) {
+		chain_push(ch);
+		*ch = (struct remote_chain){ .owner = owner, .last = p };
 	}
+	*(uint64_t *)p = ch->first;   /* 0 ends a chain until pushed */
+	ch->first = (uint64_t)((char *)p - (char *)owner);
+	ch->bytes += sizeclasses[c].size;
 }
 
 /* Gives back the oldest blocks of bin c until `keep` remain.  Needs lock. */
@@ -167,23 +191,20 @@ static void bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
 	uint32_t drop = tcache_count(b) - keep;
 	uint64_t *s = &tc->slots[b->lo];
 	struct page *pm = heap_pages(h);
-	struct heap *other = NULL;   /* the last arena given blocks back */
+	struct remote_chain ch = { .owner = NULL };
 	for (uint32_t i = 0; i < drop; i++) {
 		if (check && !cached_block_sound(h, c, s[i]))
 			continue;
 		void *p = tcache_block(h, s[i]);
 		if (s[i] >= h->size) {
-			struct heap *o = block_give_back_foreign(h, p);
-			if (other != NULL && o != other)
-				remote_drain_if_free(other);
-			other = o;
+			chain_add(h, &ch, p, c);
 			continue;
 		}
 		uint32_t idx = (uint32_t)(s[i] >> LG_PAGE);
 		uint32_t head = pm[idx].kind == PAGE_SLAB ? idx : pm[idx].span;
 		slab_free(h, &pm[head], head, p);   /* catches a double entry */
 	}
-	remote_drain_if_free(other);
+	chain_push(&ch);
 	memmove(s, s + drop, keep * sizeof(*s));
 	b->top = b->lo + keep;
 }
@@ -396,13 +417,13 @@ void *tcache_alloc(struct heap *h, unsigned cls)
 	struct tslot *t = tcache_slot(h);
 	if (t == NULL)
 		return NULL;
-	uint64_t epoch = tbusy_enter();
+	tbusy_enter();
 	struct tcache *tc = t->tc;
 	struct tcache_bin *b = tcache_bin(tc, cls);
 	uint64_t *p = NULL;
 	if (tcache_count(b) != 0 || bin_refill(h, tc, cls))
 		p = tcache_block(h, tcache_pop(tc, b));
-	tbusy_leave(epoch);
+	tbusy_leave();
 	return p;
 }
 
@@ -472,9 +493,9 @@ bool tcache_free(struct heap *h, void *p)
 	struct tslot *t = tcache_slot(mine);
 	if (t == NULL)
 		return false;
-	uint64_t epoch = tbusy_enter();
+	tbusy_enter();
 	bool done = tcache_free_busy(h, t, p);
-	tbusy_leave(epoch);
+	tbusy_leave();
 	return done;
 }
 /* p is a block of `owner`; t caches t->heap, which is owner or, for process

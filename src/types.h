@@ -262,6 +262,9 @@ struct heap {
 	 * with compare-and-swap, emptied all at once by the lock holder
 	 * (tcache.c:heap_remote_drain_locked).  Only process arenas get it. */
 	_Atomic uint64_t remote __attribute__((aligned(64)));
+	/* Bytes pushed since the last drain, roughly (a push racing the drain
+	 * may be forgotten): a pusher drains an idle owner past a bound. */
+	_Atomic uint64_t remote_bytes;
 	struct lock lock __attribute__((aligned(64)));   /* protects below */
 	uint32_t hwm;             /* pages >= hwm were never handed out */
 	uint32_t limit;           /* pages < limit are backed: hwm <= limit;

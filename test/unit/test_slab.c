@@ -174,6 +174,13 @@ static size_t live_blocks(struct heap *hp)
 	return n;
 }
 
+/* One block on the remote stack: a chain of one. */
+static void push1(struct heap *heap, void *p)
+{
+	*(uint64_t *)p = 0;
+	slab_remote_push(heap, (uint64_t)((char *)p - (char *)heap), p, 16);
+}
+
 START_TEST(remote_stack_gives_blocks_back_at_drain)
 {
 	enum { N = 3000 };
@@ -184,7 +191,7 @@ START_TEST(remote_stack_gives_blocks_back_at_drain)
 		ck_assert_ptr_nonnull(p[i]);
 	}
 	for (unsigned i = 0; i < N; i += 2)
-		slab_remote_push(h, p[i]);
+		push1(h, p[i]);
 	/* Pushed, not yet freed: still out, and the heap still sound. */
 	ck_assert_uint_eq(live_blocks(h), base + N);
 	unit_validate(h);
@@ -206,6 +213,38 @@ START_TEST(remote_stack_gives_blocks_back_at_drain)
 }
 END_TEST
 
+START_TEST(remote_stack_takes_chains)
+{
+	/* Two chains of 100 linked blocks, each pushed with one exchange: the
+	 * stack counts their bytes, and one drain frees all 200. */
+	enum { N = 100 };
+	static void *p[2][N];
+	size_t base = live_blocks(h);
+	uint64_t pending = 0;
+	/* All allocated first: a class out of slabs drains the stack. */
+	for (unsigned i = 0; i < 2 * N; i++) {
+		p[i / N][i % N] = heap_malloc(h, 48, false);
+		ck_assert_ptr_nonnull(p[i / N][i % N]);
+	}
+	for (unsigned k = 0; k < 2; k++) {
+		uint64_t first = 0;
+		for (unsigned i = 0; i < N; i++) {
+			*(uint64_t *)p[k][i] = first;
+			first = (uint64_t)((char *)p[k][i] - (char *)h);
+		}
+		pending = slab_remote_push(h, first, p[k][0], N * 48);
+		ck_assert_uint_eq(pending, (k + 1) * N * 48);
+	}
+	ck_assert_uint_eq(live_blocks(h), base + 2 * N);
+	heap_lock(h);
+	slab_remote_drain(h);
+	heap_unlock(h);
+	ck_assert_uint_eq(live_blocks(h), base);
+	ck_assert_uint_eq(atomic_load(&h->remote_bytes), 0);
+	unit_validate(h);
+}
+END_TEST
+
 START_TEST(remote_stack_drained_by_a_new_slab)
 {
 	/* A class with no slab left takes what the stack holds before it
@@ -217,7 +256,7 @@ START_TEST(remote_stack_drained_by_a_new_slab)
 		p[i] = heap_malloc(h, 4096, false);
 	ck_assert_uint_eq(h->bins[c].nonfull, 0);
 	uint32_t slabs = h->bins[c].nslabs;
-	slab_remote_push(h, p[n / 2]);
+	push1(h, p[n / 2]);
 	void *q = heap_malloc(h, 4096, false);
 	ck_assert_ptr_eq(q, p[n / 2]);
 	ck_assert_uint_eq(h->bins[c].nslabs, slabs);
@@ -231,11 +270,11 @@ END_TEST
 START_TEST(remote_stack_double_push_aborts)
 {
 	void *a = heap_malloc(h, 64, false);
-	slab_remote_push(h, a);
+	push1(h, a);
 	heap_lock(h);
 	slab_remote_drain(h);
 	heap_unlock(h);
-	slab_remote_push(h, a);   /* freed already */
+	push1(h, a);   /* freed already */
 	heap_lock(h);
 	slab_remote_drain(h);
 }
@@ -244,7 +283,7 @@ END_TEST
 START_TEST(remote_stack_broken_link_aborts)
 {
 	void *a = heap_malloc(h, 64, false);
-	slab_remote_push(h, a);
+	push1(h, a);
 	*(uint64_t *)a = h->size + 64;   /* a link out of the heap */
 	heap_lock(h);
 	slab_remote_drain(h);
@@ -263,6 +302,7 @@ int main(void)
 	tcase_add_test(tc, random_mix_keeps_invariants);
 	tcase_add_test(tc, free_key_in_user_data_is_not_a_double_free);
 	tcase_add_test(tc, remote_stack_gives_blocks_back_at_drain);
+	tcase_add_test(tc, remote_stack_takes_chains);
 	tcase_add_test(tc, remote_stack_drained_by_a_new_slab);
 	suite_add_tcase(s, tc);
 	/* Misuse on purpose: memcheck would (rightly) flag it, so the
