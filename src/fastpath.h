@@ -37,25 +37,28 @@ static inline __attribute__((always_inline)) bool cache_alloc(struct heap *h,
 }
 
 /* Pushes block p, at offset ooff in heap `owner`, on t's cache, where it is
- * kept as offset coff from the cache's own heap (the same heap, or for
- * process arenas another one: the cache then holds it for that arena), if
- * it is a small block that looks live and the bin has room; false sends
- * the caller to the slow path, which decides. */
+ * kept as offset coff from the cache's own heap, if it is a small block
+ * that looks live and the bin has room: the bin of its class if owner is
+ * the cache's heap, else (another process arena) the outbox, which sends
+ * it home (tcache.c).  False sends the caller to the slow path, which
+ * decides. */
 static inline __attribute__((always_inline)) bool cache_push_block(
-    struct heap *owner, uintptr_t ooff, struct tslot *t, uint64_t coff)
+    struct heap *owner, uintptr_t ooff, struct tslot *t, uint64_t coff,
+    bool home)
 {
 	/* Its slab map entry names its bin, bins[0] if it is in no slab
 	 * (large or bad), whose div_magic of 0 turns every offset away. */
 	uint32_t e = heap_slabmap(owner)[ooff >> LG_PAGE];
 	struct tcache *tc = t->tc;
-	struct tcache_bin *b = &tc->bins[e & SLABMAP_BIN_MASK];
+	struct tcache_bin *cb = &tc->bins[e & SLABMAP_BIN_MASK];
+	struct tcache_bin *b = home ? cb : &tc->outbox;
 	/* the offset in the slab: in the page, plus the pages before it */
 	uint32_t boff = ((uint32_t)ooff & (PAGE - 1)) + slabmap_page_offset(e);
 	uint32_t top = b->top;
 	/* Neither the block nor its slab's page entry is read: other threads
 	 * write those lines.  A block never handed out is caught when it goes
 	 * back to its slab.  slots[top - 1] is the guard if the bin is empty. */
-	if (unlikely(!sizeclass_is_boundary(b->div_magic, boff) ||
+	if (unlikely(!sizeclass_is_boundary(cb->div_magic, boff) ||
 	    top == b->hi || tc->slots[top - 1] == coff))
 		return false;   /* not a small block, full, or freed twice */
 	tc->slots[top] = coff;
@@ -65,10 +68,10 @@ static inline __attribute__((always_inline)) bool cache_push_block(
 }
 
 /* Pushes p on t's cache if it is a small block of h, or, when h is a
- * process arena, of another arena: the cache then holds it for that arena
- * (tcache.c gives it back through the owner's remote stack).  Only an
- * arena's cache may: a shared heap's cache is read by other processes.  A
- * heap with tags sends its frees to heap_free, which drops the tag. */
+ * process arena, of another arena: into the outbox, which tcache.c empties
+ * onto the owners' remote stacks.  Only an arena's cache may: a shared
+ * heap's cache is read by other processes.  A heap with tags sends its
+ * frees to heap_free, which drops the tag. */
 static inline __attribute__((always_inline)) bool cache_free(struct heap *h,
     struct tslot *t, void *p)
 {
@@ -77,14 +80,14 @@ static inline __attribute__((always_inline)) bool cache_free(struct heap *h,
 	 * its own copy of the push, so the common one keeps one offset. */
 	if (likely(off < atomic_load_explicit(&h->cache_limit,
 	    memory_order_relaxed)))
-		return cache_push_block(h, off, t, off);
+		return cache_push_block(h, off, t, off, true);
 	/* another arena's block, if h is an arena; or tags */
 	struct heap *owner = arena_of(p);
 	if (owner == NULL || !(h->flags & HEAP_F_OSMEM) ||
 	    heap_tagging(owner))
 		return false;
 	return cache_push_block(owner, (uintptr_t)p - (uintptr_t)owner, t,
-	    off);
+	    off, false);
 }
 
 #endif /* PH_FASTPATH_H */

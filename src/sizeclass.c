@@ -11,6 +11,7 @@
 
 struct sizeclass sizeclasses[NBINS];
 uint32_t tcache_nslots;
+uint32_t tcache_outbox_lo;
 
 /* A thread cache keeps about 32 KiB of a class, 8 to 200 blocks. */
 #define TCACHE_BYTES    32768
@@ -71,7 +72,8 @@ void sizeclass_init(void)
 		sizeclasses[c].tcache_lo = total + 1;
 		total += 1 + sizeclasses[c].tcache_max;
 	}
-	tcache_nslots = total;
+	tcache_outbox_lo = total + 1;
+	tcache_nslots = total + 1 + TCACHE_OUTBOX;
 	for (size_t i = 0, c = 0; i <= SMALL_MAX / QUANTUM; i++) {
 		while (sizeclasses[c].size < i * QUANTUM)
 			c++;

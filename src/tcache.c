@@ -135,9 +135,12 @@ static bool cached_block_sound(struct heap *h, unsigned c, uint64_t off)
 }
 
 /* ---- blocks of other arenas ----------------------------------------------
- * A flush gives a cached block of another arena back to it without waiting
- * for its lock: consecutive blocks of one owner are linked into a chain
- * and pushed on the owner's remote stack with one compare-and-swap.  The
+ * A thread's arena cache takes a freed block of another arena into its
+ * outbox, never into a class bin, so its mallocs never reuse it: blocks go
+ * home, and a thread trading blocks with another does not end up with
+ * half its cache foreign.  A full outbox (or a flush) sends them home
+ * without any lock: the blocks of each owner are linked into a chain and
+ * pushed on the owner's remote stack with one compare-and-swap.  The
  * owner's lock holder drains the stack when it refills; an owner whose own
  * threads are idle (or gone) would keep the blocks, so a pusher that sees
  * more than REMOTE_DRAIN_BYTES pending drains it if its lock is free at
@@ -145,7 +148,7 @@ static bool cached_block_sound(struct heap *h, unsigned c, uint64_t off)
 #define REMOTE_DRAIN_BYTES ((uint64_t)256 << 10)
 
 struct remote_chain {
-	struct heap *owner;   /* NULL: empty */
+	struct heap *owner;
 	uint64_t     first;   /* offset in owner of the newest block */
 	void        *last;    /* the oldest block: links to the stack */
 	uint64_t     bytes;
@@ -154,31 +157,74 @@ struct remote_chain {
 static void chain_push(struct remote_chain *ch)
 {
 	struct heap *o = ch->owner;
-	if (o == NULL)
-		return;
 	if (slab_remote_push(o, ch->first, ch->last, ch->bytes) >
 	    REMOTE_DRAIN_BYTES && lock_try(&o->lock)) {
 		slab_remote_drain(o);
 		lock_release(&o->lock);
 	}
-	ch->owner = NULL;
 }
 
-/* Adds cached block p of class c, not of h's, to the chain. */
-static void chain_add(struct heap *h, struct remote_chain *ch, void *p,
-                      unsigned c)
+/* The class of the cached block at offset off from h, outside h, if it is
+ * a small block of another arena, else -1.  Read without that arena's
+ * lock: a slab with a block out (cached counts as out) keeps its page
+ * entries. */
+static int foreign_block_class(struct heap *h, uint64_t off)
 {
+	const void *p = tcache_block(h, off);
 	struct heap *owner = arena_of(p);
+	if (owner == NULL || owner == h || !heap_is_process(h))
+		return -1;
+	struct page *pm = heap_pages(owner);
+	uint32_t idx = page_index(owner, p);
+	if (idx < owner->first_page)
+		return -1;
+	uint32_t hd = pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span : idx;
+	return pm[hd].kind == PAGE_SLAB ? pm[hd].cls : -1;
+}
+
+/* The size of p, a small block of arena owner, or report_fatal. */
+static size_t foreign_block_size(struct heap *h, struct heap *owner,
+                                 const void *p)
+{
 	if (owner == NULL || owner == h)
 		report_fatal("thread cache of heap %p holds %p, a block of no "
-		    "arena", (void *)h, p);
-	if (owner != ch->owner) {
-		chain_push(ch);
-		*ch = (struct remote_chain){ .owner = owner, .last = p };
+		    "other arena", (void *)h, p);
+	uint32_t e = heap_slabmap(owner)[page_index(owner, p)];
+	if ((e & SLABMAP_BIN_MASK) == 0)
+		report_fatal("thread cache of heap %p holds %p, not a small "
+		    "block of arena %p", (void *)h, p, (void *)owner);
+	return sizeclasses[(e & SLABMAP_BIN_MASK) - 1].size;
+}
+
+/* Sends every block in tc's outbox home.  tc is h's, h a process arena.
+ * Takes no lock (h's may be held). */
+static void outbox_flush(struct heap *h, struct tcache *tc)
+{
+	struct tcache_bin *b = &tc->outbox;
+	uint32_t n = tcache_count(b);
+	uint64_t *s = &tc->slots[b->lo];
+	struct heap *own[TCACHE_OUTBOX];
+	for (uint32_t i = 0; i < n; i++)
+		own[i] = arena_of(tcache_block(h, s[i]));
+	/* one chain per owner, oldest block last (it links to the stack) */
+	for (uint32_t i = 0; i < n; i++) {
+		if (s[i] == 0)
+			continue;   /* already sent (no block is at offset 0) */
+		struct remote_chain ch = { .owner = own[i] };
+		for (uint32_t j = i; j < n; j++) {
+			if (s[j] == 0 || own[j] != ch.owner)
+				continue;
+			void *p = tcache_block(h, s[j]);
+			ch.bytes += foreign_block_size(h, ch.owner, p);
+			*(uint64_t *)p = ch.first;   /* 0 ends the chain */
+			if (ch.last == NULL)
+				ch.last = p;
+			ch.first = (uint64_t)((char *)p - (char *)ch.owner);
+			s[j] = 0;
+		}
+		chain_push(&ch);
 	}
-	*(uint64_t *)p = ch->first;   /* 0 ends a chain until pushed */
-	ch->first = (uint64_t)((char *)p - (char *)owner);
-	ch->bytes += sizeclasses[c].size;
+	b->top = b->lo;
 }
 
 /* Gives back the oldest blocks of bin c until `keep` remain.  Needs lock. */
@@ -191,26 +237,25 @@ static void bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
 	uint32_t drop = tcache_count(b) - keep;
 	uint64_t *s = &tc->slots[b->lo];
 	struct page *pm = heap_pages(h);
-	struct remote_chain ch = { .owner = NULL };
 	for (uint32_t i = 0; i < drop; i++) {
 		if (check && !cached_block_sound(h, c, s[i]))
 			continue;
+		if (s[i] >= h->size)
+			report_fatal("thread cache of heap %p holds offset %llu "
+			    "in class %u", (void *)h, (unsigned long long)s[i],
+			    c);
 		void *p = tcache_block(h, s[i]);
-		if (s[i] >= h->size) {
-			chain_add(h, &ch, p, c);
-			continue;
-		}
 		uint32_t idx = (uint32_t)(s[i] >> LG_PAGE);
 		uint32_t head = pm[idx].kind == PAGE_SLAB ? idx : pm[idx].span;
 		slab_free(h, &pm[head], head, p);   /* catches a double entry */
 	}
-	chain_push(&ch);
 	memmove(s, s + drop, keep * sizeof(*s));
 	b->top = b->lo + keep;
 }
 
 static void tc_flush_all(struct heap *h, struct tcache *tc)
 {
+	outbox_flush(h, tc);
 	heap_lock(h);
 	slab_remote_drain(h);
 	for (unsigned c = 0; c < NBINS; c++)
@@ -251,6 +296,14 @@ static void bin_format(struct tcache *tc, unsigned c, uint32_t n)
 	    .div_magic = sc->div_magic };
 }
 
+static void outbox_format(struct tcache *tc)
+{
+	uint32_t lo = tcache_outbox_lo;
+	tc->slots[lo - 1] = TCACHE_GUARD;
+	tc->outbox = (struct tcache_bin){ .top = lo, .lo = lo,
+	    .hi = lo + TCACHE_OUTBOX, .div_magic = 0 };
+}
+
 static size_t tc_bytes(void)
 {
 	return sizeof(struct tcache) + tcache_nslots * sizeof(uint64_t);
@@ -274,6 +327,7 @@ static struct tcache *tc_create(struct heap *h)
 		    .div_magic = 0 };
 		for (unsigned c = 0; c < NBINS; c++)
 			bin_format(tc, c, 0);
+		outbox_format(tc);
 		tc->next = h->tcaches;
 		atomic_thread_fence(memory_order_release);   /* then publish */
 		h->tcaches = (uint64_t)((char *)tc - (char *)h);
@@ -286,6 +340,11 @@ static struct tcache *tc_create(struct heap *h)
  * check: tc belonged to a process that died; trust none of its blocks. */
 static void tc_destroy_locked(struct heap *h, struct tcache *tc, bool check)
 {
+	/* Only an arena's cache (never a dead process's) has an outbox. */
+	if (check)
+		outbox_format(tc);
+	else
+		outbox_flush(h, tc);
 	for (unsigned c = 0; c < NBINS; c++) {
 		if (check)   /* its owner died: only top was its own */
 			bin_format(tc, c, tcache_count(tcache_bin(tc, c)));
@@ -427,14 +486,20 @@ void *tcache_alloc(struct heap *h, unsigned cls)
 	return p;
 }
 
-/* Is the block at offset off on this thread's cache of class cls? */
-static bool tc_holds(struct tcache *tc, unsigned cls, uint64_t off)
+static bool bin_holds(struct tcache *tc, struct tcache_bin *b, uint64_t off)
 {
-	struct tcache_bin *b = tcache_bin(tc, cls);
 	for (uint32_t i = b->lo; i < b->top; i++)
 		if (tc->slots[i] == off)
 			return true;
 	return false;
+}
+
+/* Is the block at offset off on this thread's cache of class cls, or in
+ * its outbox? */
+static bool tc_holds(struct tcache *tc, unsigned cls, uint64_t off)
+{
+	return bin_holds(tc, tcache_bin(tc, cls), off) ||
+	    bin_holds(tc, &tc->outbox, off);
 }
 
 bool tcache_holds(struct heap *h, const void *p)
@@ -462,11 +527,18 @@ size_t tcache_cached_bytes(struct heap *h, size_t *foreign)
 		for (unsigned c = 0; c < NBINS; c++) {
 			struct tcache_bin *b = tcache_bin(tc, c);
 			for (uint32_t i = b->lo; i < b->top; i++)
-				if (tc->slots[i] < h->size)
-					bytes += sizeclasses[c].size;
-				else
-					other += sizeclasses[c].size;
+				bytes += sizeclasses[c].size;
 		}
+	/* Other threads' outboxes change under us: what does not look like
+	 * a block of another arena is skipped. */
+	TC_FOREACH(h, tc, nx, guard) {
+		struct tcache_bin *b = &tc->outbox;
+		for (uint32_t i = b->lo; i < b->top && i < b->hi; i++) {
+			int c = foreign_block_class(h, tc->slots[i]);
+			if (c >= 0)
+				other += sizeclasses[c].size;
+		}
+	}
 	if (foreign != NULL)
 		*foreign = other;
 	return bytes;
@@ -519,6 +591,12 @@ static bool tcache_free_busy(struct heap *owner, struct tslot *t, void *p)
 		report_fatal("double free of %p in heap %p", p, (void *)owner);
 	if (((uint64_t *)p)[1] == owner->free_key)
 		return false;   /* maybe free in its slab: checked there */
+	if (owner != h) {   /* another arena's: into the outbox */
+		if (tc->outbox.top == tc->outbox.hi)
+			outbox_flush(h, tc);
+		tcache_push(tc, &tc->outbox, off);
+		return true;
+	}
 	struct tcache_bin *b = tcache_bin(tc, s->cls);
 	if (b->top == b->hi) {
 		heap_lock(h);
@@ -613,23 +691,6 @@ size_t tcache_repair_locked(struct heap *h)
  * of slabs of their classes.  (Other threads change
  * theirs without the lock; a dead process's may be caught between two
  * stores, which reclaim checks block by block.)  Needs lock. */
-/* Is a cached block at offset off from h, outside h, a small block of
- * class c of another arena?  Read without that arena's lock: a slab with
- * a block out (cached counts as out) keeps its page entries. */
-static bool foreign_block_sound(struct heap *h, unsigned c, uint64_t off)
-{
-	const void *p = tcache_block(h, off);
-	struct heap *owner = arena_of(p);
-	if (owner == NULL || owner == h || !heap_is_process(h))
-		return false;
-	struct page *pm = heap_pages(owner);
-	uint32_t idx = page_index(owner, p);
-	if (idx < owner->first_page)
-		return false;
-	uint32_t hd = pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span : idx;
-	return pm[hd].kind == PAGE_SLAB && pm[hd].cls == c;
-}
-
 int tcache_validate(struct heap *h, char *why, size_t whylen)
 {
 	struct page *pm = heap_pages(h);
@@ -677,10 +738,8 @@ int tcache_validate(struct heap *h, char *why, size_t whylen)
 				uint32_t hd = bi < h->npages &&
 				    pm[bi].kind == PAGE_SLAB_BODY ?
 				    pm[bi].span : bi;
-				bool sound = bo < h->size ? hd < h->npages &&
-				    pm[hd].kind == PAGE_SLAB && pm[hd].cls == c :
-				    foreign_block_sound(h, c, bo);
-				if (!sound) {
+				if (bo >= h->size || hd >= h->npages ||
+				    pm[hd].kind != PAGE_SLAB || pm[hd].cls != c) {
 					snprintf(why, whylen, "thread cache "
 					    "%llu: class %u slot %u is not a "
 					    "cached block",
@@ -689,6 +748,22 @@ int tcache_validate(struct heap *h, char *why, size_t whylen)
 				}
 			}
 		}
+		struct tcache_bin *ob = &tc->outbox;
+		if (ob->lo != tcache_outbox_lo || ob->hi != ob->lo +
+		    TCACHE_OUTBOX || tc->slots[ob->lo - 1] != TCACHE_GUARD ||
+		    (quiet && (ob->top < ob->lo || ob->top > ob->hi))) {
+			snprintf(why, whylen, "thread cache %llu: outbox has "
+			    "slots %u..%u top %u", (unsigned long long)off,
+			    ob->lo, ob->hi, ob->top);
+			return 1;
+		}
+		for (uint32_t i = ob->lo; quiet && i < ob->top; i++)
+			if (foreign_block_class(h, tc->slots[i]) < 0) {
+				snprintf(why, whylen, "thread cache %llu: outbox "
+				    "slot %u is not another arena's block",
+				    (unsigned long long)off, i);
+				return 1;
+			}
 	}
 	return 0;
 }

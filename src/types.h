@@ -315,6 +315,9 @@ struct heap {
  *   bins[0] belongs to no class: free's fast path takes the bin the slab
  *   map names, 0 for a page that is in no slab, and bins[0]'s div_magic of
  *   0 refuses every offset, so free asks no other question.
+ *   outbox is a bin like the others, of any class: the blocks of other
+ *   process arenas this thread freed, on their way home (tcache.c).  Only
+ *   an arena's cache uses it; mallocs never take from it.
  */
 struct tcache_bin {
 	uint32_t top;        /* one past the newest cached block's slot */
@@ -323,6 +326,7 @@ struct tcache_bin {
 	uint32_t div_magic;  /* sizeclasses[c].div_magic, for free's check */
 };
 #define TCACHE_GUARD UINT64_C(1)
+#define TCACHE_OUTBOX 256  /* slots of the outbox */
 
 struct tcache {
 	uint64_t magic;      /* TCACHE_MAGIC */
@@ -331,6 +335,7 @@ struct tcache {
 	uint32_t tid;        /* owner thread */
 	uint64_t start;      /* owner process start time: tells a reused pid */
 	struct tcache_bin bins[1 + NBINS];   /* [0] no class, [1 + c] class c */
+	struct tcache_bin outbox;            /* other arenas' blocks */
 	uint64_t slots[];    /* block offsets */
 };
 #define TCACHE_MAGIC UINT64_C(0x65686361636874)   /* "thcache" */
@@ -344,7 +349,8 @@ struct sizeclass {
 	uint32_t tcache_max; /* blocks a thread cache keeps of this class */
 	uint32_t tcache_lo;  /* its bin's first slot (the guard is one below) */
 };
-extern uint32_t tcache_nslots;   /* slots of a cache: the bins and guards */
+extern uint32_t tcache_nslots;   /* slots of a cache: bins, outbox, guards */
+extern uint32_t tcache_outbox_lo;   /* the outbox's first slot */
 extern struct sizeclass sizeclasses[NBINS];
 
 #endif /* PH_TYPES_H */

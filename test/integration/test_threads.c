@@ -545,6 +545,62 @@ START_TEST(threads_get_their_own_arenas)
 }
 END_TEST
 
+/* A thread that frees another arena's blocks sends them home: its own
+ * mallocs never hand them out (so no false sharing, and no thread ends up
+ * with half its cache of another arena), and they count as free at once
+ * (statistics drain the remote stacks). */
+enum { HOME_N = 1000 };
+static void *home_a[HOME_N], *home_b[HOME_N], *home_b0;
+
+static void *home_alloc_a(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < HOME_N; i++)
+		home_a[i] = P_(malloc)(64);
+	return NULL;
+}
+
+static void *home_free_a_alloc_b(void *arg)
+{
+	(void)arg;
+	home_b0 = P_(malloc)(5000);   /* of this thread's arena, surely */
+	for (int i = 0; i < HOME_N; i++)
+		P_(free)(home_a[i]);
+	for (int i = 0; i < HOME_N; i++)
+		home_b[i] = P_(malloc)(64);
+	return NULL;
+}
+
+START_TEST(blocks_freed_by_another_arena_go_home)
+{
+	size_t before = allocated_now();
+	pthread_t a, b;
+	pthread_create(&a, NULL, home_alloc_a, NULL);
+	pthread_join(a, NULL);
+	ph_heap_t *ha = ph_heap_of(home_a[0]);
+	pthread_create(&b, NULL, home_free_a_alloc_b, NULL);
+	pthread_join(b, NULL);
+	ph_heap_t *hb = ph_heap_of(home_b0);
+	/* Two fresh threads are dealt two arenas when there are two. */
+	if (narenas() >= 2)
+		ck_assert_ptr_ne(ha, hb);
+	for (int i = 0; i < HOME_N; i++) {
+		ck_assert_ptr_eq(ph_heap_of(home_b[i]), hb);
+		if (ha != hb)
+			for (int k = 0; k < HOME_N; k++)
+				ck_assert_ptr_ne(home_b[i], home_a[k]);
+	}
+	ck_assert_uint_eq(allocated_now(), before + HOME_N * 64 +
+	    P_(malloc_usable_size)(home_b0));
+	ck_assert_int_eq(ph_heap_check(ha), 0);
+	ck_assert_int_eq(ph_heap_check(hb), 0);
+	for (int i = 0; i < HOME_N; i++)
+		P_(free)(home_b[i]);
+	P_(free)(home_b0);
+	ck_assert_uint_eq(allocated_now(), before);
+}
+END_TEST
+
 /* A thread whose first allocation is from a heap handle: its malloc must
  * still allocate from the process heap, not from that handle's heap. */
 static void *handle_first(void *arg)
@@ -616,6 +672,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, threads_share_a_ph_heap);
 	tcase_add_test(tc, blocks_outlive_their_thread);
 	tcase_add_test(tc, threads_get_their_own_arenas);
+	tcase_add_test(tc, blocks_freed_by_another_arena_go_home);
 	tcase_add_test(tc, narenas_option_is_honoured);
 	tcase_add_test(tc, malloc_after_a_handle_stays_in_the_process_heap);
 	suite_add_tcase(s, tc);
