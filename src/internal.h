@@ -333,17 +333,35 @@ void         heap_purge(struct heap *h, bool force);
  * written; needs lock.  Returns 0, or 1 if the page map itself is broken. */
 int          heap_repair(struct heap *h);
 
+/* struct heap.lock_seq, by whoever took h->lock: odd (and larger than any
+ * value before, even if a holder died inside) before it changes anything,
+ * even again when it is done. */
+static inline void heap_seq_enter(struct heap *h)
+{
+	uint64_t s = atomic_load_explicit(&h->lock_seq, memory_order_relaxed);
+	atomic_store_explicit(&h->lock_seq, (s + 2) | 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);   /* before what follows */
+}
+static inline void heap_seq_leave(struct heap *h)
+{
+	uint64_t s = atomic_load_explicit(&h->lock_seq, memory_order_relaxed);
+	atomic_store_explicit(&h->lock_seq, s + 1, memory_order_release);
+}
+
 /* A heap's lock is held with signals blocked, so that a signal handler
  * that allocates never finds its own thread inside a locked section. */
 static inline void heap_lock(struct heap *h)
 {
 	os_signals_block();
-	if (unlikely(lock_acquire(&h->lock)))
+	bool died = lock_acquire(&h->lock);
+	heap_seq_enter(h);
+	if (unlikely(died))
 		heap_repair(h);
 }
 
 static inline void heap_unlock(struct heap *h)
 {
+	heap_seq_leave(h);
 	lock_release(&h->lock);
 	os_signals_restore();
 }

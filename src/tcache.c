@@ -159,7 +159,9 @@ static void chain_push(struct remote_chain *ch)
 	struct heap *o = ch->owner;
 	if (slab_remote_push(o, ch->first, ch->last, ch->bytes) >
 	    REMOTE_DRAIN_BYTES && lock_try(&o->lock)) {
+		heap_seq_enter(o);
 		slab_remote_drain(o);
+		heap_seq_leave(o);
 		lock_release(&o->lock);
 	}
 }

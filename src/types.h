@@ -266,6 +266,10 @@ struct heap {
 	 * may be forgotten): a pusher drains an idle owner past a bound. */
 	_Atomic uint64_t remote_bytes;
 	struct lock lock __attribute__((aligned(64)));   /* protects below */
+	/* Odd while the lock is held, and bumped by every holder: a reader
+	 * without the lock (phstat) that reads the same even value before
+	 * and after its copy saw no holder change anything. */
+	_Atomic uint64_t lock_seq;
 	uint32_t hwm;             /* pages >= hwm were never handed out */
 	uint32_t limit;           /* pages < limit are backed: hwm <= limit;
 	                             below npages only in a growable heap */

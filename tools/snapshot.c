@@ -248,6 +248,10 @@ static int copy_once(struct snap *s, const struct heap *hdr)
 	}
 	lock_look(s);
 	bool held_before = s->lock_held;
+	/* The heap's seqlock: a holder that came and went while we copied
+	 * bumped it, even if it left every byte we compare as it found it. */
+	uint64_t seq = atomic_load_explicit(&s->live->lock_seq,
+	    memory_order_acquire);
 	copy_range(s, 0, HEAP_HDR_BYTES);
 	/* The geometry is read-only once formatted; if it moved, the heap was
 	 * formatted again while we looked. */
@@ -263,9 +267,12 @@ static int copy_once(struct snap *s, const struct heap *hdr)
 		copy_range(s, r[i].off, r[i].len);
 	copy_data(s);
 	bool same = copy_unchanged(s);
+	atomic_thread_fence(memory_order_acquire);   /* the copy, then seq */
+	bool quiet = seq % 2 == 0 && atomic_load_explicit(&s->live->lock_seq,
+	    memory_order_relaxed) == seq;
 	lock_look(s);
 	fault_armed = 0;
-	s->consistent = same && !held_before && !s->lock_held;
+	s->consistent = same && quiet && !held_before && !s->lock_held;
 	return SNAP_OK;
 }
 

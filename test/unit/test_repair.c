@@ -38,8 +38,16 @@ static void die_holding_lock(void (*damage)(void))
 	}
 	int st;
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	/* The seqlock (what phstat reads) says a holder is inside, and stays
+	 * odd and grows when the next one takes over. */
+	uint64_t dead = atomic_load(&h->lock_seq);
+	ck_assert_uint_eq(dead % 2, 1);
 	heap_lock(h);
+	uint64_t held = atomic_load(&h->lock_seq);
+	ck_assert_uint_eq(held % 2, 1);
+	ck_assert_uint_gt(held, dead);
 	heap_unlock(h);
+	ck_assert_uint_eq(atomic_load(&h->lock_seq), held + 1);
 	ck_assert_uint_eq(h->stats.nrepairs, repairs + 1);
 	unit_validate(h);
 	/* And it still works. */
