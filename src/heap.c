@@ -368,6 +368,7 @@ void heap_reset(struct heap *h)
 	h->tcaches = 0;   /* the caches were blocks of the heap: gone too */
 	atomic_store_explicit(&h->remote, 0, memory_order_relaxed);
 	atomic_store_explicit(&h->remote_bytes, 0, memory_order_relaxed);
+	atomic_store_explicit(&h->remote_slabs, 0, memory_order_relaxed);
 	h->tags = 0;      /* so was the tag table */
 	atomic_store_explicit(&h->tagging, 0, memory_order_relaxed);
 	atomic_store_explicit(&h->cache_limit, h->size, memory_order_relaxed);

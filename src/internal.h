@@ -269,6 +269,13 @@ void  slab_free(struct heap *h, struct page *slab, uint32_t head, void *p);
  * lock).  Returns the bytes pushed since the last drain. */
 uint64_t slab_remote_push(struct heap *h, uint64_t first, void *last,
                           uint64_t bytes);
+/* Gives the n small blocks of process arena h at offsets off[] back
+ * without h's lock (n <= REMOTE_GIVE_MAX), on their slabs' remote lists;
+ * returns the bytes given since the last drain. */
+#define REMOTE_GIVE_MAX 256
+uint64_t slab_remote_give(struct heap *h, const uint64_t *off, uint32_t n);
+/* Puts back in their slabs the blocks on the remote stack and lists.
+ * Needs lock. */
 void     slab_remote_drain(struct heap *h);
 /* The index of block p in its slab, or report_fatal for a pointer that is
  * not the start of a block handed out. */

@@ -177,7 +177,7 @@ static void run_make_used(struct heap *h, uint32_t head, size_t n,
 	if (kind == PAGE_SLAB) {
 		e->s.free = SLAB_NONE;
 		e->s.carved = 0;
-		e->s.unused = 0;
+		e->s.rnext = 0;
 		nfree = (uint16_t)sizeclasses[cls].nblocks;
 	} else {
 		e->stamp = 0;

@@ -150,6 +150,26 @@ uint16_t slab_block_index(struct heap *h, struct page *s, uint32_t head,
 	return (uint16_t)idx;
 }
 
+/* Slab s at head has n more free blocks (its nfree was `before`): onto its
+ * bin's list if it had none, or back to the pages if it is empty and not
+ * the bin's only slab.  Needs lock. */
+static void slab_gained(struct heap *h, struct page *s, uint32_t head,
+                        uint32_t before)
+{
+	struct bin *b = &h->bins[s->cls];
+	if (before == 0)
+		bin_push(h, b, head);
+	else if (s->nfree == sizeclasses[s->cls].nblocks &&
+	    (b->nonfull != head || s->next != 0)) {
+		/* Empty and not the bin's only slab: give the pages back. */
+		bin_remove(h, b, head);
+		b->nslabs--;
+		page_run_free(h, head);
+		return;   /* that woke smalloc's waiters */
+	}
+	heap_wake_waiters(h);
+}
+
 void slab_free(struct heap *h, struct page *s, uint32_t head, void *p)
 {
 	uint16_t idx = slab_block_index(h, s, head, p);
@@ -172,17 +192,7 @@ void slab_free(struct heap *h, struct page *s, uint32_t head, void *p)
 		b->curblocks--;
 		h->stats.allocated -= sizeclasses[cls].size;
 	}
-	if (++s->nfree == 1)
-		bin_push(h, b, head);
-	else if (s->nfree == sizeclasses[cls].nblocks &&
-	    (b->nonfull != head || s->next != 0)) {
-		/* Empty and not the bin's only slab: give the pages back. */
-		bin_remove(h, b, head);
-		b->nslabs--;
-		page_run_free(h, head);
-		return;   /* that woke smalloc's waiters */
-	}
-	heap_wake_waiters(h);
+	slab_gained(h, s, head, s->nfree++);
 }
 
 /* ---- the remote stack: blocks given back without the lock ----------------
@@ -205,8 +215,187 @@ uint64_t slab_remote_push(struct heap *h, uint64_t first, void *last,
 	    memory_order_relaxed) + bytes;
 }
 
+/* ---- remote lists: another arena's blocks, a slab at a time ---------------
+ * A thread that gives back blocks of another arena (tcache.c's outbox)
+ * links those of one slab into a chain in the slab's own format (next
+ * index ^ key16, the free key in word 1) and adds the chain to the slab's
+ * remote list with one compare-and-swap on its page entry's aux word
+ * (head, tail, count).  Whoever makes a slab's list non-empty pushes the
+ * slab on the arena's stack of such slabs (struct heap.remote_slabs,
+ * linked through s.rnext).  The lock holder drains: it takes the stack
+ * with one exchange and each slab's list with another, and splices the
+ * list in front of the slab's chain: no block is touched, so the blocks'
+ * lines stay with the thread that freed them until the next malloc.  A
+ * slab is on the stack at most once: only the exchange that empties its
+ * list lets a pusher push it again, and the drainer reads s.rnext first.
+ * A block whose key says it may be free already goes on the block stack
+ * instead, where slab_free looks for it on the chain.
+ */
+static inline uint64_t rl_word(uint32_t head, uint32_t tail, uint32_t n)
+{
+	return head | (uint64_t)tail << 16 | (uint64_t)n << 32;
+}
+static inline uint16_t rl_head(uint64_t w) { return (uint16_t)w; }
+static inline uint16_t rl_tail(uint64_t w) { return (uint16_t)(w >> 16); }
+static inline uint32_t rl_count(uint64_t w) { return (uint32_t)(w >> 32); }
+
+/* A chain being built for one slab. */
+struct rl_group {
+	uint32_t head;          /* the slab's head page, 0: slot unused */
+	uint16_t first, last;   /* block indices: first -> ... -> last */
+	uint32_t n;
+};
+#define RL_TABLE 64   /* a power of two; pushed when 3/4 full */
+
+static struct rl_group *rl_find(struct rl_group *t, uint32_t head)
+{
+	for (uint32_t i = (head * 2654435761u) & (RL_TABLE - 1);;
+	    i = (i + 1) & (RL_TABLE - 1))
+		if (t[i].head == head || t[i].head == 0)
+			return &t[i];
+}
+
+/* The chain of g onto its slab's remote list, and the slab onto the stack
+ * if its list was empty. */
+static void rl_push(struct heap *h, const struct rl_group *g)
+{
+	struct page *s = &heap_pages(h)[g->head];
+	struct free_block *last = (struct free_block *)(slab_base(h,
+	    g->head) + (size_t)g->last * sizeclasses[s->cls].size);
+	uint64_t old = __atomic_load_n(&s->aux, __ATOMIC_RELAXED), w;
+	do {
+		last->next = (rl_count(old) ? rl_head(old) : SLAB_NONE) ^
+		    key16(h);
+		w = rl_word(g->first, rl_count(old) ? rl_tail(old) : g->last,
+		    rl_count(old) + g->n);
+	} while (!__atomic_compare_exchange_n(&s->aux, &old, w, true,
+	    __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+	if (rl_count(old) != 0)
+		return;   /* on the stack already */
+	uint64_t top = atomic_load_explicit(&h->remote_slabs,
+	    memory_order_relaxed);
+	do
+		s->s.rnext = (uint32_t)top;
+	while (!atomic_compare_exchange_weak_explicit(&h->remote_slabs, &top,
+	    g->head, memory_order_release, memory_order_relaxed));
+}
+
+/* Pushes every group of table t and empties it. */
+static void rl_push_all(struct heap *h, struct rl_group *t)
+{
+	for (uint32_t i = 0; i < RL_TABLE; i++)
+		if (t[i].head != 0) {
+			rl_push(h, &t[i]);
+			t[i].head = 0;
+		}
+}
+
+uint64_t slab_remote_give(struct heap *h, const uint64_t *off, uint32_t n)
+{
+	if (n > REMOTE_GIVE_MAX)
+		report_fatal("remote give of %u blocks to heap %p", n,
+		    (void *)h);
+	struct rl_group t[RL_TABLE];
+	uint32_t used = 0;
+	memset(t, 0, sizeof(t));
+	struct page *pm = heap_pages(h);
+	uint32_t *sm = heap_slabmap(h);
+	uint64_t bytes = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		char *p = (char *)h + off[i];
+		uint32_t e = off[i] < h->size ? sm[off[i] >> LG_PAGE] : 0;
+		if ((e & SLABMAP_BIN_MASK) == 0)
+			report_fatal("invalid free of %p in heap %p (not a small "
+			    "block)", (void *)p, (void *)h);
+		const struct sizeclass *sc =
+		    &sizeclasses[(e & SLABMAP_BIN_MASK) - 1];
+		uint32_t head = (uint32_t)(off[i] >> LG_PAGE) -
+		    slabmap_page_offset(e) / PAGE;
+		uint32_t boff = (uint32_t)(off[i] - ((uint64_t)head << LG_PAGE));
+		uint32_t idx = (uint32_t)(((uint64_t)boff * sc->div_magic) >> 32);
+		/* carved only grows, and this block was carved before it was
+		 * handed out to the program that freed it. */
+		if (idx * sc->size != boff || idx >= __atomic_load_n(
+		    &pm[head].s.carved, __ATOMIC_RELAXED))
+			report_fatal("invalid free of %p in heap %p (%s)", p,
+			    (void *)h, idx * sc->size != boff ? "not the start "
+			    "of a block" : "never allocated");
+		bytes += sc->size;
+		struct free_block *fb = (struct free_block *)p;
+		if (fb->key == h->free_key) {
+			/* free already?  slab_free will know */
+			slab_remote_push(h, off[i], p, 0);
+			continue;
+		}
+		fb->key = h->free_key;
+		struct rl_group *g = rl_find(t, head);
+		if (g->head == 0) {
+			if (used == RL_TABLE / 4 * 3) {   /* full enough: push */
+				rl_push_all(h, t);
+				used = 0;
+				g = rl_find(t, head);
+			}
+			*g = (struct rl_group){ .head = head, .first = (uint16_t)idx,
+			    .last = (uint16_t)idx, .n = 1 };
+			used++;
+			continue;
+		}
+		fb->next = g->first ^ key16(h);
+		g->first = (uint16_t)idx;
+		g->n++;
+	}
+	rl_push_all(h, t);
+	return atomic_fetch_add_explicit(&h->remote_bytes, bytes,
+	    memory_order_relaxed) + bytes;
+}
+
+/* Splices every pending remote list into its slab's chain.  Needs lock. */
+static void remote_slabs_drain(struct heap *h)
+{
+	if (atomic_load_explicit(&h->remote_slabs, memory_order_relaxed) == 0)
+		return;
+	uint64_t head = atomic_exchange_explicit(&h->remote_slabs, 0,
+	    memory_order_acquire);
+	atomic_store_explicit(&h->remote_bytes, 0, memory_order_relaxed);
+	struct page *pm = heap_pages(h);
+	for (uint64_t guard = h->npages; head != 0; guard--) {
+		struct page *s = &pm[head];
+		if (head >= h->npages || head < h->first_page || guard == 0 ||
+		    s->kind != PAGE_SLAB)
+			report_fatal("remote slab stack of heap %p broken at page "
+			    "%llu", (void *)h, (unsigned long long)head);
+		uint64_t next = s->s.rnext;
+		/* acq_rel: next is read before a pusher may push s again */
+		uint64_t w = __atomic_exchange_n(&s->aux, 0, __ATOMIC_ACQ_REL);
+		const struct sizeclass *sc = &sizeclasses[s->cls];
+		uint32_t n = rl_count(w);
+		if (n == 0 || n > sc->nblocks - s->nfree ||
+		    rl_head(w) >= s->s.carved || rl_tail(w) >= s->s.carved)
+			report_fatal("remote list of slab %llu in heap %p broken "
+			    "(%u blocks)", (unsigned long long)head, (void *)h, n);
+		struct free_block *tail = (struct free_block *)(slab_base(h,
+		    (uint32_t)head) + (size_t)rl_tail(w) * sc->size);
+		vg_open(tail, sizeof(*tail));
+		tail->next = s->s.free ^ key16(h);
+		vg_close(tail, sizeof(*tail));
+		atomic_thread_fence(memory_order_release);   /* as slab_free */
+		s->s.free = rl_head(w);
+		if (config_stats) {
+			struct bin *b = &h->bins[s->cls];
+			b->ndalloc += n;
+			b->curblocks -= n;
+			h->stats.allocated -= (size_t)n * sc->size;
+		}
+		uint32_t before = s->nfree;
+		s->nfree = (uint16_t)(before + n);
+		slab_gained(h, s, (uint32_t)head, before);
+		head = next;
+	}
+}
+
 void slab_remote_drain(struct heap *h)
 {
+	remote_slabs_drain(h);
 	if (atomic_load_explicit(&h->remote, memory_order_relaxed) == 0)
 		return;
 	uint64_t off = atomic_exchange_explicit(&h->remote, 0,

@@ -139,30 +139,23 @@ static bool cached_block_sound(struct heap *h, unsigned c, uint64_t off)
  * outbox, never into a class bin, so its mallocs never reuse it: blocks go
  * home, and a thread trading blocks with another does not end up with
  * half its cache foreign.  A full outbox (or a flush) sends them home
- * without any lock: the blocks of each owner are linked into a chain and
- * pushed on the owner's remote stack with one compare-and-swap.  The
- * owner's lock holder drains the stack when it refills; an owner whose own
- * threads are idle (or gone) would keep the blocks, so a pusher that sees
- * more than REMOTE_DRAIN_BYTES pending drains it if its lock is free at
- * once.  Never waits, so holding another heap's lock is no deadlock. */
+ * without any lock, each owner's on its slabs' remote lists
+ * (slab_remote_give: one compare-and-swap per slab).  The owner's lock
+ * holder splices them in when it refills; an owner whose own threads are
+ * idle (or gone) would keep them, so a pusher that sees more than
+ * REMOTE_DRAIN_BYTES pending drains it if its lock is free at once.  Never
+ * waits, so holding another heap's lock is no deadlock. */
 #define REMOTE_DRAIN_BYTES ((uint64_t)256 << 10)
+_Static_assert(TCACHE_OUTBOX <= REMOTE_GIVE_MAX, "an outbox is one give");
 
-struct remote_chain {
-	struct heap *owner;
-	uint64_t     first;   /* offset in owner of the newest block */
-	void        *last;    /* the oldest block: links to the stack */
-	uint64_t     bytes;
-};
-
-static void chain_push(struct remote_chain *ch)
+static void remote_give(struct heap *owner, const uint64_t *off, uint32_t n)
 {
-	struct heap *o = ch->owner;
-	if (slab_remote_push(o, ch->first, ch->last, ch->bytes) >
-	    REMOTE_DRAIN_BYTES && lock_try(&o->lock)) {
-		heap_seq_enter(o);
-		slab_remote_drain(o);
-		heap_seq_leave(o);
-		lock_release(&o->lock);
+	if (slab_remote_give(owner, off, n) > REMOTE_DRAIN_BYTES &&
+	    lock_try(&owner->lock)) {
+		heap_seq_enter(owner);
+		slab_remote_drain(owner);
+		heap_seq_leave(owner);
+		lock_release(&owner->lock);
 	}
 }
 
@@ -184,20 +177,6 @@ static int foreign_block_class(struct heap *h, uint64_t off)
 	return pm[hd].kind == PAGE_SLAB ? pm[hd].cls : -1;
 }
 
-/* The size of p, a small block of arena owner, or report_fatal. */
-static size_t foreign_block_size(struct heap *h, struct heap *owner,
-                                 const void *p)
-{
-	if (owner == NULL || owner == h)
-		report_fatal("thread cache of heap %p holds %p, a block of no "
-		    "other arena", (void *)h, p);
-	uint32_t e = heap_slabmap(owner)[page_index(owner, p)];
-	if ((e & SLABMAP_BIN_MASK) == 0)
-		report_fatal("thread cache of heap %p holds %p, not a small "
-		    "block of arena %p", (void *)h, p, (void *)owner);
-	return sizeclasses[(e & SLABMAP_BIN_MASK) - 1].size;
-}
-
 /* Sends every block in tc's outbox home.  tc is h's, h a process arena.
  * Takes no lock (h's may be held). */
 static void outbox_flush(struct heap *h, struct tcache *tc)
@@ -206,25 +185,26 @@ static void outbox_flush(struct heap *h, struct tcache *tc)
 	uint32_t n = tcache_count(b);
 	uint64_t *s = &tc->slots[b->lo];
 	struct heap *own[TCACHE_OUTBOX];
-	for (uint32_t i = 0; i < n; i++)
-		own[i] = arena_of(tcache_block(h, s[i]));
-	/* one chain per owner, oldest block last (it links to the stack) */
+	uint64_t off[TCACHE_OUTBOX];
 	for (uint32_t i = 0; i < n; i++) {
-		if (s[i] == 0)
-			continue;   /* already sent (no block is at offset 0) */
-		struct remote_chain ch = { .owner = own[i] };
-		for (uint32_t j = i; j < n; j++) {
-			if (s[j] == 0 || own[j] != ch.owner)
-				continue;
-			void *p = tcache_block(h, s[j]);
-			ch.bytes += foreign_block_size(h, ch.owner, p);
-			*(uint64_t *)p = ch.first;   /* 0 ends the chain */
-			if (ch.last == NULL)
-				ch.last = p;
-			ch.first = (uint64_t)((char *)p - (char *)ch.owner);
-			s[j] = 0;
-		}
-		chain_push(&ch);
+		own[i] = arena_of(tcache_block(h, s[i]));
+		if (own[i] == NULL || own[i] == h)
+			report_fatal("thread cache of heap %p holds %p, a block "
+			    "of no other arena", (void *)h, tcache_block(h,
+			    s[i]));
+	}
+	for (uint32_t i = 0; i < n; i++) {   /* one give per owner */
+		struct heap *o = own[i];
+		if (o == NULL)
+			continue;   /* given already */
+		uint32_t m = 0;
+		for (uint32_t j = i; j < n; j++)
+			if (own[j] == o) {
+				off[m++] = (uint64_t)((uintptr_t)h + s[j] -
+				    (uintptr_t)o);
+				own[j] = NULL;
+			}
+		remote_give(o, off, m);
 	}
 	b->top = b->lo;
 }

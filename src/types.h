@@ -165,11 +165,14 @@ struct page {
 			                    SLAB_NONE if empty */
 			uint16_t carved; /* blocks [0, carved) were handed
 			                    out at least once */
-			uint32_t unused;
+			uint32_t rnext;  /* on the arena's stack of slabs
+			                    with remote blocks: the next */
 		} s;             /* slab */
 	};
 	uint64_t aux;    /* free run: pages at its start that may be dirty
-	                    (the rest read as zero); otherwise zero */
+	                    (the rest read as zero); slab of a process arena:
+	                    its remote list (slab.c), changed without the
+	                    lock; otherwise zero */
 };
 #define SLAB_NONE UINT16_MAX
 
@@ -265,6 +268,9 @@ struct heap {
 	/* Bytes pushed since the last drain, roughly (a push racing the drain
 	 * may be forgotten): a pusher drains an idle owner past a bound. */
 	_Atomic uint64_t remote_bytes;
+	/* Slabs with blocks on their remote lists (slab.c): a stack linked
+	 * through their page entries' s.rnext (page indices, 0 = end). */
+	_Atomic uint64_t remote_slabs;
 	struct lock lock __attribute__((aligned(64)));   /* protects below */
 	/* Odd while the lock is held, and bumped by every holder: a reader
 	 * without the lock (phstat) that reads the same even value before

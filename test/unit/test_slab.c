@@ -245,6 +245,95 @@ START_TEST(remote_stack_takes_chains)
 }
 END_TEST
 
+static uint64_t off_of(void *p)
+{
+	return (uint64_t)((char *)p - (char *)h);
+}
+
+START_TEST(remote_lists_splice_into_their_slabs)
+{
+	/* 256 blocks over several slabs and classes given in one go: one
+	 * list per slab, the slabs on the arena's stack; counted as live
+	 * until the drain, which puts every one back. */
+	enum { N = REMOTE_GIVE_MAX };
+	static void *p[N];
+	static uint64_t off[N];
+	size_t base = live_blocks(h), bytes = 0;
+	for (unsigned i = 0; i < N; i++) {
+		size_t size = 16 + (i % 7) * 200;
+		p[i] = heap_malloc(h, size, false);
+		ck_assert_ptr_nonnull(p[i]);
+		off[i] = off_of(p[i]);
+		bytes += size_usable(size);
+	}
+	ck_assert_uint_eq(slab_remote_give(h, off, N), bytes);
+	ck_assert_uint_ne(atomic_load(&h->remote_slabs), 0);
+	ck_assert_uint_eq(live_blocks(h), base + N);
+	unit_validate(h);
+	heap_lock(h);
+	slab_remote_drain(h);
+	heap_unlock(h);
+	ck_assert_uint_eq(atomic_load(&h->remote_slabs), 0);
+	ck_assert_uint_eq(atomic_load(&h->remote_bytes), 0);
+	ck_assert_uint_eq(live_blocks(h), base);
+	unit_validate(h);
+	/* and they are handed out again */
+	for (unsigned i = 0; i < N; i++)
+		ck_assert_ptr_nonnull(p[i] = heap_malloc(h, 16, false));
+	for (unsigned i = 0; i < N; i++)
+		heap_free(h, p[i]);
+	unit_validate(h);
+}
+END_TEST
+
+START_TEST(remote_lists_of_many_slabs)
+{
+	/* 100 blocks of 14336 B: a slab each, more than a give's table
+	 * holds at once, so it pushes in rounds. */
+	enum { N = 100 };
+	static void *p[N];
+	static uint64_t off[N];
+	size_t base = live_blocks(h);
+	for (unsigned i = 0; i < N; i++) {
+		p[i] = heap_malloc(h, SMALL_MAX, false);
+		ck_assert_ptr_nonnull(p[i]);
+		off[i] = off_of(p[i]);
+	}
+	ck_assert_uint_ge(h->bins[NBINS - 1].nslabs, N / 2);
+	ck_assert_uint_eq(slab_remote_give(h, off, N), N * SMALL_MAX);
+	heap_lock(h);
+	slab_remote_drain(h);
+	heap_unlock(h);
+	ck_assert_uint_eq(live_blocks(h), base);
+	unit_validate(h);
+}
+END_TEST
+
+START_TEST(remote_lists_grow_between_drains)
+{
+	/* Gives to one slab's list in three rounds, one block each time and
+	 * then the rest: the list keeps its tail, the drain takes all. */
+	enum { N = 40 };
+	static void *p[N];
+	size_t base = live_blocks(h);
+	for (unsigned i = 0; i < N; i++)
+		p[i] = heap_malloc(h, 64, false);
+	uint64_t o = off_of(p[0]);
+	slab_remote_give(h, &o, 1);
+	o = off_of(p[1]);
+	slab_remote_give(h, &o, 1);
+	static uint64_t rest[N];
+	for (unsigned i = 2; i < N; i++)
+		rest[i - 2] = off_of(p[i]);
+	slab_remote_give(h, rest, N - 2);
+	heap_lock(h);
+	slab_remote_drain(h);
+	heap_unlock(h);
+	ck_assert_uint_eq(live_blocks(h), base);
+	unit_validate(h);
+}
+END_TEST
+
 START_TEST(remote_stack_drained_by_a_new_slab)
 {
 	/* A class with no slab left takes what the stack holds before it
@@ -280,6 +369,25 @@ START_TEST(remote_stack_double_push_aborts)
 }
 END_TEST
 
+START_TEST(remote_give_twice_aborts)
+{
+	void *a = heap_malloc(h, 64, false);
+	uint64_t o = off_of(a);
+	slab_remote_give(h, &o, 1);
+	slab_remote_give(h, &o, 1);   /* its key says free: the checked way */
+	heap_lock(h);
+	slab_remote_drain(h);
+}
+END_TEST
+
+START_TEST(remote_give_of_an_interior_pointer_aborts)
+{
+	char *a = heap_malloc(h, 64, false);
+	uint64_t o = off_of(a + 16);
+	slab_remote_give(h, &o, 1);
+}
+END_TEST
+
 START_TEST(remote_stack_broken_link_aborts)
 {
 	void *a = heap_malloc(h, 64, false);
@@ -303,6 +411,9 @@ int main(void)
 	tcase_add_test(tc, free_key_in_user_data_is_not_a_double_free);
 	tcase_add_test(tc, remote_stack_gives_blocks_back_at_drain);
 	tcase_add_test(tc, remote_stack_takes_chains);
+	tcase_add_test(tc, remote_lists_splice_into_their_slabs);
+	tcase_add_test(tc, remote_lists_of_many_slabs);
+	tcase_add_test(tc, remote_lists_grow_between_drains);
 	tcase_add_test(tc, remote_stack_drained_by_a_new_slab);
 	suite_add_tcase(s, tc);
 	/* Misuse on purpose: memcheck would (rightly) flag it, so the
@@ -318,6 +429,9 @@ int main(void)
 	tcase_add_test_raise_signal(tb, remote_stack_double_push_aborts,
 	    SIGABRT);
 	tcase_add_test_raise_signal(tb, remote_stack_broken_link_aborts,
+	    SIGABRT);
+	tcase_add_test_raise_signal(tb, remote_give_twice_aborts, SIGABRT);
+	tcase_add_test_raise_signal(tb, remote_give_of_an_interior_pointer_aborts,
 	    SIGABRT);
 	tcase_add_test_raise_signal(tb, never_carved_block_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tb, corrupted_chain_aborts_on_malloc,
