@@ -150,13 +150,18 @@ _Static_assert(TCACHE_OUTBOX <= REMOTE_GIVE_MAX, "an outbox is one give");
 
 static void remote_give(struct heap *owner, const uint64_t *off, uint32_t n)
 {
-	if (slab_remote_give(owner, off, n) > REMOTE_DRAIN_BYTES &&
-	    lock_try(&owner->lock)) {
+	if (slab_remote_give(owner, off, n) <= REMOTE_DRAIN_BYTES)
+		return;
+	/* A lock is held with signals blocked (heap_lock): the outbox may be
+	 * emptied outside any lock. */
+	os_signals_block();
+	if (lock_try(&owner->lock)) {
 		heap_seq_enter(owner);
 		slab_remote_drain(owner);
 		heap_seq_leave(owner);
 		lock_release(&owner->lock);
 	}
+	os_signals_restore();
 }
 
 /* The class of the cached block at offset off from h, outside h, if it is
