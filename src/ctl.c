@@ -244,6 +244,29 @@ static int c_arena_purge(const size_t *mib, void *oldp, size_t *oldlenp,
 	return err;
 }
 
+/* [jemalloc] thread.arena: the calling thread's arena; writing moves the
+ * thread (its cache goes back first).  EPERM while malloc uses a private
+ * heap, which has no arenas. */
+static int c_thread_arena(const size_t *mib, void *oldp, size_t *oldlenp,
+                          void *newp, size_t newlen)
+{
+	(void)mib;
+	bool process = heap_is_process(ctl_heap());
+	unsigned old = process ? heap_arena_index() : 0;
+	if (newp != NULL || newlen != 0) {
+		unsigned want;
+		if (newp == NULL || newlen != sizeof(want))
+			return EINVAL;
+		if (!process)
+			return EPERM;
+		memcpy(&want, newp, sizeof(want));
+		int err = heap_arena_set(want);
+		if (err != 0)
+			return err;
+	}
+	READ(unsigned, old);
+}
+
 static int c_thread_tcache_flush(const size_t *mib, void *oldp,
                                  size_t *oldlenp, void *newp, size_t newlen)
 {
@@ -300,7 +323,9 @@ static const struct ctl_node stats_kids[] = {
 static const struct ctl_node tcache_kids[] = {
 	LEAF("flush", c_thread_tcache_flush),
 };
-static const struct ctl_node thread_kids[] = { NODE("tcache", tcache_kids) };
+static const struct ctl_node thread_kids[] = {
+	LEAF("arena", c_thread_arena), NODE("tcache", tcache_kids),
+};
 static const struct ctl_node root_kids[] = {
 	LEAF("version", c_version), LEAF("epoch", c_epoch),
 	NODE("config", config_kids), NODE("opt", opt_kids),

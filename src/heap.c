@@ -155,9 +155,10 @@ int heap_verify_header(const struct heap *h, size_t size)
  * owning any pointer is one subtraction and one shift away (arena_of):
  * that is what lets a thread cache hold blocks of any arena (tcache.c).
  * Arena 0 is made with the first allocation and is "the process heap";
- * the others are formatted when a thread is first dealt them.  A thread
- * keeps its arena for life; threads are dealt out round-robin, the first
- * (main) thread getting arena 0.
+ * the others are formatted when a thread first moves to them.  Threads
+ * start in arena 0 and move to another (the next of a round-robin) when
+ * a quarter of their acquisitions of its lock, lately, had to wait; or
+ * when mallctl("thread.arena") says so.
  */
 
 #define VALGRIND_RESERVE_MAX ((size_t)4 << 30)
@@ -167,9 +168,15 @@ uintptr_t arena_base;                   /* the reservation */
 unsigned arena_lg;                      /* log2 of an arena's bytes */
 _Atomic uintptr_t arena_span;           /* narenas << arena_lg, once set */
 static unsigned narenas;                /* set with arena 0, then fixed */
-static _Atomic unsigned arena_dealt;    /* threads given an arena so far */
+static _Atomic unsigned arena_moves;    /* threads moved so far */
 static struct lock process_heap_lock;   /* serialises making arenas */
-static __thread struct heap *tarena __attribute__((tls_model("initial-exec")));
+__thread struct heap *tarena __attribute__((tls_model("initial-exec")));
+/* Waits for tarena's lock, decaying: each acquisition takes 1/16 off, each
+ * wait adds ARENA_WAIT; past ARENA_MOVE_AT (a quarter of the acquisitions
+ * waited, lately) the thread moves to another arena at its next malloc. */
+static __thread uint32_t tarena_waits __attribute__((tls_model("initial-exec")));
+#define ARENA_WAIT    64u
+#define ARENA_MOVE_AT 256u
 
 static unsigned arena_count_default(void)
 {
@@ -254,24 +261,67 @@ struct heap *heap_process(void)
 	return h;
 }
 
+/* Threads start in arena 0 and move when they keep waiting for its lock
+ * (glibc's way): threads that trade blocks stay together, where a block
+ * freed by the other costs no more than their own, and threads that
+ * contend spread out. */
 struct heap *heap_arena(void)
 {
 	if (likely(tarena != NULL))
 		return tarena;
 	heap_process();
-	unsigned n = atomic_fetch_add(&arena_dealt, 1) % narenas;
-	tarena = arena_get(n);
+	tarena = arena_get(0);
 	return tarena;
+}
+
+void heap_arena_note(bool waited)
+{
+	tarena_waits -= tarena_waits >> 4;
+	if (waited)
+		tarena_waits += ARENA_WAIT;
+}
+
+/* Moves this thread to arena i: its cache goes back to the old one. */
+static void arena_move(unsigned i)
+{
+	struct heap *to = arena_get(i);
+	tarena_waits = 0;
+	if (to == tarena || to == NULL)
+		return;
+	os_signals_block();
+	tcache_release_heap(tarena);
+	tarena = to;
+	os_signals_restore();
+}
+
+unsigned heap_arena_index(void)
+{
+	return (unsigned)(((uintptr_t)heap_arena() - arena_base) >> arena_lg);
+}
+
+int heap_arena_set(unsigned i)
+{
+	if (i >= heap_narenas())
+		return EINVAL;
+	heap_arena();
+	arena_move(i);
+	return 0;
 }
 
 struct heap *heap_for_malloc(void)
 {
 	struct heap *h = atomic_load_explicit(&default_heap,
 	    memory_order_acquire);
-	if (h == NULL || h == atomic_load_explicit(&arenas[0],
+	if (h != NULL && h != atomic_load_explicit(&arenas[0],
 	    memory_order_relaxed))
-		return heap_arena();
-	return h;
+		return h;
+	/* Not inside cache work (a signal handler): slot 0 is in use. */
+	if (unlikely(tarena_waits > ARENA_MOVE_AT) && narenas > 1 && !tbusy()) {
+		unsigned cur = heap_arena_index();
+		arena_move((cur + 1 + atomic_fetch_add(&arena_moves, 1) %
+		    (narenas - 1)) % narenas);
+	}
+	return heap_arena();
 }
 
 bool heap_is_thread_malloc(const struct heap *h)

@@ -293,8 +293,14 @@ struct heap *heap_format(void *base, size_t size, unsigned hflags, bool zeroed);
 /* Validates a header found at base (size 0 = take the header's). */
 int          heap_verify_header(const struct heap *h, size_t size);
 struct heap *heap_process(void);   /* arena 0, created on demand */
-/* This thread's arena (one of heap_narenas(), dealt round-robin). */
+/* This thread's arena (one of heap_narenas(); threads start in arena 0
+ * and move to another when they keep waiting for its lock). */
 struct heap *heap_arena(void);
+extern __thread struct heap *tarena __attribute__((tls_model("initial-exec")));
+/* After each acquisition of tarena's lock: did it wait? */
+void         heap_arena_note(bool waited);
+unsigned     heap_arena_index(void);   /* of this thread's arena */
+int          heap_arena_set(unsigned i);   /* 0, or EINVAL */
 /* The heap P(malloc) allocates from in this thread: the configured
  * private heap, else this thread's arena. */
 struct heap *heap_for_malloc(void);
@@ -360,8 +366,11 @@ static inline void heap_seq_leave(struct heap *h)
 static inline void heap_lock(struct heap *h)
 {
 	os_signals_block();
-	bool died = lock_acquire(&h->lock);
+	bool waited = !lock_try(&h->lock);   /* always, for a robust lock */
+	bool died = waited && lock_acquire(&h->lock);
 	heap_seq_enter(h);
+	if (h == tarena)
+		heap_arena_note(waited);
 	if (unlikely(died))
 		heap_repair(h);
 }
@@ -550,6 +559,8 @@ void    *tcache_alloc(struct heap *h, unsigned cls);
 /* Frees small block p into the cache; false: free it directly. */
 bool     tcache_free(struct heap *h, void *p);
 void     tcache_flush_thread(void);
+/* Gives back this thread's cache of h, if it has one (it moves arena). */
+void     tcache_release_heap(struct heap *h);
 /* Is p on one of this thread's caches of h?  (double-free check) */
 bool     tcache_holds(struct heap *h, const void *p);
 /* Bytes of h's blocks in the caches listed in h; *foreign (if not NULL)

@@ -441,6 +441,13 @@ void tcache_slot_release(struct tslot *t)
 	slot_forget(t);
 }
 
+void tcache_release_heap(struct heap *h)
+{
+	for (unsigned i = 0; i < TCACHE_SLOTS; i++)
+		if (tthread.slots[i].heap == h)
+			tcache_slot_release(&tthread.slots[i]);
+}
+
 void tcache_flush_thread(void)
 {
 	for (unsigned i = 0; i < TCACHE_SLOTS; i++)

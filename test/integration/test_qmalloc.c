@@ -951,10 +951,17 @@ START_TEST(tag_report_standard_to_stderr)
 }
 END_TEST
 
-/* Threads allocate from their own arenas; the report must still find the
- * tags of every one of them, and the summary count them all. */
+/* Threads allocate from their own arenas (thread.arena puts them there);
+ * the report must still find the tags of every one of them, and the
+ * summary count them all. */
 static void *tag_in_thread(void *arg)
 {
+	unsigned n = 1, i = (unsigned)((uintptr_t)arg - 0x7100);
+	size_t len = sizeof(n);
+	if (P_(mallctl)("arenas.narenas", &n, &len, NULL, 0) == 0) {
+		i %= n;
+		P_(mallctl)("thread.arena", NULL, NULL, &i, sizeof(i));
+	}
 	void *p = P_(malloc)(200);
 	P_(setmalloctag)(p, (uintptr_t)arg);
 	return p;

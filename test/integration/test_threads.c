@@ -462,12 +462,15 @@ static size_t allocated_now(void)
 struct arena_job {
 	void *p[ARENA_BLOCKS];
 	ph_heap_t *heap;   /* the heap owning this thread's first block */
+	ph_heap_t *last;   /* ... and its last */
 	bool mixed;        /* a later block came from another heap */
 };
+static pthread_barrier_t arena_bar;
 
 static void *arena_alloc(void *arg)
 {
 	struct arena_job *j = arg;
+	pthread_barrier_wait(&arena_bar);   /* all at once: they contend */
 	for (unsigned i = 0; i < ARENA_BLOCKS; i++) {
 		size_t n = 16 + (i * 37) % 3000;
 		j->p[i] = P_(malloc)(n);
@@ -479,6 +482,7 @@ static void *arena_alloc(void *arg)
 		else if (ph_heap_of(j->p[i]) != j->heap)
 			j->mixed = true;
 	}
+	j->last = ph_heap_of(j->p[ARENA_BLOCKS - 1]);
 	return NULL;
 }
 
@@ -494,56 +498,120 @@ static void *arena_free_other(void *arg)
 	return NULL;
 }
 
-START_TEST(threads_get_their_own_arenas)
+static int online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+/* Threads start in one arena, and those that keep waiting for its lock
+ * move to others; blocks freed by other threads go back to the arena they
+ * came from.  Whether threads contend depends on the scheduler: up to 20
+ * tries for a spread (with two CPUs the first nearly always does). */
+START_TEST(threads_that_contend_spread_over_arenas)
 {
 	static struct arena_job jobs[ARENA_THREADS];
-	memset(jobs, 0, sizeof(jobs));
 	unsigned n = narenas();
 	ck_assert_uint_ge(n, 1);
 	ck_assert_uint_le(n, 64);
-	size_t before = allocated_now();
-	pthread_t t[ARENA_THREADS];
-	for (unsigned i = 0; i < ARENA_THREADS; i++)
-		ck_assert_int_eq(pthread_create(&t[i], NULL, arena_alloc,
-		    &jobs[i]), 0);
-	for (unsigned i = 0; i < ARENA_THREADS; i++) {
-		void *r;
-		pthread_join(t[i], &r);
-		ck_assert_ptr_null(r);
+	bool spread = false;
+	pthread_barrier_init(&arena_bar, NULL, ARENA_THREADS);
+	for (int attempt = 0; attempt < 20 && !spread; attempt++) {
+		memset(jobs, 0, sizeof(jobs));
+		size_t before = allocated_now();
+		pthread_t t[ARENA_THREADS];
+		for (unsigned i = 0; i < ARENA_THREADS; i++)
+			ck_assert_int_eq(pthread_create(&t[i], NULL,
+			    arena_alloc, &jobs[i]), 0);
+		for (unsigned i = 0; i < ARENA_THREADS; i++) {
+			void *r;
+			pthread_join(t[i], &r);
+			ck_assert_ptr_null(r);
+		}
+		/* One arena to start with; with several, someone moved. */
+		for (unsigned i = 0; i < ARENA_THREADS; i++) {
+			ck_assert_ptr_nonnull(jobs[i].heap);
+			ck_assert_ptr_eq(jobs[i].heap, jobs[0].heap);
+			spread |= jobs[i].last != jobs[0].heap;
+		}
+		if (n == 1)
+			for (unsigned i = 0; i < ARENA_THREADS; i++)
+				ck_assert(!jobs[i].mixed);
+		ck_assert_uint_ge(allocated_now(), before + ARENA_THREADS *
+		    (size_t)ARENA_BLOCKS * 16);
+		/* Every thread frees what the next one allocated: blocks go
+		 * back to the arena they came from, the totals come back. */
+		for (unsigned i = 0; i < ARENA_THREADS; i++)
+			ck_assert_int_eq(pthread_create(&t[i], NULL,
+			    arena_free_other, &jobs[(i + 1) % ARENA_THREADS]),
+			    0);
+		for (unsigned i = 0; i < ARENA_THREADS; i++) {
+			void *r;
+			pthread_join(t[i], &r);
+			ck_assert_msg(r == NULL, "a block changed before its "
+			    "free");
+		}
+		ck_assert_uint_eq(allocated_now(), before);
+		for (unsigned i = 0; i < ARENA_THREADS; i++)
+			ck_assert_int_eq(ph_heap_check(jobs[i].last), 0);
+		if (n == 1 || online_cpus() == 1)
+			break;   /* nothing to spread to, or nobody to contend */
 	}
-	/* Each thread allocates from one heap all its life; with several
-	 * arenas, not all threads share one. */
-	unsigned distinct = 0;
-	for (unsigned i = 0; i < ARENA_THREADS; i++) {
-		ck_assert_ptr_nonnull(jobs[i].heap);
-		ck_assert_msg(!jobs[i].mixed, "thread %u changed heaps", i);
-		bool seen = false;
-		for (unsigned k = 0; k < i; k++)
-			seen |= jobs[k].heap == jobs[i].heap;
-		distinct += !seen;
-	}
-	unsigned want = n < ARENA_THREADS ? n : ARENA_THREADS;
-	ck_assert_msg(distinct >= (want > 1 ? 2 : 1) && distinct <= n,
-	    "%u threads used %u heaps with %u arenas", ARENA_THREADS,
-	    distinct, n);
-	ck_assert_uint_ge(allocated_now(), before + ARENA_THREADS *
-	    (size_t)ARENA_BLOCKS * 16);
-	/* Every thread frees what the next one allocated: blocks go back to
-	 * the arena they came from, and the totals come back. */
-	for (unsigned i = 0; i < ARENA_THREADS; i++)
-		ck_assert_int_eq(pthread_create(&t[i], NULL, arena_free_other,
-		    &jobs[(i + 1) % ARENA_THREADS]), 0);
-	for (unsigned i = 0; i < ARENA_THREADS; i++) {
-		void *r;
-		pthread_join(t[i], &r);
-		ck_assert_msg(r == NULL, "a block changed before its free");
-	}
-	ck_assert_uint_eq(allocated_now(), before);
-	for (unsigned i = 0; i < ARENA_THREADS; i++)
-		ck_assert_int_eq(ph_heap_check(jobs[i].heap), 0);
+	pthread_barrier_destroy(&arena_bar);
+	if (n > 1 && online_cpus() > 1)
+		ck_assert_msg(spread, "8 contending threads never left their "
+		    "first arena");
 	std_heap_works();
 }
 END_TEST
+
+/* [jemalloc] thread.arena reads this thread's arena and moves it. */
+static void *arena_hop(void *arg)
+{
+	unsigned n = *(unsigned *)arg, cur = 99;
+	size_t len = sizeof(cur);
+	void *a = P_(malloc)(100);
+	if (P_(mallctl)("thread.arena", &cur, &len, NULL, 0) != 0 || cur >= n)
+		return (void *)1;
+	unsigned to = (cur + 1) % n, old = 99, bad = n;
+	len = sizeof(old);
+	if (P_(mallctl)("thread.arena", &old, &len, &to, sizeof(to)) != 0 ||
+	    old != cur)
+		return (void *)2;
+	void *b = P_(malloc)(100);
+	len = sizeof(cur);
+	if (P_(mallctl)("thread.arena", &cur, &len, NULL, 0) != 0 || cur != to)
+		return (void *)3;
+	if (n > 1 && ph_heap_of(a) == ph_heap_of(b))
+		return (void *)4;   /* still the old arena's */
+	if (P_(mallctl)("thread.arena", NULL, NULL, &bad, sizeof(bad)) !=
+	    EINVAL || P_(mallctl)("thread.arena", NULL, NULL, &to, 1) !=
+	    EINVAL)
+		return (void *)5;
+	P_(free)(a);   /* the old arena's block goes home */
+	P_(free)(b);
+	return NULL;
+}
+
+START_TEST(thread_arena_moves_a_thread)
+{
+	unsigned n = narenas();
+	pthread_t t;
+	void *r;
+	size_t before = allocated_now();
+	ck_assert_int_eq(pthread_create(&t, NULL, arena_hop, &n), 0);
+	pthread_join(t, &r);
+	ck_assert_ptr_null(r);
+	ck_assert_uint_eq(allocated_now(), before);
+}
+END_TEST
+
+/* Puts the calling thread in arena i (of n). */
+static void arena_put(unsigned i)
+{
+	ck_assert_int_eq(P_(mallctl)("thread.arena", NULL, NULL, &i,
+	    sizeof(i)), 0);
+}
 
 /* A thread that frees another arena's blocks sends them home: its own
  * mallocs never hand them out (so no false sharing, and no thread ends up
@@ -555,6 +623,7 @@ static void *home_a[HOME_N], *home_b[HOME_N], *home_b0;
 static void *home_alloc_a(void *arg)
 {
 	(void)arg;
+	arena_put(0);
 	for (int i = 0; i < HOME_N; i++)
 		home_a[i] = P_(malloc)(64);
 	return NULL;
@@ -563,6 +632,7 @@ static void *home_alloc_a(void *arg)
 static void *home_free_a_alloc_b(void *arg)
 {
 	(void)arg;
+	arena_put(narenas() - 1);
 	home_b0 = P_(malloc)(5000);   /* of this thread's arena, surely */
 	for (int i = 0; i < HOME_N; i++)
 		P_(free)(home_a[i]);
@@ -581,7 +651,7 @@ START_TEST(blocks_freed_by_another_arena_go_home)
 	pthread_create(&b, NULL, home_free_a_alloc_b, NULL);
 	pthread_join(b, NULL);
 	ph_heap_t *hb = ph_heap_of(home_b0);
-	/* Two fresh threads are dealt two arenas when there are two. */
+	/* thread.arena put them in two arenas if there are two. */
 	if (narenas() >= 2)
 		ck_assert_ptr_ne(ha, hb);
 	for (int i = 0; i < HOME_N; i++) {
@@ -671,7 +741,8 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, blocks_freed_by_other_threads_through_a_ring);
 	tcase_add_test(tc, threads_share_a_ph_heap);
 	tcase_add_test(tc, blocks_outlive_their_thread);
-	tcase_add_test(tc, threads_get_their_own_arenas);
+	tcase_add_test(tc, threads_that_contend_spread_over_arenas);
+	tcase_add_test(tc, thread_arena_moves_a_thread);
 	tcase_add_test(tc, blocks_freed_by_another_arena_go_home);
 	tcase_add_test(tc, narenas_option_is_honoured);
 	tcase_add_test(tc, malloc_after_a_handle_stays_in_the_process_heap);
