@@ -281,17 +281,19 @@ void heap_arena_note(bool waited)
 		tarena_waits += ARENA_WAIT;
 }
 
-/* Moves this thread to arena i: its cache goes back to the old one. */
+/* Moves this thread to arena i.  Its cache of the old arena is only
+ * retired (slot 0's epoch made stale), never given back here: this may
+ * run in a signal handler that interrupted a fast path between its test
+ * of slot 0 and marking the thread busy, which then finishes on that
+ * cache.  The next slow path gives it back (tcache.c:slot_valid). */
 static void arena_move(unsigned i)
 {
 	struct heap *to = arena_get(i);
 	tarena_waits = 0;
 	if (to == tarena || to == NULL)
 		return;
-	os_signals_block();
-	tcache_release_heap(tarena);
+	tcache_retire_malloc_slot();
 	tarena = to;
-	os_signals_restore();
 }
 
 unsigned heap_arena_index(void)

@@ -481,8 +481,9 @@ struct tthread {
 };
 extern __thread struct tthread tthread __attribute__((tls_model("initial-exec")));
 
-/* Not nested (every caller checked tbusy() first), so plain stores: no
- * read-modify-write on the fast path. */
+/* tbusy_enter/leave do not nest (their callers checked tbusy() first), so
+ * plain stores: no read-modify-write on the fast path.  tbusy_hold and
+ * tbusy_restore do (the slow paths that change the slots). */
 static inline bool tbusy(void)
 {
 	return tthread.busy != 0;
@@ -497,19 +498,39 @@ static inline void tbusy_leave(void)
 	atomic_signal_fence(memory_order_seq_cst);
 	tthread.busy = 0;
 }
-
-/* Slot 0, if it is good to use and the thread is not busy: malloc's and
- * free's one test (the heap's epoch, the slot's and the busy flag folded
- * into one word).  They mark the thread busy after it, before they read
- * the cache: a signal handler that comes in between finishes first, and
- * can only have remade slot 0 if it was invalid, which it was not (a
- * reset or detach needs the heap's other users quiet). */
-static inline struct tslot *tslot0_ready(void)
+static inline uint32_t tbusy_hold(void)
 {
+	uint32_t was = tthread.busy;
+	tthread.busy = 1;
+	atomic_signal_fence(memory_order_seq_cst);
+	return was;
+}
+static inline void tbusy_restore(uint32_t was)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	tthread.busy = was;
+}
+
+/* malloc's and free's way in: marks the thread busy and returns slot 0 if
+ * it is good to use and the thread was not busy already (the heap's epoch,
+ * the slot's and the old flag folded into one test); else puts the flag
+ * back and returns NULL.  Busy before the slot is read: a signal handler
+ * that comes before has finished (it may have moved the thread to another
+ * arena and remade slot 0), one that comes after goes around the caches.
+ * The caller ends with tbusy_leave(). */
+static inline struct tslot *tslot0_enter(void)
+{
+	uint32_t was = tthread.busy;
+	tthread.busy = 1;
+	atomic_signal_fence(memory_order_seq_cst);
 	struct tslot *t = &tthread.slots[0];
 	uint64_t bad = (t->epoch ^ atomic_load_explicit(&t->heap->epoch,
-	    memory_order_relaxed)) | tthread.busy;
-	return likely(bad == 0) ? t : NULL;
+	    memory_order_relaxed)) | was;
+	if (likely(bad == 0))
+		return t;
+	atomic_signal_fence(memory_order_seq_cst);
+	tthread.busy = was;
+	return NULL;
 }
 
 /* The block a cache slot names: slots hold offsets from the cache's heap
@@ -551,16 +572,15 @@ static inline uint32_t tcache_count(const struct tcache_bin *b)
 	return b->top - b->lo;
 }
 
-/* This thread's slot for h, made on demand; NULL if caching is off. */
-struct tslot *tcache_slot(struct heap *h);
 void     tcache_slot_release(struct tslot *t);
 /* A block of class cls through the cache; NULL: use the heap directly. */
 void    *tcache_alloc(struct heap *h, unsigned cls);
 /* Frees small block p into the cache; false: free it directly. */
 bool     tcache_free(struct heap *h, void *p);
 void     tcache_flush_thread(void);
-/* Gives back this thread's cache of h, if it has one (it moves arena). */
-void     tcache_release_heap(struct heap *h);
+/* Makes slot 0's cache stale without touching it (the thread moves to
+ * another arena): the next slow path gives it back.  Async-signal-safe. */
+void     tcache_retire_malloc_slot(void);
 /* Is p on one of this thread's caches of h?  (double-free check) */
 bool     tcache_holds(struct heap *h, const void *p);
 /* Bytes of h's blocks in the caches listed in h; *foreign (if not NULL)

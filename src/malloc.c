@@ -52,13 +52,9 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 PH_EXPORT void *P(malloc)(size_t size)
 {
 	struct tslot *t;
-	if (likely(size <= SMALL_MAX && (t = tslot0_ready()) != NULL)) {
-		/* Busy, then read the cache: a signal handler that came before
-		 * has finished; one that comes after goes around. */
-		struct heap *h = t->heap;   /* a handler leaves a good slot be */
-		tbusy_enter();
+	if (likely(size <= SMALL_MAX && (t = tslot0_enter()) != NULL)) {
 		void *p;
-		bool done = cache_alloc(h, t, size, &p);
+		bool done = cache_alloc(t->heap, t, size, &p);
 		tbusy_leave();
 		if (likely(done))
 			return p;
@@ -117,11 +113,9 @@ PH_EXPORT void *P(calloc)(size_t n, size_t size)
 
 PH_EXPORT void P(free)(void *p)
 {
-	struct tslot *t = tslot0_ready();
+	struct tslot *t = tslot0_enter();   /* busy, as in malloc */
 	if (likely(t != NULL)) {
-		struct heap *h = t->heap;   /* as in malloc */
-		tbusy_enter();
-		bool done = cache_free(h, t, p);
+		bool done = cache_free(t->heap, t, p);
 		tbusy_leave();
 		if (likely(done))
 			return;

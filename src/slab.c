@@ -322,6 +322,9 @@ uint64_t slab_remote_give(struct heap *h, const uint64_t *off, uint32_t n)
 			    "of a block" : "never allocated");
 		bytes += sc->size;
 		struct free_block *fb = (struct free_block *)p;
+		/* freed, as heap_free would; our words readable until the end */
+		vg_free(h, p);
+		vg_open(fb, sizeof(*fb));
 		if (fb->key == h->free_key) {
 			/* free already?  slab_free will know */
 			slab_remote_push(h, off[i], p, 0);
@@ -345,6 +348,8 @@ uint64_t slab_remote_give(struct heap *h, const uint64_t *off, uint32_t n)
 		g->n++;
 	}
 	rl_push_all(h, t);
+	for (uint32_t i = 0; i < n; i++)
+		vg_close((char *)h + off[i], sizeof(struct free_block));
 	return atomic_fetch_add_explicit(&h->remote_bytes, bytes,
 	    memory_order_relaxed) + bytes;
 }

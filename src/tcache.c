@@ -48,12 +48,12 @@ static void exit_key_create(void)
 	pthread_key_create(&exit_key, tcache_thread_exit);
 }
 
-/* Can this thread use thread caches at all?  Not re-entered from a signal
- * handler while it is already working on them. */
+/* Can this thread use thread caches at all?  (Callers hold busy and ask
+ * only if the thread was not busy already.) */
 static bool tcache_usable(void)
 {
 	if (likely(tthread.state == TSTATE_ON))
-		return !tbusy();
+		return true;
 	if (tthread.state == TSTATE_OFF || !config_tcache || !opts.tcache ||
 	    (config_fill && (opts.junk || opts.zero)))
 		return false;
@@ -79,7 +79,7 @@ static bool tcache_usable(void)
 		tthread.state = TSTATE_ON;
 	}
 	os_signals_restore();
-	return tthread.state == TSTATE_ON && !tbusy();
+	return tthread.state == TSTATE_ON;
 }
 
 static inline struct tcache *tc_at(struct heap *h, uint64_t off)
@@ -242,8 +242,8 @@ static void bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
 
 static void tc_flush_all(struct heap *h, struct tcache *tc)
 {
+	heap_lock(h);   /* signals blocked: a handler's free cannot push */
 	outbox_flush(h, tc);
-	heap_lock(h);
 	slab_remote_drain(h);
 	for (unsigned c = 0; c < NBINS; c++)
 		bin_flush_locked(h, tc, c, 0, false);
@@ -353,9 +353,24 @@ static void tc_destroy_locked(struct heap *h, struct tcache *tc, bool check)
 
 /* ---- slots: which cache this thread uses for a heap ------------------------ */
 
+/* Writes a slot field by field, the epoch made stale first and set last,
+ * so that a signal handler reading it in between sees a slot that fails
+ * the fast paths' test, and slot 0's heap pointer always reads (it is
+ * TSLOT_NONE, never NULL). */
+static void slot_set(struct tslot *t, struct heap *h, struct tcache *tc,
+                     uint64_t epoch)
+{
+	t->epoch = 0;   /* no heap's epoch is 0 */
+	atomic_signal_fence(memory_order_seq_cst);
+	t->heap = h;
+	t->tc = tc;
+	atomic_signal_fence(memory_order_seq_cst);
+	t->epoch = epoch;
+}
+
 static void slot_forget(struct tslot *t)
 {
-	*t = (struct tslot){ .heap = t == &tthread.slots[0] ? TSLOT_NONE : NULL };
+	slot_set(t, t == &tthread.slots[0] ? TSLOT_NONE : NULL, NULL, 0);
 }
 
 static bool tc_listed(struct heap *h, struct tcache *tc)
@@ -392,7 +407,9 @@ static bool slot_valid(struct tslot *t)
 	return false;
 }
 
-struct tslot *tcache_slot(struct heap *h)
+/* This thread's slot for h, made on demand; NULL if caching is off.  Call
+ * with busy held (tbusy_hold), the thread not busy before. */
+static struct tslot *tcache_slot(struct heap *h)
 {
 	if (!tcache_usable())
 		return NULL;
@@ -417,14 +434,17 @@ struct tslot *tcache_slot(struct heap *h)
 		struct tcache *tc = tc_create(h);
 		if (tc == NULL)
 			return NULL;
-		*spare = (struct tslot){ .heap = h, .tc = tc, .epoch = epoch };
+		slot_set(spare, h, tc, epoch);
 		t = spare;
 	}
 	/* The malloc heap's cache sits in slot 0, where the fast path looks. */
 	if (t != &tthread.slots[0] && mine) {
 		struct tslot tmp = tthread.slots[0];
-		tthread.slots[0] = *t;
-		*t = tmp.heap == TSLOT_NONE ? (struct tslot){ 0 } : tmp;
+		slot_set(&tthread.slots[0], t->heap, t->tc, t->epoch);
+		if (tmp.heap == TSLOT_NONE)
+			slot_forget(t);
+		else
+			slot_set(t, tmp.heap, tmp.tc, tmp.epoch);
 		t = &tthread.slots[0];
 	}
 	return t;
@@ -432,6 +452,7 @@ struct tslot *tcache_slot(struct heap *h)
 
 void tcache_slot_release(struct tslot *t)
 {
+	uint32_t was = tbusy_hold();
 	if (slot_valid(t)) {
 		struct heap *h = t->heap;
 		heap_lock(h);
@@ -439,44 +460,51 @@ void tcache_slot_release(struct tslot *t)
 		heap_unlock(h);
 	}
 	slot_forget(t);
+	tbusy_restore(was);
 }
 
-void tcache_release_heap(struct heap *h)
+void tcache_retire_malloc_slot(void)
 {
-	for (unsigned i = 0; i < TCACHE_SLOTS; i++)
-		if (tthread.slots[i].heap == h)
-			tcache_slot_release(&tthread.slots[i]);
+	if (tthread.slots[0].heap != TSLOT_NONE)
+		tthread.slots[0].epoch = 0;   /* no heap's epoch is 0 */
 }
 
 void tcache_flush_thread(void)
 {
-	for (unsigned i = 0; i < TCACHE_SLOTS; i++)
+	uint32_t was = tbusy_hold();
+	for (unsigned i = 0; !was && i < TCACHE_SLOTS; i++)
 		if (slot_valid(&tthread.slots[i]))
 			tc_flush_all(tthread.slots[i].heap, tthread.slots[i].tc);
+	tbusy_restore(was);
 }
 
 static void tcache_thread_exit(void *unused)
 {
 	(void)unused;
+	uint32_t was = tbusy_hold();
 	for (unsigned i = 0; i < TCACHE_SLOTS; i++)
 		tcache_slot_release(&tthread.slots[i]);
 	tthread.state = TSTATE_OFF;   /* later frees in other destructors go direct */
+	tbusy_restore(was);
 }
 
 /* ---- the slow halves of the fast paths ---------------------------------- */
 
+/* Busy from before the slot is looked up until the block is popped: a
+ * signal handler in between would go around the caches, never remake the
+ * slot under us. */
 void *tcache_alloc(struct heap *h, unsigned cls)
 {
-	struct tslot *t = tcache_slot(h);
-	if (t == NULL)
-		return NULL;
-	tbusy_enter();
-	struct tcache *tc = t->tc;
-	struct tcache_bin *b = tcache_bin(tc, cls);
+	uint32_t was = tbusy_hold();
+	struct tslot *t = was ? NULL : tcache_slot(h);
 	uint64_t *p = NULL;
-	if (tcache_count(b) != 0 || bin_refill(h, tc, cls))
-		p = tcache_block(h, tcache_pop(tc, b));
-	tbusy_leave();
+	if (t != NULL) {
+		struct tcache *tc = t->tc;
+		struct tcache_bin *b = tcache_bin(tc, cls);
+		if (tcache_count(b) != 0 || bin_refill(h, tc, cls))
+			p = tcache_block(h, tcache_pop(tc, b));
+	}
+	tbusy_restore(was);
 	return p;
 }
 
@@ -552,16 +580,14 @@ bool tcache_free(struct heap *h, void *p)
 {
 	if (heap_tagging(h))
 		return false;   /* heap_free drops the block's tag */
-	/* A block of any arena goes into this thread's own arena's cache,
-	 * which gives it back to its arena later without that arena's lock;
-	 * meanwhile this thread's mallocs may reuse it. */
+	/* A block of any arena goes into this thread's own arena's cache
+	 * (another arena's into its outbox), which gives it back to its arena
+	 * later without that arena's lock.  Busy as in tcache_alloc. */
 	struct heap *mine = heap_is_process(h) ? heap_arena() : h;
-	struct tslot *t = tcache_slot(mine);
-	if (t == NULL)
-		return false;
-	tbusy_enter();
-	bool done = tcache_free_busy(h, t, p);
-	tbusy_leave();
+	uint32_t was = tbusy_hold();
+	struct tslot *t = was ? NULL : tcache_slot(mine);
+	bool done = t != NULL && tcache_free_busy(h, t, p);
+	tbusy_restore(was);
 	return done;
 }
 /* p is a block of `owner`; t caches t->heap, which is owner or, for process
@@ -615,9 +641,11 @@ void tcache_detach(struct heap *h)
 	/* Other threads of ours, if the heap comes back, must look again. */
 	atomic_fetch_add_explicit(&h->epoch, 1, memory_order_release);
 	heap_unlock(h);
+	uint32_t was = tbusy_hold();
 	for (unsigned i = 0; i < TCACHE_SLOTS; i++)
 		if (tthread.slots[i].heap == h)
 			slot_forget(&tthread.slots[i]);
+	tbusy_restore(was);
 }
 
 void tcache_fork_child(struct heap *h)

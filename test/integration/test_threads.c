@@ -473,7 +473,9 @@ static void *arena_alloc(void *arg)
 	pthread_barrier_wait(&arena_bar);   /* all at once: they contend */
 	for (unsigned i = 0; i < ARENA_BLOCKS; i++) {
 		size_t n = 16 + (i * 37) % 3000;
-		j->p[i] = P_(malloc)(n);
+		/* Every other block past the cache: its lock each time. */
+		j->p[i] = i % 2 ? P_(mallocx)(n, MALLOCX_TCACHE_NONE) :
+		    P_(malloc)(n);
 		if (j->p[i] == NULL)
 			return (void *)1;
 		pat_fill(j->p[i], n, i);
