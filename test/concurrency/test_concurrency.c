@@ -265,6 +265,72 @@ START_TEST(blocks_freed_by_other_threads)
 }
 END_TEST
 
+/* ---- a handler's frees while the thread empties its outbox ------------------- */
+
+/* The main thread frees blocks of another arena from a timer handler
+ * (into its cache's outbox) while it flushes its caches in a loop, which
+ * empties the outbox: no block may be lost or given back twice. */
+enum { OB_N = 20000 };
+static void *ob_blocks[OB_N];
+static volatile sig_atomic_t ob_next;
+
+static void on_alarm_free(int sig)
+{
+	(void)sig;
+	for (int k = 0; k < 8 && ob_next < OB_N; k++)
+		P_(free)(ob_blocks[ob_next++]);
+}
+
+static void *ob_alloc(void *arg)
+{
+	unsigned zero = 0;
+	(void)arg;
+	P_(mallctl)("thread.arena", NULL, NULL, &zero, sizeof(zero));
+	for (int i = 0; i < OB_N; i++)
+		ob_blocks[i] = P_(malloc)(16 + (size_t)(i % 40) * 8);
+	return NULL;
+}
+
+static size_t ob_allocated(void)
+{
+	uint64_t e = 1;
+	size_t v = 0, len = sizeof(v);
+	P_(mallctl)("epoch", NULL, NULL, &e, sizeof(e));
+	P_(mallctl)("stats.allocated", &v, &len, NULL, 0);
+	return v;
+}
+
+START_TEST(handler_frees_while_the_outbox_is_emptied)
+{
+	unsigned n = 0, last;
+	size_t len = sizeof(n);
+	ck_assert_int_eq(P_(mallctl)("arenas.narenas", &n, &len, NULL, 0), 0);
+	last = n - 1;   /* the main thread in another arena than ob_alloc's */
+	ck_assert_int_eq(P_(mallctl)("thread.arena", NULL, NULL, &last,
+	    sizeof(last)), 0);
+	P_(free)(P_(malloc)(16));   /* this thread's cache exists */
+	size_t before = ob_allocated();
+	pthread_t t;
+	pthread_create(&t, NULL, ob_alloc, NULL);
+	pthread_join(t, NULL);
+	ob_next = 0;
+	struct sigaction sa = { .sa_handler = on_alarm_free,
+	    .sa_flags = SA_RESTART };
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	struct itimerval it = { { 0, 20 }, { 0, 20 } };
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+	while (ob_next < OB_N)
+		P_(mallctl)("thread.tcache.flush", NULL, NULL, NULL, 0);
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, &off, NULL);
+	P_(mallctl)("thread.tcache.flush", NULL, NULL, NULL, 0);
+	/* Every block freed came back (statistics drain the remote lists). */
+	ck_assert_uint_eq(ob_allocated(), before);
+	ck_assert_int_eq(ph_heap_check(ph_heap_default()), 0);
+}
+END_TEST
+
 /* ---- fork while other threads allocate ------------------------------------------ */
 
 static _Atomic int stop_churn;
@@ -332,6 +398,7 @@ int main(void)
 	tcase_add_test(tc, caches_stay_bounded);
 	tcase_add_test(tc, reset_drops_cached_blocks_in_every_thread);
 	tcase_add_test(tc, blocks_freed_by_other_threads);
+	tcase_add_test(tc, handler_frees_while_the_outbox_is_emptied);
 	tcase_add_test(tc, fork_while_threads_allocate);
 	tcase_add_test(tc, mallocx_without_cache);
 	suite_add_tcase(s, tc);
