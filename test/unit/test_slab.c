@@ -250,6 +250,16 @@ static uint64_t off_of(void *p)
 	return (uint64_t)((char *)p - (char *)h);
 }
 
+/* Drains the remote lists and stack: `live` blocks are left out. */
+static void drain_expect(size_t live)
+{
+	heap_lock(h);
+	slab_remote_drain(h);
+	heap_unlock(h);
+	ck_assert_uint_eq(live_blocks(h), live);
+	unit_validate(h);
+}
+
 START_TEST(remote_lists_splice_into_their_slabs)
 {
 	/* 256 blocks over several slabs and classes given in one go: one
@@ -301,11 +311,7 @@ START_TEST(remote_lists_of_many_slabs)
 	}
 	ck_assert_uint_ge(h->bins[NBINS - 1].nslabs, N / 2);
 	ck_assert_uint_eq(slab_remote_give(h, off, N), N * SMALL_MAX);
-	heap_lock(h);
-	slab_remote_drain(h);
-	heap_unlock(h);
-	ck_assert_uint_eq(live_blocks(h), base);
-	unit_validate(h);
+	drain_expect(base);
 }
 END_TEST
 
@@ -326,11 +332,7 @@ START_TEST(remote_lists_grow_between_drains)
 	for (unsigned i = 2; i < N; i++)
 		rest[i - 2] = off_of(p[i]);
 	slab_remote_give(h, rest, N - 2);
-	heap_lock(h);
-	slab_remote_drain(h);
-	heap_unlock(h);
-	ck_assert_uint_eq(live_blocks(h), base);
-	unit_validate(h);
+	drain_expect(base);
 }
 END_TEST
 
