@@ -375,6 +375,19 @@ static inline void heap_lock(struct heap *h)
 		heap_repair(h);
 }
 
+/* heap_lock if the lock is free at once (futex locks only), else false;
+ * never waits.  heap_unlock ends it. */
+static inline bool heap_trylock(struct heap *h)
+{
+	os_signals_block();
+	if (!lock_try(&h->lock)) {
+		os_signals_restore();
+		return false;
+	}
+	heap_seq_enter(h);
+	return true;
+}
+
 static inline void heap_unlock(struct heap *h)
 {
 	heap_seq_leave(h);

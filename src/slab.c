@@ -355,13 +355,20 @@ uint64_t slab_remote_give(struct heap *h, const uint64_t *off, uint32_t n)
 }
 
 /* Splices every pending remote list into its slab's chain.  Needs lock. */
+/* Takes the whole of one of h's remote stacks (0 if it is empty); the
+ * pending bytes start again. */
+static uint64_t remote_take(struct heap *h, _Atomic uint64_t *top)
+{
+	if (atomic_load_explicit(top, memory_order_relaxed) == 0)
+		return 0;
+	uint64_t v = atomic_exchange_explicit(top, 0, memory_order_acquire);
+	atomic_store_explicit(&h->remote_bytes, 0, memory_order_relaxed);
+	return v;
+}
+
 static void remote_slabs_drain(struct heap *h)
 {
-	if (atomic_load_explicit(&h->remote_slabs, memory_order_relaxed) == 0)
-		return;
-	uint64_t head = atomic_exchange_explicit(&h->remote_slabs, 0,
-	    memory_order_acquire);
-	atomic_store_explicit(&h->remote_bytes, 0, memory_order_relaxed);
+	uint64_t head = remote_take(h, &h->remote_slabs);
 	struct page *pm = heap_pages(h);
 	for (uint64_t guard = h->npages; head != 0; guard--) {
 		struct page *s = &pm[head];
@@ -401,11 +408,7 @@ static void remote_slabs_drain(struct heap *h)
 void slab_remote_drain(struct heap *h)
 {
 	remote_slabs_drain(h);
-	if (atomic_load_explicit(&h->remote, memory_order_relaxed) == 0)
-		return;
-	uint64_t off = atomic_exchange_explicit(&h->remote, 0,
-	    memory_order_acquire);
-	atomic_store_explicit(&h->remote_bytes, 0, memory_order_relaxed);
+	uint64_t off = remote_take(h, &h->remote);
 	struct page *pm = heap_pages(h);
 	/* No more blocks than QUANTUM-sized ones fit: a longer stack loops. */
 	for (uint64_t guard = h->size / QUANTUM; off != 0; guard--) {

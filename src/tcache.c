@@ -150,18 +150,13 @@ _Static_assert(TCACHE_OUTBOX <= REMOTE_GIVE_MAX, "an outbox is one give");
 
 static void remote_give(struct heap *owner, const uint64_t *off, uint32_t n)
 {
-	if (slab_remote_give(owner, off, n) <= REMOTE_DRAIN_BYTES)
-		return;
-	/* A lock is held with signals blocked (heap_lock): the outbox may be
-	 * emptied outside any lock. */
-	os_signals_block();
-	if (lock_try(&owner->lock)) {
-		heap_seq_enter(owner);
+	/* heap_trylock blocks signals: the outbox may be emptied outside any
+	 * lock, and a handler must never find its thread holding one. */
+	if (slab_remote_give(owner, off, n) > REMOTE_DRAIN_BYTES &&
+	    heap_trylock(owner)) {
 		slab_remote_drain(owner);
-		heap_seq_leave(owner);
-		lock_release(&owner->lock);
+		heap_unlock(owner);
 	}
-	os_signals_restore();
 }
 
 /* The class of the cached block at offset off from h, outside h, if it is
