@@ -200,11 +200,23 @@ void os_tid_forget(void)
 static __thread uint32_t sig_depth __attribute__((tls_model("initial-exec")));
 static __thread sigset_t sig_saved __attribute__((tls_model("initial-exec")));
 
+/* Every asynchronous signal.  The synchronous ones stay open: blocked,
+ * a fault inside a locked section would kill the process instead of
+ * reaching the program's handler (which may map the page), and a debugger
+ * could not single-step through one (test_ao_malloc does). */
+static void signals_async(sigset_t *set)
+{
+	static const int sync[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP };
+	sigfillset(set);
+	for (size_t i = 0; i < sizeof(sync) / sizeof(sync[0]); i++)
+		sigdelset(set, sync[i]);
+}
+
 void os_signals_block(void)
 {
 	if (sig_depth++ == 0) {
 		sigset_t all;
-		sigfillset(&all);
+		signals_async(&all);
 		pthread_sigmask(SIG_BLOCK, &all, &sig_saved);
 	}
 }

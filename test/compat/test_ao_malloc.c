@@ -3,10 +3,13 @@
  * AO_malloc_enable_mmap in normal use, at the edges, with bad input, and
  * from a timer signal handler firing at 20 kHz while the interrupted thread
  * itself allocates (a million operations, every block's contents checked)
- * and another thread contends for the heap lock.
+ * and another thread contends for the heap lock; and with the handler's
+ * work run after every instruction of the main thread's calls (the trap
+ * flag, x86-64 Linux).
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 
 #include <phmalloc/ao_malloc.h>
@@ -162,7 +165,12 @@ static _Atomic unsigned long ticks, ticks_inside, sig_ops;
 static volatile sig_atomic_t sig_error;      /* 0, or what went wrong */
 static _Atomic bool worker_stop;
 
-enum { ERR_NULL = 1, ERR_CONTENT, ERR_ALIGN };
+static long main_tid;                        /* the only thread with ticks */
+
+enum { ERR_NULL = 1, ERR_CONTENT, ERR_ALIGN, ERR_THREAD };
+static const char *const err_what[] = { "", "AO_malloc gave NULL",
+    "a block's contents changed", "a block is misaligned",
+    "a tick ran on another thread" };
 
 static size_t sig_len(uint64_t n)
 {
@@ -171,9 +179,36 @@ static size_t sig_len(uint64_t n)
 	return 1 + (size_t)((n * 131) % 1500);
 }
 
+/* A handler's operation n on its ring slot s: checks and frees the block
+ * there, allocates one of sig_len(n) and fills it with pattern seed.
+ * Records the first failure in sig_error; false if it allocated nothing. */
+static bool handler_op(struct slot *s, uint64_t n, uint64_t seed)
+{
+	if (s->p != NULL) {
+		if (pat_find_bad_range(s->p, 0, s->len, s->seed) != SIZE_MAX &&
+		    sig_error == 0)
+			sig_error = ERR_CONTENT;
+		AO_free(s->p);
+	}
+	s->len = sig_len(n);
+	s->seed = seed;
+	s->p = AO_malloc(s->len);
+	if (s->p == NULL) {
+		if (sig_error == 0)
+			sig_error = ERR_NULL;
+		return false;
+	}
+	if (!is_aligned(s->p, MIN_ALIGN) && sig_error == 0)
+		sig_error = ERR_ALIGN;
+	pat_fill(s->p, s->len, s->seed);
+	return true;
+}
+
 static void on_tick(int sig)
 {
 	int saved = errno;
+	if (syscall(SYS_gettid) != main_tid && sig_error == 0)
+		sig_error = ERR_THREAD;   /* two handlers would share the ring */
 	unsigned long t = atomic_fetch_add_explicit(&ticks, 1,
 	    memory_order_relaxed);
 	if (in_ao)
@@ -181,38 +216,20 @@ static void on_tick(int sig)
 		    memory_order_relaxed);
 	for (unsigned k = 0; k < SIG_OPS_TICK && !stop_ticks; k++) {
 		uint64_t n = (uint64_t)t * SIG_OPS_TICK + k;
-		struct slot *s = &sig_ring[n % SIG_RING];
-		if (s->p != NULL) {
-			if (pat_find_bad_range(s->p, 0, s->len, s->seed) !=
-			    SIZE_MAX && sig_error == 0)
-				sig_error = ERR_CONTENT;
-			AO_free(s->p);
-		}
-		s->len = sig_len(n);
-		s->seed = n + (UINT64_C(1) << 40);
-		s->p = AO_malloc(s->len);
-		if (s->p == NULL) {
-			if (sig_error == 0)
-				sig_error = ERR_NULL;
-			continue;
-		}
-		if (!is_aligned(s->p, MIN_ALIGN) && sig_error == 0)
-			sig_error = ERR_ALIGN;
-		pat_fill(s->p, s->len, s->seed);
-		atomic_fetch_add_explicit(&sig_ops, 1, memory_order_relaxed);
+		if (handler_op(&sig_ring[n % SIG_RING], n,
+		    n + (UINT64_C(1) << 40)))
+			atomic_fetch_add_explicit(&sig_ops, 1,
+			    memory_order_relaxed);
 	}
 	errno = saved;
 }
 
-/* Allocates and frees alongside, so that the locked path is contended;
- * SIGALRM stays with the main thread.  It pauses now and then: a core of
- * its own all the time would slow the tests running next to it. */
+/* Allocates and frees alongside, so that the locked path is contended.
+ * It pauses now and then: a core of its own all the time would slow the
+ * tests running next to it.  Started by worker_start, with SIGALRM
+ * blocked from its first instruction. */
 static void *worker(void *arg)
 {
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGALRM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	void *ring[64] = { 0 };
 	for (uint64_t n = 0; !atomic_load(&worker_stop); n++) {
 		void **s = &ring[n % 64];
@@ -227,6 +244,25 @@ static void *worker(void *arg)
 	for (int i = 0; i < 64; i++)
 		AO_free(ring[i]);
 	return NULL;
+}
+
+/* SIGALRM stays with the main thread: the handler's ring is the main
+ * thread's.  The worker inherits the mask at pthread_create, so it never
+ * has SIGALRM open; blocking it in the worker itself would leave a window
+ * before its first instruction in which the kernel may hand it a tick,
+ * and two handlers would share the ring at once (which once made this
+ * test fail under load, 1 run in 30). */
+static pthread_t worker_start(void)
+{
+	sigset_t alrm, old;
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &alrm, &old), 0);
+	atomic_store(&worker_stop, false);
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, worker, NULL), 0);
+	ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+	return t;
 }
 
 /* Not ck_assert in the loop: Check writes a record for every passing
@@ -248,14 +284,14 @@ static void timer_set(long us)
 START_TEST(ao_malloc_from_a_timer_signal_handler)
 {
 	AO_malloc_enable_mmap();   /* the process heap exists before a tick */
+	main_tid = syscall(SYS_gettid);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_tick;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
-	pthread_t tw;
-	ck_assert_int_eq(pthread_create(&tw, NULL, worker, NULL), 0);
+	pthread_t tw = worker_start();
 
 	static struct slot ring[MAIN_RING];
 	uint64_t rng = 12345;
@@ -279,7 +315,7 @@ START_TEST(ao_malloc_from_a_timer_signal_handler)
 			ck_abort_msg("AO_malloc(%zu) in main gave NULL", s->len);
 		pat_fill(s->p, s->len, s->seed);
 		if (sig_error != 0)
-			ck_abort_msg("handler failed: %d", (int)sig_error);
+			ck_abort_msg("handler failed: %s", err_what[sig_error]);
 	}
 	timer_set(0);
 	stop_ticks = 1;
@@ -287,7 +323,8 @@ START_TEST(ao_malloc_from_a_timer_signal_handler)
 	void *wres;
 	ck_assert_int_eq(pthread_join(tw, &wres), 0);
 	ck_assert_ptr_null(wres);
-	ck_assert_msg(sig_error == 0, "handler failed: %d", (int)sig_error);
+	ck_assert_msg(sig_error == 0, "handler failed: %s",
+	    err_what[sig_error]);
 
 	for (unsigned i = 0; i < MAIN_RING; i++)
 		if (ring[i].p != NULL) {
@@ -309,6 +346,123 @@ START_TEST(ao_malloc_from_a_timer_signal_handler)
 }
 END_TEST
 
+/* ---- a signal at every instruction ---------------------------------------
+ * The timer above lands where it happens to; this puts the handler's work
+ * at every instruction boundary of the main thread's AO calls.  The trap
+ * flag makes the CPU raise SIGTRAP after each instruction of the calls
+ * (phmalloc never blocks SIGTRAP: os.c); the trap handler does what an
+ * asynchronous handler would do there, unless the interrupted code had
+ * SIGALRM blocked (a locked section), where a real signal would wait.
+ */
+#if defined(__x86_64__) && defined(__linux__)
+#include <ucontext.h>
+/* Under AddressSanitizer each call has about four times the instructions
+ * (and every trap costs more): fewer calls. */
+#if defined(__SANITIZE_ADDRESS__)
+#define STEP_OPS  800
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define STEP_OPS  800
+#endif
+#endif
+#ifndef STEP_OPS
+#define STEP_OPS  4000
+#endif
+#define STEP_RING 512
+
+static struct slot step_ring[STEP_RING];
+static unsigned long steps, steps_masked, step_ops;
+static bool step_handler_on;
+
+/* Sets or clears the trap flag, below the red zone of the caller. */
+static void __attribute__((noinline)) trap_flag(bool on)
+{
+	if (on)
+		__asm__ volatile("sub $128, %%rsp\n\tpushfq\n\t"
+		    "orq $0x100, (%%rsp)\n\tpopfq\n\tadd $128, %%rsp"
+		    ::: "memory", "cc");
+	else
+		__asm__ volatile("sub $128, %%rsp\n\tpushfq\n\t"
+		    "andq $-0x101, (%%rsp)\n\tpopfq\n\tadd $128, %%rsp"
+		    ::: "memory", "cc");
+}
+
+static void on_step(int sig, siginfo_t *si, void *ctx)
+{
+	(void)sig;
+	(void)si;
+	const ucontext_t *uc = ctx;
+	int saved = errno;
+	steps++;
+	if (sigismember(&uc->uc_sigmask, SIGALRM))
+		steps_masked++;
+	else if (step_handler_on) {
+		uint64_t n = step_ops++;
+		handler_op(&step_ring[n % STEP_RING], n,
+		    n + (UINT64_C(1) << 41));
+	}
+	errno = saved;
+}
+
+START_TEST(ao_malloc_interrupted_at_every_instruction)
+{
+	AO_malloc_enable_mmap();
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_step;
+	sa.sa_flags = SA_SIGINFO;
+	sigfillset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGTRAP, &sa, NULL), 0);
+	pthread_t tw = worker_start();
+	static struct slot ring[STEP_RING];
+	uint64_t rng = 777;
+	step_handler_on = true;
+	for (unsigned long op = 0; op < STEP_OPS; op++) {
+		struct slot *s = &ring[rng_below(&rng, STEP_RING)];
+		if (s->p != NULL) {
+			slot_check(s);
+			trap_flag(true);
+			AO_free(s->p);
+			trap_flag(false);
+		}
+		/* mostly small, so that bins fill and empty; now and then
+		 * a large block */
+		s->len = op % 101 == 0 ? 16384 + rng_below(&rng, 50000) :
+		    1 + rng_below(&rng, op % 3 == 0 ? 4000 : 300);
+		s->seed = op;
+		trap_flag(true);
+		s->p = AO_malloc(s->len);
+		trap_flag(false);
+		ck_assert_msg(s->p != NULL, "AO_malloc(%zu) gave NULL", s->len);
+		pat_fill(s->p, s->len, s->seed);
+		ck_assert_msg(sig_error == 0, "handler failed: %s at op %lu",
+		    err_what[sig_error], op);
+	}
+	step_handler_on = false;
+	atomic_store(&worker_stop, true);
+	void *wres;
+	ck_assert_int_eq(pthread_join(tw, &wres), 0);
+	ck_assert_ptr_null(wres);
+	for (unsigned i = 0; i < STEP_RING; i++) {
+		if (ring[i].p != NULL) {
+			slot_check(&ring[i]);
+			AO_free(ring[i].p);
+		}
+		if (step_ring[i].p != NULL) {
+			slot_check(&step_ring[i]);
+			AO_free(step_ring[i].p);
+		}
+	}
+	printf("ao_malloc: %lu instructions stepped, %lu with signals "
+	    "blocked, %lu handler operations\n", steps, steps_masked,
+	    step_ops);
+	/* Every op stepped through some instructions with signals open. */
+	ck_assert_uint_gt(step_ops, 2 * STEP_OPS);
+	ck_assert_int_eq(ph_heap_check(ph_heap_default()), 0);
+}
+END_TEST
+#endif
+
 static Suite *ao_suite(void)
 {
 	Suite *s = suite_create("ao_malloc");
@@ -323,6 +477,12 @@ static Suite *ao_suite(void)
 	tcase_set_timeout(ts, 120);
 	tcase_add_test(ts, ao_malloc_from_a_timer_signal_handler);
 	suite_add_tcase(s, ts);
+#if defined(__x86_64__) && defined(__linux__)
+	TCase *tt = tcase_create("steps");
+	tcase_set_timeout(tt, 300);
+	tcase_add_test(tt, ao_malloc_interrupted_at_every_instruction);
+	suite_add_tcase(s, tt);
+#endif
 	return s;
 }
 
