@@ -9,6 +9,7 @@
  * in internal.h; this file is the rest.
  */
 #include <errno.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -44,9 +45,33 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* A robust mutex is waited for in slices of ROBUST_SLICE_MS, never in one
+ * pthread_mutex_lock: the kill test caught a waiter asleep for good on a
+ * free lock (word 0, no waiters bit), its wakeup lost when another process
+ * was killed between releasing the lock and waking it, or between being
+ * woken and taking it.  Each slice looks at the word again, so such a
+ * waiter is late by one slice at worst. */
+#define ROBUST_SLICE_MS 50
+
+static int robust_wait(struct lock *l)
+{
+	int err = pthread_mutex_trylock(&l->mtx);
+	while (err == EBUSY || err == ETIMEDOUT) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += ROBUST_SLICE_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		err = pthread_mutex_timedlock(&l->mtx, &ts);
+	}
+	return err;
+}
+
 static bool lock_acquire_robust(struct lock *l)
 {
-	int err = pthread_mutex_lock(&l->mtx);
+	int err = robust_wait(l);
 	if (likely(err == 0))
 		return false;
 	if (err == EOWNERDEAD) {
