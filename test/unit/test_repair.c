@@ -1,6 +1,7 @@
 /* test_repair.c -- a process dies holding a shared heap's lock, leaving the
  * heap half written; the next locker gets the lock back (robust mutex) and
- * heap_repair makes the heap whole again. */
+ * heap_repair makes the heap whole again; and a waiter whose wakeup a death
+ * lost still gets the lock. */
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -162,6 +163,66 @@ START_TEST(bad_cache_list_is_cut)
 }
 END_TEST
 
+/* A wakeup lost to a death: the holder's lock word goes to 0 without the
+ * sleeping waiter being woken, as when a process is killed between
+ * releasing the mutex and waking (the kernel then sees a lock that is not
+ * its own and leaves it).  The waiter must still get the lock, one wait
+ * slice later (lock.c), not sleep for ever. */
+START_TEST(waiter_of_a_lost_wakeup_gets_the_lock)
+{
+	enum { HELD = 1, GO = 2, GOT = 3 };
+	volatile uint32_t *st = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne((void *)st, MAP_FAILED);
+	_Atomic uint32_t *word = (_Atomic uint32_t *)&h->lock.mtx;   /* glibc */
+	pid_t holder = fork();
+	ck_assert_int_ge(holder, 0);
+	if (holder == 0) {
+		heap_lock(h);
+		*st = HELD;
+		while (*st != GO)
+			usleep(1000);
+		atomic_store(word, 0);   /* released, nobody woken */
+		_exit(0);
+	}
+	while (*st != HELD)
+		usleep(1000);
+	pid_t waiter = fork();
+	ck_assert_int_ge(waiter, 0);
+	if (waiter == 0) {
+		heap_lock(h);
+		*st = GOT;
+		heap_unlock(h);
+		_exit(0);
+	}
+	/* The waiter has said it sleeps (the waiters bit); let it get there. */
+	while (!(atomic_load(word) & LOCK_WAITERS))
+		usleep(1000);
+	usleep(20000);
+	*st = GO;
+	int status;
+	ck_assert_int_eq(waitpid(holder, &status, 0), holder);
+	int ms = 0;
+	while (waitpid(waiter, &status, WNOHANG) == 0 && ms < 3000) {
+		usleep(1000);
+		ms++;
+	}
+	if (ms >= 3000) {
+		kill(waiter, SIGKILL);
+		waitpid(waiter, &status, 0);
+		ck_abort_msg("the waiter still sleeps on a free lock after 3 s");
+	}
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "waiter status %#x", status);
+	ck_assert_uint_eq(*st, GOT);
+	ck_assert_uint_eq(h->stats.nrepairs, 0);   /* nobody died holding it */
+	heap_lock(h);
+	heap_unlock(h);
+	unit_validate(h);
+	munmap((void *)st, 4096);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("repair");
@@ -174,6 +235,7 @@ int main(void)
 	tcase_add_test(tc, counts_and_bins_are_rebuilt);
 	tcase_add_test(tc, broken_slab_chain_is_cut);
 	tcase_add_test(tc, bad_cache_list_is_cut);
+	tcase_add_test(tc, waiter_of_a_lost_wakeup_gets_the_lock);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
