@@ -153,10 +153,28 @@ END_TEST
 #define MIN_TICKS    2000
 
 struct slot {
-	void    *p;
-	size_t   len;
-	uint64_t seed;
+	void      *p;
+	size_t     len;
+	uint64_t   seed;
+	ph_heap_t *heap;   /* ph_heap_malloc's heap, or NULL: AO_malloc's */
 };
+
+/* Allocates s's block (of s->len) in heap hp, or with AO_malloc. */
+static void *slot_alloc(struct slot *s, ph_heap_t *hp)
+{
+	s->heap = hp;
+	return s->p = hp != NULL ? ph_heap_malloc(hp, s->len) :
+	    AO_malloc(s->len);
+}
+
+/* Frees s's block through the family that made it. */
+static void slot_free(const struct slot *s)
+{
+	if (s->heap != NULL)
+		ph_heap_free(s->heap, s->p);
+	else
+		AO_free(s->p);
+}
 
 static struct slot sig_ring[SIG_RING];
 static volatile sig_atomic_t in_ao;          /* main is inside AO_* */
@@ -180,20 +198,21 @@ static size_t sig_len(uint64_t n)
 }
 
 /* A handler's operation n on its ring slot s: checks and frees the block
- * there, allocates one of sig_len(n) and fills it with pattern seed.
- * Records the first failure in sig_error; false if it allocated nothing. */
-static bool handler_op(struct slot *s, uint64_t n, uint64_t seed)
+ * there, allocates one of sig_len(n) (in heap hp, or with AO_malloc) and
+ * fills it with pattern seed.  Records the first failure in sig_error;
+ * false if it allocated nothing. */
+static bool handler_op(struct slot *s, uint64_t n, uint64_t seed,
+                       ph_heap_t *hp)
 {
 	if (s->p != NULL) {
 		if (pat_find_bad_range(s->p, 0, s->len, s->seed) != SIZE_MAX &&
 		    sig_error == 0)
 			sig_error = ERR_CONTENT;
-		AO_free(s->p);
+		slot_free(s);
 	}
 	s->len = sig_len(n);
 	s->seed = seed;
-	s->p = AO_malloc(s->len);
-	if (s->p == NULL) {
+	if (slot_alloc(s, hp) == NULL) {
 		if (sig_error == 0)
 			sig_error = ERR_NULL;
 		return false;
@@ -217,7 +236,7 @@ static void on_tick(int sig)
 	for (unsigned k = 0; k < SIG_OPS_TICK && !stop_ticks; k++) {
 		uint64_t n = (uint64_t)t * SIG_OPS_TICK + k;
 		if (handler_op(&sig_ring[n % SIG_RING], n,
-		    n + (UINT64_C(1) << 40)))
+		    n + (UINT64_C(1) << 40), NULL))
 			atomic_fetch_add_explicit(&sig_ops, 1,
 			    memory_order_relaxed);
 	}
@@ -371,6 +390,8 @@ END_TEST
 #define STEP_RING 512
 
 static struct slot step_ring[STEP_RING];
+static ph_heap_t *step_heap;   /* a shared heap: every other call */
+#define STEP_HEAP_SIZE ((size_t)64 << 20)
 static unsigned long steps, steps_masked, step_ops;
 static bool step_handler_on;
 
@@ -399,7 +420,7 @@ static void on_step(int sig, siginfo_t *si, void *ctx)
 	else if (step_handler_on) {
 		uint64_t n = step_ops++;
 		handler_op(&step_ring[n % STEP_RING], n,
-		    n + (UINT64_C(1) << 41));
+		    n + (UINT64_C(1) << 41), n % 2 ? step_heap : NULL);
 	}
 	errno = saved;
 }
@@ -413,6 +434,9 @@ START_TEST(ao_malloc_interrupted_at_every_instruction)
 	sa.sa_flags = SA_SIGINFO;
 	sigfillset(&sa.sa_mask);
 	ck_assert_int_eq(sigaction(SIGTRAP, &sa, NULL), 0);
+	step_heap = ph_heap_create(map_range(STEP_HEAP_SIZE, true),
+	    STEP_HEAP_SIZE, 0);
+	ck_assert_ptr_nonnull(step_heap);
 	pthread_t tw = worker_start();
 	static struct slot ring[STEP_RING];
 	uint64_t rng = 777;
@@ -422,7 +446,7 @@ START_TEST(ao_malloc_interrupted_at_every_instruction)
 		if (s->p != NULL) {
 			slot_check(s);
 			trap_flag(true);
-			AO_free(s->p);
+			slot_free(s);
 			trap_flag(false);
 		}
 		/* mostly small, so that bins fill and empty; now and then
@@ -431,9 +455,10 @@ START_TEST(ao_malloc_interrupted_at_every_instruction)
 		    1 + rng_below(&rng, op % 3 == 0 ? 4000 : 300);
 		s->seed = op;
 		trap_flag(true);
-		s->p = AO_malloc(s->len);
+		slot_alloc(s, op % 2 ? step_heap : NULL);
 		trap_flag(false);
-		ck_assert_msg(s->p != NULL, "AO_malloc(%zu) gave NULL", s->len);
+		ck_assert_msg(s->p != NULL, "%s(%zu) gave NULL", s->heap ?
+		    "ph_heap_malloc" : "AO_malloc", s->len);
 		pat_fill(s->p, s->len, s->seed);
 		ck_assert_msg(sig_error == 0, "handler failed: %s at op %lu",
 		    err_what[sig_error], op);
@@ -446,11 +471,11 @@ START_TEST(ao_malloc_interrupted_at_every_instruction)
 	for (unsigned i = 0; i < STEP_RING; i++) {
 		if (ring[i].p != NULL) {
 			slot_check(&ring[i]);
-			AO_free(ring[i].p);
+			slot_free(&ring[i]);
 		}
 		if (step_ring[i].p != NULL) {
 			slot_check(&step_ring[i]);
-			AO_free(step_ring[i].p);
+			slot_free(&step_ring[i]);
 		}
 	}
 	printf("ao_malloc: %lu instructions stepped, %lu with signals "
@@ -459,6 +484,11 @@ START_TEST(ao_malloc_interrupted_at_every_instruction)
 	/* Every op stepped through some instructions with signals open. */
 	ck_assert_uint_gt(step_ops, 2 * STEP_OPS);
 	ck_assert_int_eq(ph_heap_check(ph_heap_default()), 0);
+	ck_assert_int_eq(ph_heap_check(step_heap), 0);
+	struct ph_heap_stats st;
+	ck_assert_int_eq(ph_heap_stats(step_heap, &st), 0);
+	ck_assert_uint_eq(st.allocated, 0);   /* every block came back */
+	ck_assert_int_eq(ph_heap_detach(step_heap), 0);
 }
 END_TEST
 #endif
