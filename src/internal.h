@@ -367,7 +367,7 @@ static inline void heap_lock(struct heap *h)
 {
 	os_signals_block();
 	bool waited = !lock_try(&h->lock);   /* always, for a robust lock */
-	bool died = waited && lock_acquire(&h->lock);
+	bool died = waited && lock_acquire_slow(&h->lock);   /* tried already */
 	heap_seq_enter(h);
 	if (h == tarena)
 		heap_arena_note(waited);

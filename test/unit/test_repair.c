@@ -2,6 +2,7 @@
  * heap half written; the next locker gets the lock back (robust mutex) and
  * heap_repair makes the heap whole again; and a waiter whose wakeup a death
  * lost still gets the lock. */
+#include <linux/futex.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -195,8 +196,9 @@ START_TEST(waiter_of_a_lost_wakeup_gets_the_lock)
 		heap_unlock(h);
 		_exit(0);
 	}
-	/* The waiter has said it sleeps (the waiters bit); let it get there. */
-	while (!(atomic_load(word) & LOCK_WAITERS))
+	/* The waiter has said it sleeps (the kernel's waiters bit, which
+	 * glibc sets in the word); let it get there. */
+	while (!(atomic_load(word) & FUTEX_WAITERS))
 		usleep(1000);
 	usleep(20000);
 	*st = GO;
