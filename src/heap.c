@@ -171,15 +171,8 @@ static unsigned narenas;                /* set with arena 0, then fixed */
 static _Atomic unsigned arena_moves;    /* threads moved so far */
 static struct lock process_heap_lock;   /* serialises making arenas */
 __thread struct heap *tarena __attribute__((tls_model("initial-exec")));
-/* Waits for tarena's lock, decaying: each acquisition takes 1/16 off, each
- * wait adds ARENA_WAIT; past ARENA_MOVE_AT (half the acquisitions
- * waited, lately) the thread moves to another arena at its next malloc.
- * Two threads trading blocks (larson) wait at more than a quarter of
- * theirs (they moved at that bound) and lose more by moving than by
- * waiting: larson ran 15% slower with a quarter than with a half. */
+/* This thread's recent waits for tarena's lock (arena_waits_note). */
 static __thread uint32_t tarena_waits __attribute__((tls_model("initial-exec")));
-#define ARENA_WAIT    64u
-#define ARENA_MOVE_AT 512u
 
 static unsigned arena_count_default(void)
 {
@@ -279,9 +272,7 @@ struct heap *heap_arena(void)
 
 void heap_arena_note(bool waited)
 {
-	tarena_waits -= tarena_waits >> 4;
-	if (waited)
-		tarena_waits += ARENA_WAIT;
+	tarena_waits = arena_waits_note(tarena_waits, waited);
 }
 
 /* Moves this thread to arena i.  Its cache of the old arena is only
@@ -321,7 +312,8 @@ struct heap *heap_for_malloc(void)
 	    memory_order_relaxed))
 		return h;
 	/* Not inside cache work (a signal handler): slot 0 is in use. */
-	if (unlikely(tarena_waits > ARENA_MOVE_AT) && narenas > 1 && !tbusy()) {
+	if (unlikely(arena_waits_say_move(tarena_waits)) && narenas > 1 &&
+	    !tbusy()) {
 		unsigned cur = heap_arena_index();
 		arena_move((cur + 1 + atomic_fetch_add(&arena_moves, 1) %
 		    (narenas - 1)) % narenas);

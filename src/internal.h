@@ -299,6 +299,26 @@ struct heap *heap_arena(void);
 extern __thread struct heap *tarena __attribute__((tls_model("initial-exec")));
 /* After each acquisition of tarena's lock: did it wait? */
 void         heap_arena_note(bool waited);
+/* The arena policy, a pure function of the waits so that it can be tested
+ * without a scheduler: a count of recent waits for the arena's lock,
+ * decaying, each acquisition takes 1/16 off and each wait adds ARENA_WAIT.
+ * Past ARENA_MOVE_AT (half the acquisitions waited, lately; the fixed
+ * point of "every other one waited" is 16 * ARENA_WAIT / 2) the thread
+ * moves to another arena at its next malloc.  Two threads trading blocks
+ * (larson) wait at more than a quarter of theirs (they moved at that
+ * bound) and lose more by moving than by waiting: larson ran 15% slower
+ * with a quarter than with a half. */
+#define ARENA_WAIT    64u
+#define ARENA_MOVE_AT 512u
+static inline uint32_t arena_waits_note(uint32_t waits, bool waited)
+{
+	waits -= waits >> 4;
+	return waited ? waits + ARENA_WAIT : waits;
+}
+static inline bool arena_waits_say_move(uint32_t waits)
+{
+	return waits > ARENA_MOVE_AT;
+}
 unsigned     heap_arena_index(void);   /* of this thread's arena */
 int          heap_arena_set(unsigned i);   /* 0, or EINVAL */
 /* The heap P(malloc) allocates from in this thread: the configured

@@ -462,8 +462,8 @@ static size_t allocated_now(void)
 
 struct arena_job {
 	void *p[ARENA_BLOCKS];
-	ph_heap_t *heap;   /* the heap owning this thread's first block */
-	ph_heap_t *last;   /* ... and its last */
+	unsigned arena;    /* the arena this thread puts itself in */
+	ph_heap_t *heap;   /* the heap owning its first block */
 	bool mixed;        /* a later block came from another heap */
 };
 static pthread_barrier_t arena_bar;
@@ -471,21 +471,25 @@ static pthread_barrier_t arena_bar;
 static void *arena_alloc(void *arg)
 {
 	struct arena_job *j = arg;
-	pthread_barrier_wait(&arena_bar);   /* all at once: they contend */
+	unsigned cur = ~0u;
+	size_t len = sizeof(cur);
+	if (P_(mallctl)("thread.arena", &cur, &len, &j->arena,
+	    sizeof(j->arena)) != 0)
+		return (void *)1;
+	pthread_barrier_wait(&arena_bar);   /* all at once */
 	for (unsigned i = 0; i < ARENA_BLOCKS; i++) {
 		size_t n = 16 + (i * 37) % 3000;
 		/* Every other block past the cache: its lock each time. */
 		j->p[i] = i % 2 ? P_(mallocx)(n, MALLOCX_TCACHE_NONE) :
 		    P_(malloc)(n);
 		if (j->p[i] == NULL)
-			return (void *)1;
+			return (void *)2;
 		pat_fill(j->p[i], n, i);
 		if (i == 0)
 			j->heap = ph_heap_of(j->p[0]);
 		else if (ph_heap_of(j->p[i]) != j->heap)
 			j->mixed = true;
 	}
-	j->last = ph_heap_of(j->p[ARENA_BLOCKS - 1]);
 	return NULL;
 }
 
@@ -501,72 +505,55 @@ static void *arena_free_other(void *arg)
 	return NULL;
 }
 
-static int online_cpus(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (int)n : 1;
-}
-
-/* Threads start in one arena, and those that keep waiting for its lock
- * move to others; blocks freed by other threads go back to the arena they
- * came from.  Whether threads contend depends on the scheduler: tries for
- * a spread for 15 s (with two CPUs the first nearly always does; while
- * make -j2 check runs a CPU-bound test beside this one, 20 tries once
- * were not enough). */
-START_TEST(threads_that_contend_spread_over_arenas)
+/* Threads in different arenas allocate at once, each from its own arena
+ * only, and each frees what another allocated: every block goes back to
+ * the arena it came from and the totals come back.  Threads are put in
+ * their arenas with thread.arena, so that nothing here depends on whether
+ * they happened to contend; the policy that moves threads which keep
+ * waiting is tested with synthetic waits (test/unit/test_heap.c). */
+START_TEST(threads_in_different_arenas_free_each_others_blocks)
 {
 	static struct arena_job jobs[ARENA_THREADS];
 	unsigned n = narenas();
 	ck_assert_uint_ge(n, 1);
 	ck_assert_uint_le(n, 64);
-	bool spread = false;
+	memset(jobs, 0, sizeof(jobs));
 	pthread_barrier_init(&arena_bar, NULL, ARENA_THREADS);
-	time_t give_up = time(NULL) + 15;
-	while (!spread && time(NULL) < give_up) {
-		memset(jobs, 0, sizeof(jobs));
-		size_t before = allocated_now();
-		pthread_t t[ARENA_THREADS];
-		for (unsigned i = 0; i < ARENA_THREADS; i++)
-			ck_assert_int_eq(pthread_create(&t[i], NULL,
-			    arena_alloc, &jobs[i]), 0);
-		for (unsigned i = 0; i < ARENA_THREADS; i++) {
-			void *r;
-			pthread_join(t[i], &r);
-			ck_assert_ptr_null(r);
-		}
-		/* One arena to start with; with several, someone moved. */
-		for (unsigned i = 0; i < ARENA_THREADS; i++) {
-			ck_assert_ptr_nonnull(jobs[i].heap);
-			ck_assert_ptr_eq(jobs[i].heap, jobs[0].heap);
-			spread |= jobs[i].last != jobs[0].heap;
-		}
-		if (n == 1)
-			for (unsigned i = 0; i < ARENA_THREADS; i++)
-				ck_assert(!jobs[i].mixed);
-		ck_assert_uint_ge(allocated_now(), before + ARENA_THREADS *
-		    (size_t)ARENA_BLOCKS * 16);
-		/* Every thread frees what the next one allocated: blocks go
-		 * back to the arena they came from, the totals come back. */
-		for (unsigned i = 0; i < ARENA_THREADS; i++)
-			ck_assert_int_eq(pthread_create(&t[i], NULL,
-			    arena_free_other, &jobs[(i + 1) % ARENA_THREADS]),
-			    0);
-		for (unsigned i = 0; i < ARENA_THREADS; i++) {
-			void *r;
-			pthread_join(t[i], &r);
-			ck_assert_msg(r == NULL, "a block changed before its "
-			    "free");
-		}
-		ck_assert_uint_eq(allocated_now(), before);
-		for (unsigned i = 0; i < ARENA_THREADS; i++)
-			ck_assert_int_eq(ph_heap_check(jobs[i].last), 0);
-		if (n == 1 || online_cpus() == 1)
-			break;   /* nothing to spread to, or nobody to contend */
+	size_t before = allocated_now();
+	pthread_t t[ARENA_THREADS];
+	for (unsigned i = 0; i < ARENA_THREADS; i++) {
+		jobs[i].arena = i % n;
+		ck_assert_int_eq(pthread_create(&t[i], NULL, arena_alloc,
+		    &jobs[i]), 0);
+	}
+	for (unsigned i = 0; i < ARENA_THREADS; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		ck_assert_ptr_null(r);
 	}
 	pthread_barrier_destroy(&arena_bar);
-	if (n > 1 && online_cpus() > 1)
-		ck_assert_msg(spread, "8 contending threads never left their "
-		    "first arena");
+	for (unsigned i = 0; i < ARENA_THREADS; i++) {
+		ck_assert_ptr_nonnull(jobs[i].heap);
+		ck_assert_msg(!jobs[i].mixed, "thread %u left arena %u", i,
+		    jobs[i].arena);
+		/* Same arena, same heap; different arenas, different heaps. */
+		for (unsigned k = 0; k < i; k++)
+			ck_assert((jobs[k].heap == jobs[i].heap) ==
+			    (jobs[k].arena == jobs[i].arena));
+	}
+	ck_assert_uint_ge(allocated_now(), before + ARENA_THREADS *
+	    (size_t)ARENA_BLOCKS * 16);
+	for (unsigned i = 0; i < ARENA_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, arena_free_other,
+		    &jobs[(i + 1) % ARENA_THREADS]), 0);
+	for (unsigned i = 0; i < ARENA_THREADS; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		ck_assert_msg(r == NULL, "a block changed before its free");
+	}
+	ck_assert_uint_eq(allocated_now(), before);
+	for (unsigned i = 0; i < ARENA_THREADS; i++)
+		ck_assert_int_eq(ph_heap_check(jobs[i].heap), 0);
 	std_heap_works();
 }
 END_TEST
@@ -747,7 +734,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, blocks_freed_by_other_threads_through_a_ring);
 	tcase_add_test(tc, threads_share_a_ph_heap);
 	tcase_add_test(tc, blocks_outlive_their_thread);
-	tcase_add_test(tc, threads_that_contend_spread_over_arenas);
+	tcase_add_test(tc, threads_in_different_arenas_free_each_others_blocks);
 	tcase_add_test(tc, thread_arena_moves_a_thread);
 	tcase_add_test(tc, blocks_freed_by_another_arena_go_home);
 	tcase_add_test(tc, narenas_option_is_honoured);

@@ -2,6 +2,7 @@
  * metadata budget of small heaps. */
 #include <errno.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "unit.h"
@@ -152,34 +153,121 @@ START_TEST(process_heap_is_valid_after_use)
 }
 END_TEST
 
-static size_t rss_bytes(void)
+/* Pages of [p, p + n) resident in memory, by mincore: the heap's own pages,
+ * whatever else the process (a sanitizer's shadow, Check) maps or touches. */
+static size_t resident_pages(const void *p, size_t n)
 {
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long size = 0, rss = 0;
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fscanf(f, "%lu %lu", &size, &rss), 2);
-	fclose(f);
-	return rss * (size_t)sysconf(_SC_PAGESIZE);
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), np = (n + pg - 1) / pg;
+	unsigned char *vec = malloc(np);
+	ck_assert_ptr_nonnull(vec);
+	ck_assert_int_eq(mincore((void *)p, n, vec), 0);
+	size_t in = 0;
+	for (size_t i = 0; i < np; i++)
+		in += vec[i] & 1;
+	free(vec);
+	return in;
 }
 
+/* Freed pages stay (decay_ms: churn must not thrash) until a purge, which
+ * gives every one of them back: asserted on the block's own pages, after
+ * an explicit purge, so that neither the clock nor the rest of the
+ * process's memory decides the outcome. */
 START_TEST(freed_memory_goes_back_to_the_os)
 {
 	struct heap *h = heap_process();
-	size_t before = rss_bytes();
+	size_t pages = 64 * MIB / (size_t)sysconf(_SC_PAGESIZE);
 	char *p = heap_malloc(h, 64 * MIB, false);
 	memset(p, 1, 64 * MIB);
-	ck_assert_uint_ge(rss_bytes(), before + 60 * MIB);
+	ck_assert_uint_eq(resident_pages(p, 64 * MIB), pages);
+	uint64_t dirty = h->stats.dirty_pages;
 	heap_free(h, p);
-	/* Kept for decay_ms (churn must not thrash), then given back. */
-	ck_assert_uint_ge(rss_bytes(), before + 60 * MIB);
+	ck_assert_uint_ge(h->stats.dirty_pages, dirty + pages);
+	ck_assert_uint_eq(resident_pages(p, 64 * MIB), pages);
 	heap_purge(h, true);
-	ck_assert_uint_lt(rss_bytes(), before + 4 * MIB);
+	ck_assert_uint_eq(h->stats.dirty_pages, 0);
+	ck_assert_uint_eq(resident_pages(p, 64 * MIB), 0);
 	/* Purged pages are known to be zero: calloc need not clear them. */
 	char *q = heap_malloc(h, 64 * MIB, true);
 	for (size_t i = 0; i < 64 * MIB; i += 4096)
 		ck_assert_int_eq(q[i], 0);
 	heap_free(h, q);
 	unit_validate(h);
+}
+END_TEST
+
+/* ---- the arena policy, fed synthetic waits ---------------------------------
+ * Whether threads contend depends on the scheduler; the policy does not:
+ * it is a function of which acquisitions waited. */
+
+/* Acquisitions until the policy says move when `waited` of every `of`
+ * acquisitions waited, or 0 if it never does in `limit`. */
+static unsigned acquisitions_to_move(unsigned waited, unsigned of,
+                                     unsigned limit)
+{
+	uint32_t w = 0;
+	for (unsigned i = 1; i <= limit; i++) {
+		w = arena_waits_note(w, i % of < waited);
+		if (arena_waits_say_move(w))
+			return i;
+	}
+	return 0;
+}
+
+START_TEST(arena_policy_moves_threads_that_keep_waiting)
+{
+	/* Every acquisition waits: a move within a few. */
+	unsigned n = acquisitions_to_move(1, 1, 100000);
+	ck_assert_uint_gt(n, 1);
+	ck_assert_uint_le(n, 16);
+	/* Two of three wait: a move, later. */
+	ck_assert_uint_ge(acquisitions_to_move(2, 3, 100000), n);
+	ck_assert_uint_ne(acquisitions_to_move(2, 3, 100000), 0);
+	/* A third or a quarter wait (threads trading blocks), or none: the
+	 * thread stays, however long it runs. */
+	ck_assert_uint_eq(acquisitions_to_move(1, 3, 100000), 0);
+	ck_assert_uint_eq(acquisitions_to_move(1, 4, 100000), 0);
+	ck_assert_uint_eq(acquisitions_to_move(0, 1, 100000), 0);
+	/* Waits decay: a burst long ago does not move a thread now. */
+	uint32_t w = 0;
+	for (int i = 0; i < 6; i++)
+		w = arena_waits_note(w, true);
+	ck_assert(!arena_waits_say_move(w));
+	for (int i = 0; i < 200; i++)
+		w = arena_waits_note(w, false);
+	ck_assert_uint_lt(w, ARENA_WAIT);
+	ck_assert(!arena_waits_say_move(arena_waits_note(w, true)));
+}
+END_TEST
+
+/* The thread's own counter drives the move: after waits noted on its
+ * arena's lock, its next malloc comes from another arena, and its cached
+ * blocks of the old one still free correctly. */
+START_TEST(a_thread_that_keeps_waiting_moves_at_its_next_malloc)
+{
+	struct heap *first = heap_for_malloc();
+	ck_assert_ptr_eq(first, heap_arena());
+	ck_assert_uint_eq(heap_arena_index(), 0);
+	void *old = heap_malloc(first, 100, false);
+	for (int i = 0; i < 64; i++)
+		heap_arena_note(true);
+	struct heap *next = heap_for_malloc();
+	if (heap_narenas() == 1) {
+		ck_assert_ptr_eq(next, first);   /* nowhere to go */
+	} else {
+		ck_assert_ptr_ne(next, first);
+		ck_assert_uint_ne(heap_arena_index(), 0);
+		ck_assert_ptr_eq(heap_arena(), next);
+		/* Settled: no waits, no further move. */
+		ck_assert_ptr_eq(heap_for_malloc(), next);
+	}
+	heap_free(first, old);
+	unit_validate(first);
+	/* mallctl's thread.arena path: an explicit move, and back. */
+	ck_assert_int_eq(heap_arena_set(heap_narenas()), EINVAL);
+	ck_assert_int_eq(heap_arena_set(heap_narenas() - 1), 0);
+	ck_assert_uint_eq(heap_arena_index(), heap_narenas() - 1);
+	ck_assert_int_eq(heap_arena_set(0), 0);
+	ck_assert_ptr_eq(heap_for_malloc(), first);
 }
 END_TEST
 
@@ -196,6 +284,8 @@ int main(void)
 	tcase_add_test(tc, registry_routes_pointers);
 	tcase_add_test(tc, process_heap_is_valid_after_use);
 	tcase_add_test(tc, freed_memory_goes_back_to_the_os);
+	tcase_add_test(tc, arena_policy_moves_threads_that_keep_waiting);
+	tcase_add_test(tc, a_thread_that_keeps_waiting_moves_at_its_next_malloc);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
