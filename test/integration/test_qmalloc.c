@@ -12,16 +12,14 @@
  */
 #include <pthread.h>
 #include <stdarg.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include "testutil.h"
+#include "../asleep.h"
 
 #define HEAP_SIZE  (64 * MIB)
 #define FULL_SIZE  (4 * MIB)       /* a heap small enough to fill */
 #define BIG_BLOCK  (256 * KIB)     /* what the full-heap tests wait for */
-#define FREE_DELAY_US 300000       /* the freeing child's delay */
-#define WAIT_MIN_MS   250          /* at least this long was waited */
 #define ALIGN_PAGE(x) (((x) + os_page() - 1) & ~(os_page() - 1))
 
 static ph_heap_t *new_heap(size_t size, bool shared)
@@ -37,16 +35,6 @@ static uint64_t now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* User + system CPU time of this process so far, in ms. */
-static uint64_t cpu_ms(void)
-{
-	struct rusage ru;
-	if (getrusage(RUSAGE_SELF, &ru) != 0)
-		abort();   /* no ck_assert: the exec'd scenario runs this too */
-	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
-	    (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
 }
 
 static void child_wait_ok(pid_t pid)
@@ -397,34 +385,31 @@ static void fill_heap(struct full *f)
 		;
 }
 
-/* Forks a child that frees block b of f after FREE_DELAY_US. */
+/* Forks a child that frees block b of f once this process sleeps. */
 static pid_t free_later(struct full *f, unsigned b)
 {
+	pid_t waiter = getpid();
 	fflush(NULL);
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		usleep(FREE_DELAY_US);
+		wait_until_asleep(waiter, waiter);
 		ph_heap_free(f->h, f->blocks[b]);
 		_exit(0);
 	}
 	return pid;
 }
 
+/* [brief] smalloc sleeps until another process frees.  Nothing here
+ * depends on time: the child frees once it sees the waiter asleep. */
 START_TEST(smalloc_wakes_when_another_process_frees)
 {
 	struct full f = { .h = new_heap(FULL_SIZE, true) };
 	fill_heap(&f);
 	pid_t pid = free_later(&f, 1);
-	uint64_t t0 = now_ms(), c0 = cpu_ms();
 	void *p = ph_heap_smalloc(f.h, BIG_BLOCK);
-	uint64_t waited = now_ms() - t0, cpu = cpu_ms() - c0;
 	ck_assert_ptr_nonnull(p);
 	ck_assert_ptr_eq(p, f.blocks[1]);   /* the only place it fits */
-	ck_assert_uint_ge(waited, WAIT_MIN_MS);
-	ck_assert_uint_lt(waited, 5000);
-	ck_assert_msg(cpu * 10 < waited, "waited %llu ms on %llu ms of CPU",
-	    (unsigned long long)waited, (unsigned long long)cpu);
 	child_wait_ok(pid);
 	pat_fill(p, BIG_BLOCK, 9);
 	ck_assert_int_eq(ph_heap_check(f.h), 0);
@@ -445,39 +430,31 @@ START_TEST(smalloc_wakes_on_a_cache_flush)
 	while (ph_heap_malloc(h, 16) != NULL)
 		;
 	ck_assert_ptr_null(ph_heap_malloc(h, 64 * KIB));
+	pid_t waiter = getpid();
 	fflush(NULL);
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		usleep(FREE_DELAY_US);
+		wait_until_asleep(waiter, waiter);
 		for (unsigned i = 0; i < n / 2; i++)
 			ph_heap_free(h, b[i]);
 		ph_heap_detach(h);   /* flushes this process's caches */
 		_exit(0);
 	}
-	uint64_t t0 = now_ms(), c0 = cpu_ms();
 	void *p = ph_heap_smalloc(h, 64 * KIB);
-	uint64_t waited = now_ms() - t0, cpu = cpu_ms() - c0;
 	ck_assert_ptr_nonnull(p);
-	ck_assert_uint_ge(waited, WAIT_MIN_MS);
-	ck_assert_msg(cpu * 10 < waited, "waited %llu ms on %llu ms of CPU",
-	    (unsigned long long)waited, (unsigned long long)cpu);
 	child_wait_ok(pid);
 	ck_assert_int_eq(ph_heap_check(h), 0);
 }
 END_TEST
 
-/* The free wakes the waiter at once (the futex), not at the end of some
- * polling interval: over several rounds, smalloc returns soon after the
- * other process's free each time.  _i 0: a page run is freed; 1: a small
- * block goes back to a slab that stays in use. */
-START_TEST(smalloc_wakes_promptly)
+/* Round after round, a sleeper is woken by the other process's free and
+ * gets the block.  _i 0: a page run is freed; 1: a small block goes back
+ * to a slab that stays in use.  How soon it wakes is a figure, not a
+ * check: `make stress` prints it (test/shared/wake_latency.c). */
+START_TEST(smalloc_wakes_round_after_round)
 {
-	/* A waiter that only polled would come back anywhere in its 100 ms
-	 * nap: 7 of 10 rounds under 20 ms happens to it 0.09% of the time,
-	 * while a loaded machine may take as long as it likes to schedule the
-	 * wakee in 3 rounds (one of 8 once took 80 ms). */
-	enum { ROUNDS = 10, PROMPT_MS = 20, PROMPT_ROUNDS = 7, SMALL = 64 };
+	enum { ROUNDS = 10, SMALL = 64 };
 	struct full f = { .h = new_heap(FULL_SIZE, true) };
 	size_t want = _i == 0 ? BIG_BLOCK : SMALL;
 	void *b;
@@ -489,31 +466,23 @@ START_TEST(smalloc_wakes_promptly)
 		while (ph_heap_malloc(f.h, SMALL) != NULL)
 			;
 	}
-	volatile uint64_t *freed_at = map_range(os_page(), true);
-	uint64_t lat[ROUNDS];
-	int prompt = 0;
+	pid_t waiter = getpid();
 	for (int i = 0; i < ROUNDS; i++) {
 		fflush(NULL);
 		pid_t pid = fork();
 		ck_assert_int_ge(pid, 0);
 		if (pid == 0) {
-			usleep(FREE_DELAY_US / 2);
-			*freed_at = now_ms();
+			wait_until_asleep(waiter, waiter);
 			ph_heap_free(f.h, b);
 			ph_heap_detach(f.h);   /* in case it went to a cache */
 			_exit(0);
 		}
 		void *p = ph_heap_smalloc(f.h, want);
-		uint64_t back = now_ms();
-		ck_assert_ptr_eq(p, b);
+		ck_assert_msg(p == b, "round %d: got %p, not the freed %p", i,
+		    p, b);
 		child_wait_ok(pid);
-		lat[i] = back - *freed_at;
-		prompt += lat[i] < PROMPT_MS;
 	}
-	ck_assert_msg(prompt >= PROMPT_ROUNDS, "woken within %d ms of the free "
-	    "in %d of %d rounds (first rounds: %llu, %llu, %llu ms)", PROMPT_MS,
-	    prompt, ROUNDS, (unsigned long long)lat[0],
-	    (unsigned long long)lat[1], (unsigned long long)lat[2]);
+	ck_assert_int_eq(ph_heap_check(f.h), 0);
 }
 END_TEST
 
@@ -521,38 +490,34 @@ START_TEST(smalloc_timed_out)
 {
 	struct full f = { .h = new_heap(FULL_SIZE, true) };
 	fill_heap(&f);
-	uint64_t t0 = now_ms(), c0 = cpu_ms();
+	/* It does not give up early: a lower bound, true on any machine. */
+	uint64_t t0 = now_ms();
 	assert_null_errno(ph_heap_smalloc_timed(f.h, BIG_BLOCK, 300),
 	    ETIMEDOUT);
-	uint64_t waited = now_ms() - t0, cpu = cpu_ms() - c0;
-	ck_assert_uint_ge(waited, 290);
-	ck_assert_uint_lt(waited, 3000);
-	ck_assert_msg(cpu * 10 < waited, "waited %llu ms on %llu ms of CPU",
-	    (unsigned long long)waited, (unsigned long long)cpu);
-	t0 = now_ms();
+	ck_assert_uint_ge(now_ms() - t0, 290);
 	assert_null_errno(ph_heap_smalloc_timed(f.h, BIG_BLOCK, 0), ETIMEDOUT);
 	assert_null_errno(ph_heap_smalloc_timed(f.h, BIG_BLOCK, -5), ETIMEDOUT);
-	ck_assert_uint_lt(now_ms() - t0, 200);
 	/* room again: the timed call succeeds at once */
 	ph_heap_free(f.h, f.blocks[0]);
 	void *p = ph_heap_smalloc_timed(f.h, BIG_BLOCK, 0);
 	ck_assert_ptr_eq(p, f.blocks[0]);
-	/* a timed wait that another process ends */
+	/* a timed wait that another process ends (an hour: never the
+	 * timeout; a wait that missed the free hangs, and Check says so) */
 	pid_t pid = free_later(&f, 2);
-	p = ph_heap_smalloc_timed(f.h, BIG_BLOCK, 10000);
+	p = ph_heap_smalloc_timed(f.h, BIG_BLOCK, 3600L * 1000);
 	ck_assert_ptr_eq(p, f.blocks[2]);
 	child_wait_ok(pid);
 }
 END_TEST
 
+/* Requests that can never fit fail at once with ENOMEM (one that waited
+ * would wait for ever, and the test's timeout would name it). */
 START_TEST(smalloc_bad_sizes)
 {
 	ph_heap_t *h = new_heap(FULL_SIZE, true);
-	uint64_t t0 = now_ms();
 	assert_null_errno(ph_heap_smalloc(h, FULL_SIZE), ENOMEM);
 	assert_null_errno(ph_heap_smalloc(h, SIZE_MAX), ENOMEM);
 	assert_null_errno(P_(smalloc)(SIZE_MAX), ENOMEM);
-	ck_assert_uint_lt(now_ms() - t0, 200);   /* no waiting for those */
 	void *p = ph_heap_smalloc(h, 0);
 	ck_assert_ptr_nonnull(p);
 	ph_heap_free(h, p);
@@ -563,7 +528,7 @@ START_TEST(smalloc_bad_sizes)
 END_TEST
 
 /* A waiter killed in its sleep wedges nothing: frees work, the next
- * smalloc is served at once, and a later waiter is woken as usual. */
+ * smalloc is served, and a later waiter is woken as usual. */
 START_TEST(smalloc_killed_waiter_wedges_nothing)
 {
 	struct full f = { .h = new_heap(FULL_SIZE, true) };
@@ -575,21 +540,17 @@ START_TEST(smalloc_killed_waiter_wedges_nothing)
 		ph_heap_smalloc(f.h, BIG_BLOCK);
 		_exit(3);   /* must not get here: killed first */
 	}
-	usleep(200000);
+	wait_until_asleep(w, w);   /* killed in its sleep */
 	ck_assert_int_eq(kill(w, SIGKILL), 0);
 	int st;
 	ck_assert_int_eq(waitpid(w, &st, 0), w);
 	ck_assert(WIFSIGNALED(st));
-	uint64_t t0 = now_ms();
 	ph_heap_free(f.h, f.blocks[0]);
 	void *p = ph_heap_smalloc(f.h, BIG_BLOCK);
 	ck_assert_ptr_eq(p, f.blocks[0]);
-	ck_assert_uint_lt(now_ms() - t0, 200);
 	pid_t pid = free_later(&f, 3);
-	t0 = now_ms();
-	p = ph_heap_smalloc_timed(f.h, BIG_BLOCK, 10000);
+	p = ph_heap_smalloc(f.h, BIG_BLOCK);
 	ck_assert_ptr_eq(p, f.blocks[3]);
-	ck_assert_uint_lt(now_ms() - t0, 5000);
 	child_wait_ok(pid);
 	ck_assert_int_eq(ph_heap_check(f.h), 0);
 }
@@ -608,24 +569,20 @@ START_TEST(smalloc_standard_on_private_heap)
 	ck_assert_uint_gt(n, 2);
 	while (P_(malloc)(16 * KIB) != NULL)
 		;
+	pid_t waiter = getpid();
 	fflush(NULL);
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		usleep(FREE_DELAY_US);
+		wait_until_asleep(waiter, waiter);
 		P_(free)(b[1]);
 		_exit(0);
 	}
-	uint64_t t0 = now_ms(), c0 = cpu_ms();
 	void *p = P_(smalloc)(BIG_BLOCK);
-	uint64_t waited = now_ms() - t0, cpu = cpu_ms() - c0;
 	/* Room for Check first: in a drop-in build it allocates here too. */
 	P_(free)(b[0]);
 	P_(free)(b[2]);
 	ck_assert_ptr_eq(p, b[1]);
-	ck_assert_uint_ge(waited, WAIT_MIN_MS);
-	ck_assert_msg(cpu * 10 < waited, "waited %llu ms on %llu ms of CPU",
-	    (unsigned long long)waited, (unsigned long long)cpu);
 	child_wait_ok(pid);
 }
 END_TEST
@@ -640,7 +597,8 @@ END_TEST
 
 struct freer {
 	int fd;        /* read end: a byte means "go" */
-	void *block;   /* what to free, after FREE_DELAY_US */
+	pid_t waiter;  /* the main thread, which smalloc puts to sleep */
+	void *block;   /* what to free, once it sleeps */
 };
 
 static void *freer_main(void *arg)
@@ -649,7 +607,7 @@ static void *freer_main(void *arg)
 	char c;
 	if (read(f->fd, &c, 1) != 1)
 		return NULL;
-	usleep(FREE_DELAY_US);
+	wait_until_asleep(getpid(), f->waiter);
 	P_(free)(f->block);
 	return NULL;
 }
@@ -660,7 +618,7 @@ static int scenario_process_heap(void)
 	int fds[2];
 	if (pipe(fds) != 0)
 		return 1;
-	struct freer f = { .fd = fds[0] };
+	struct freer f = { .fd = fds[0], .waiter = getpid() };
 	pthread_t th;
 	if (pthread_create(&th, NULL, freer_main, &f) != 0)
 		return 2;
@@ -674,16 +632,10 @@ static int scenario_process_heap(void)
 	f.block = b[1];
 	if (write(fds[1], "x", 1) != 1)
 		return 4;
-	uint64_t t0 = now_ms(), c0 = cpu_ms();
 	void *p = P_(smalloc)(BIG_BLOCK);
-	uint64_t waited = now_ms() - t0, cpu = cpu_ms() - c0;
 	pthread_join(th, NULL);
 	if (p != b[1])
 		return 5;
-	if (waited < WAIT_MIN_MS)
-		return 6;
-	if (cpu * 10 >= waited)
-		return 7;
 	return 0;
 }
 
@@ -1119,7 +1071,7 @@ int main(int argc, char **argv)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, smalloc_wakes_when_another_process_frees);
 	tcase_add_test(tc, smalloc_wakes_on_a_cache_flush);
-	tcase_add_loop_test(tc, smalloc_wakes_promptly, 0, 2);
+	tcase_add_loop_test(tc, smalloc_wakes_round_after_round, 0, 2);
 	tcase_add_test(tc, smalloc_timed_out);
 	tcase_add_test(tc, smalloc_bad_sizes);
 	tcase_add_test(tc, smalloc_killed_waiter_wedges_nothing);
