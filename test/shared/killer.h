@@ -18,9 +18,15 @@ struct kill_result {
 };
 
 /* Runs the test with nworkers hammering at a time and `kills` kills.
- * Returns 0 when there was no hang, no corruption, and a reset at the end
- * gave back at least 90% of the heap. */
+ * After each kill every survivor must finish a round: a survivor that
+ * makes no progress for stall_limit_ms counts as a hang (make stress
+ * reports them); with stall_limit_ms 0 it is waited for without limit, so
+ * that nothing depends on how the machine schedules (make check: a stuck
+ * survivor hangs the test, and Check's timeout names it).  Returns 0 when
+ * there was no hang, no corruption, and a reset at the end gave back at
+ * least 90% of the heap. */
 int kill_run(const char *worker, const char *shm_name, int nworkers,
-             int kills, unsigned seed, struct kill_result *r);
+             int kills, unsigned seed, double stall_limit_ms,
+             struct kill_result *r);
 
 #endif

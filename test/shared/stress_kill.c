@@ -12,6 +12,10 @@
 
 #include "killer.h"
 
+/* A survivor that makes no progress this long after a kill counts as a
+ * hang (robust waits come back every 50 ms: lock.c). */
+#define STALL_LIMIT_MS 5000.0
+
 int main(int argc, char **argv)
 {
 	int kills = argc > 1 ? atoi(argv[1]) : 500;
@@ -24,7 +28,8 @@ int main(int argc, char **argv)
 	strcpy(strrchr(worker, '/') + 1, "ph_worker");
 	snprintf(name, sizeof(name), "/phmalloc-stress-%d", (int)getpid());
 	struct kill_result r;
-	int rc = kill_run(worker, name, workers, kills, (unsigned)time(NULL), &r);
+	int rc = kill_run(worker, name, workers, kills, (unsigned)time(NULL),
+	    STALL_LIMIT_MS, &r);
 	printf("kill test: %d kills, %d hangs, %d corruptions, %llu repairs, "
 	    "longest stall %.0f ms, reset gave back %.1f%% of the heap\n",
 	    r.kills, r.hangs, r.corruptions, (unsigned long long)r.repairs,

@@ -521,7 +521,7 @@ END_TEST
 START_TEST(survives_sigkill_at_random_moments)
 {
 	struct kill_result r;
-	int rc = kill_run(worker, name, 3, 40, 12345, &r);
+	int rc = kill_run(worker, name, 3, 40, 12345, 0, &r);   /* no time limit */
 	printf("kill test: %d kills, %d hangs, %d corruptions, %llu repairs, "
 	    "longest stall %.0f ms, reset gave back %zu of %zu bytes\n",
 	    r.kills, r.hangs, r.corruptions, (unsigned long long)r.repairs,
