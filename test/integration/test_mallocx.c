@@ -402,6 +402,33 @@ START_TEST(malloc_stats_print_writes_through_the_callback)
 }
 END_TEST
 
+/* The jemalloc private-heap fork documents that its configure line
+ * (--with-jemalloc-prefix=je_ --enable-private-heap) names every call ph_:
+ * a program written for it calls these names literally, and must build
+ * and run unchanged in any build with --enable-private-heap. */
+START_TEST(private_heap_builds_name_the_calls_ph)
+{
+#if PHMALLOC_PRIVATE_HEAP
+	ck_assert_str_eq(PHMALLOC_PREFIX, "ph_");
+	size_t size = 8 * MIB;
+	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(m, MAP_FAILED);
+	ck_assert_int_eq(ph_config_private_heap(m, size), 0);
+	char *p = ph_malloc(100);
+	ck_assert_ptr_nonnull(p);
+	ck_assert((char *)p >= (char *)m && (char *)p < (char *)m + size);
+	strcpy(p, "in the private heap");
+	p = ph_realloc(p, 5000);
+	ck_assert_str_eq(p, "in the private heap");
+	ph_free(p);
+	ph_malloc_reset();
+	ck_assert_ptr_nonnull(p = ph_calloc(10, 10));
+	ph_free(p);
+#endif
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mallocx");
@@ -436,6 +463,8 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, mallctl_agrees_with_the_header_and_nallocx);
 	tcase_add_test(tc, malloc_stats_print_writes_through_the_callback);
+	if (PHMALLOC_PRIVATE_HEAP)
+		tcase_add_test(tc, private_heap_builds_name_the_calls_ph);
 	suite_add_tcase(s, tc);
 
 	return run_suite(s);
