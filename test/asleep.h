@@ -2,6 +2,7 @@
  * asleep.h -- waits until another thread sleeps, so that a test can order
  * "it sleeps, then we wake it" without guessing a time.
  *
+ * thread_state(pid, tid) reads a thread's state from /proc/PID/task/TID/stat.
  * wait_until_asleep(pid, tid) returns once thread tid of process pid is in
  * state S (interruptible sleep: a futex, a pipe, nanosleep) by
  * /proc/PID/task/TID/stat, or is gone.  A waiter that spun instead of
@@ -20,23 +21,29 @@
 
 #define ASLEEP_POLL_US 1000
 
-static inline void wait_until_asleep(pid_t pid, pid_t tid)
+/* Thread tid's state letter (R, S, D, ...), or 0 when it is gone. */
+static inline char thread_state(pid_t pid, pid_t tid)
 {
-	char path[64];
+	char path[64], buf[512];
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
 	    (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	const char *state = strrchr(buf, ')');   /* after "(comm)" */
+	return state != NULL && state[1] == ' ' ? state[2] : 0;
+}
+
+static inline void wait_until_asleep(pid_t pid, pid_t tid)
+{
 	for (;;) {
-		char buf[512];
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return;
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			return;
-		buf[n] = '\0';
-		const char *state = strrchr(buf, ')');   /* after "(comm)" */
-		if (state == NULL || state[1] == '\0' || state[2] == 'S')
+		char st = thread_state(pid, tid);
+		if (st == 0 || st == 'S' || st == 'Z')
 			return;
 		usleep(ASLEEP_POLL_US);
 	}

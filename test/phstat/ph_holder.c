@@ -106,8 +106,9 @@ static void *churn(void *arg)
 	static void *fillers[NFILL];
 	for (int i = 0; i < NFILL; i++)
 		fillers[i] = must(ph_heap_malloc(heap, 1200), "churn fill");
+	/* At least one round, however late this thread runs. */
 	uint64_t end = now_ms() + churn_ms, n = 0;
-	while (now_ms() < end) {
+	do {
 		void *big = must(ph_heap_malloc(heap, 64 << 10), "churn");
 		void *small[64];
 		for (int i = 0; i < 64; i++)
@@ -116,7 +117,7 @@ static void *churn(void *arg)
 			ph_heap_free(heap, small[i]);
 		ph_heap_free(heap, big);
 		n++;
-	}
+	} while (now_ms() < end);
 	for (int i = 0; i < NFILL; i++)
 		ph_heap_free(heap, fillers[i]);
 	return (void *)(uintptr_t)n;
