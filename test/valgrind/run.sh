@@ -22,7 +22,7 @@ reads=$(grep -c "Invalid read of size 1" "$log")
 
 # 2. The unit tests run clean under memcheck (each test in its own child;
 # run_suite.h stretches their timeouts under valgrind and on a busy machine).
-for t in test_sizeclass test_page test_slab test_heap test_repair test_ctl; do
+for t in test_sizeclass test_page test_slab test_heap test_repair test_tcache test_ctl; do
 	if CK_FORK=yes CK_EXCLUDE_TAGS=misuse \
 	    valgrind -q --error-exitcode=9 "./test/unit/$t" >"$log" 2>&1; then
 		echo "ok: $t under memcheck"

@@ -1,0 +1,1142 @@
+/* test_tcache.c -- thread caches (tcache.c): how a thread's slot for a heap
+ * is written, the outbox that holds other arenas' blocks, refills and
+ * flushes that put every block back in the heap it came from, the epoch a
+ * reset bumps, and the caches of owners that died. */
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <phmalloc.h>
+
+#include "fastpath.h"
+#include "unit.h"
+
+#define MIB ((size_t)1 << 20)
+#define HEAP_SIZE (4 * MIB)
+
+/* ---- helpers ----------------------------------------------------------- */
+
+/* Would tcache.c:tcache_usable let this thread cache?  Under memcheck it
+ * must not: memcheck sees every malloc and free. */
+static bool caches_expected(void)
+{
+	if (!config_tcache || !opts.tcache ||
+	    (config_fill && (opts.junk || opts.zero)))
+		return false;
+#ifdef PH_HAVE_VALGRIND
+	uint64_t probe = 0, vbits;
+	if (RUNNING_ON_VALGRIND &&
+	    VALGRIND_GET_VBITS(&probe, &vbits, sizeof(probe)) == 1)
+		return false;
+#endif
+	return true;
+}
+
+/* A private heap the caches serve: they serve registered heaps only. */
+static struct heap *heap_new(void)
+{
+	struct heap *h = unit_heap(HEAP_SIZE, 0);
+	ck_assert_int_eq(registry_add(h), 0);
+	return h;
+}
+
+static void heap_done(struct heap *h)
+{
+	tcache_detach(h);   /* this process's caches go back, slots forgotten */
+	registry_remove(h);
+	unit_heap_free(h);
+}
+
+/* A heap other processes can map: robust lock, MAP_SHARED range. */
+static struct heap *shared_heap_new(void)
+{
+	void *base = mmap(NULL, HEAP_SIZE, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(base, MAP_FAILED);
+	struct heap *h = (struct heap *)ph_heap_create(base, HEAP_SIZE,
+	    PH_HEAP_SHARED);
+	ck_assert_ptr_nonnull(h);
+	ck_assert(h->lock.robust);
+	return h;
+}
+
+static void shared_heap_done(struct heap *h)
+{
+	ck_assert_int_eq(ph_heap_detach((ph_heap_t *)h), 0);
+	munmap(h, HEAP_SIZE);
+}
+
+static uint64_t off_of(const struct heap *h, const void *p)
+{
+	return (uint64_t)((uintptr_t)p - (uintptr_t)h);
+}
+
+/* The class of the slab that holds block p of h, by the page map; -1 if p
+ * is not the start of a block in a slab of h. */
+static int slab_class(struct heap *h, const void *p)
+{
+	uint64_t off = off_of(h, p);
+	if (off >= h->size)
+		return -1;
+	struct page *pm = heap_pages(h);
+	uint32_t idx = (uint32_t)(off >> LG_PAGE);
+	uint32_t head = pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span : idx;
+	if (head < h->first_page || head >= h->npages ||
+	    pm[head].kind != PAGE_SLAB)
+		return -1;
+	uint64_t in_slab = off - ((uint64_t)head << LG_PAGE);
+	if (in_slab % sizeclasses[pm[head].cls].size != 0)
+		return -1;
+	return pm[head].cls;
+}
+
+/* This thread's slot naming h, whatever its epoch; NULL if none. */
+static struct tslot *slot_of(const struct heap *h)
+{
+	for (unsigned i = 0; i < TCACHE_SLOTS; i++)
+		if (tthread.slots[i].heap == h)
+			return &tthread.slots[i];
+	return NULL;
+}
+
+static bool bin_has(const struct tcache *tc, const struct tcache_bin *b,
+                    uint64_t off)
+{
+	for (uint32_t i = b->lo; i < b->top; i++)
+		if (tc->slots[i] == off)
+			return true;
+	return false;
+}
+
+/* Is the block at offset off in one of tc's class bins? */
+static bool bins_have(struct tcache *tc, uint64_t off)
+{
+	for (unsigned c = 0; c < NBINS; c++)
+		if (bin_has(tc, tcache_bin(tc, c), off))
+			return true;
+	return false;
+}
+
+static uint32_t cached_count(struct tcache *tc)
+{
+	uint32_t n = 0;
+	for (unsigned c = 0; c < NBINS; c++)
+		n += tcache_count(tcache_bin(tc, c));
+	return n;
+}
+
+/* Blocks h counts as out: the program's and those in caches. */
+static uint64_t live_blocks(struct heap *h)
+{
+	uint64_t n = 0;
+	for (unsigned c = 0; c < NBINS; c++)
+		n += h->bins[c].curblocks;
+	return n;
+}
+
+static size_t caches_listed(struct heap *h)
+{
+	heap_lock(h);
+	size_t n = tcache_count_locked(h);
+	heap_unlock(h);
+	return n;
+}
+
+/* Splices in what other threads gave back without h's lock. */
+static void drain(struct heap *h)
+{
+	heap_lock(h);
+	slab_remote_drain(h);
+	heap_unlock(h);
+}
+
+/* t names a cache of h that this thread owns, on h's list, good now. */
+static void slot_names_own_cache(struct heap *h, struct tslot *t)
+{
+	ck_assert_ptr_eq(t->heap, h);
+	uint64_t epoch = atomic_load(&h->epoch);
+	ck_assert_uint_eq(t->epoch, epoch);
+	uint64_t off = off_of(h, t->tc);
+	ck_assert_uint_ge(off, (uint64_t)h->first_page << LG_PAGE);
+	ck_assert_uint_lt(off, h->size);
+	ck_assert_uint_eq(t->tc->magic, TCACHE_MAGIC);
+	ck_assert_uint_eq(t->tc->pid, (uint32_t)getpid());
+	ck_assert_uint_eq(t->tc->tid, os_tid());
+	bool listed = false;
+	for (uint64_t o = h->tcaches; o != 0 && !listed;
+	    o = ((struct tcache *)((char *)h + o))->next)
+		listed = o == off;
+	ck_assert_msg(listed, "the slot's cache is not on its heap's list");
+}
+
+/* Each test starts with no cache in any slot (they may share a process
+ * under CK_FORK=no). */
+static void setup(void)
+{
+	sizeclass_init();
+	for (unsigned i = 0; i < TCACHE_SLOTS; i++)
+		tcache_slot_release(&tthread.slots[i]);
+}
+
+/* ---- caching on or off ------------------------------------------------- */
+
+START_TEST(caches_serve_a_heap_exactly_when_enabled)
+{
+	struct heap *h = heap_new();
+	unsigned c = size2class(64);
+	void *p = tcache_alloc(h, c);
+	if (caches_expected()) {
+		ck_assert_ptr_nonnull(p);
+		ck_assert_int_eq(slab_class(h, p), (int)c);
+		ck_assert_uint_eq(caches_listed(h), 1);
+		memset(p, 1, 64);
+		ck_assert(tcache_free(h, p));
+	} else {
+		/* memcheck, --disable-tcache, tcache:false, junk or zero:
+		 * every block goes the direct way */
+		ck_assert_ptr_null(p);
+		p = heap_malloc(h, 64, false);
+		memset(p, 1, 64);
+		ck_assert(!tcache_free(h, p));
+		heap_free(h, p);
+		ck_assert_uint_eq(h->tcaches, 0);
+		ck_assert_uint_eq(live_blocks(h), 0);
+	}
+	unit_validate(h);
+	heap_done(h);
+}
+END_TEST
+
+/* ---- 1. slots: which cache this thread uses for a heap ---------------- */
+
+START_TEST(a_slot_names_a_listed_cache_of_this_thread)
+{
+	struct heap *h = heap_new();
+	unsigned c = size2class(100);
+	const struct sizeclass *sc = &sizeclasses[c];
+	char *p = tcache_alloc(h, c);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(slab_class(h, p), (int)c);
+	/* Slot 0 is the malloc heap's, which h is not; it never reads NULL. */
+	ck_assert_ptr_nonnull(tthread.slots[0].heap);
+	ck_assert_ptr_ne(tthread.slots[0].heap, h);
+	struct tslot *t = slot_of(h);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_ptr_ne(t, &tthread.slots[0]);
+	slot_names_own_cache(h, t);
+	ck_assert_ptr_eq(tslot_of(h), t);   /* the fast paths take it */
+	/* The refill took half a bin; p left it, the rest wait. */
+	struct tcache_bin *b = tcache_bin(t->tc, c);
+	ck_assert_uint_eq(tcache_count(b) + 1, sc->tcache_max / 2);
+	ck_assert(!bin_has(t->tc, b, off_of(h, p)));
+	ck_assert_uint_eq(h->bins[c].curblocks, sc->tcache_max / 2);
+	memset(p, 0x11, sc->size);
+	ck_assert(tcache_free(h, p));
+	ck_assert(bin_has(t->tc, b, off_of(h, p)));
+	ck_assert_uint_eq(caches_listed(h), 1);
+	unit_validate(h);
+	heap_done(h);
+}
+END_TEST
+
+START_TEST(the_malloc_heaps_cache_moves_to_slot_0_never_left_null)
+{
+	struct heap *h = heap_new();
+	unsigned c = size2class(48);
+	void *p = tcache_alloc(h, c);
+	ck_assert_ptr_nonnull(p);
+	struct tslot *t = slot_of(h);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_ptr_ne(t, &tthread.slots[0]);
+	struct tcache *tc = t->tc;
+	/* h becomes what malloc uses: its cache, not a new one, moves to
+	 * slot 0, where malloc's fast path looks. */
+	registry_default_set(h);
+	void *q = tcache_alloc(h, c);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_ptr_eq(tthread.slots[0].tc, tc);
+	slot_names_own_cache(h, &tthread.slots[0]);
+	ck_assert_ptr_null(t->heap);   /* the old slot is empty */
+	ck_assert_uint_eq(caches_listed(h), 1);
+	struct tslot *t0 = tslot0_enter();
+	ck_assert_ptr_eq(t0, &tthread.slots[0]);
+	tbusy_leave();
+	/* Released, slot 0 reads as no heap (never NULL: the fast path
+	 * reads its epoch through it) and its blocks are back. */
+	tcache_slot_release(&tthread.slots[0]);
+	ck_assert_ptr_eq(tthread.slots[0].heap, TSLOT_NONE);
+	ck_assert_ptr_null(tslot0_enter());
+	ck_assert(!tbusy());
+	ck_assert_uint_eq(caches_listed(h), 0);
+	ck_assert_uint_eq(live_blocks(h), 2);
+	unit_validate(h);
+	heap_free(h, p);
+	heap_free(h, q);
+	/* A detach forgets slot 0 the same way. */
+	ck_assert_ptr_nonnull(p = tcache_alloc(h, c));
+	ck_assert_ptr_eq(tthread.slots[0].heap, h);
+	tcache_detach(h);
+	ck_assert_ptr_eq(tthread.slots[0].heap, TSLOT_NONE);
+	ck_assert_uint_eq(caches_listed(h), 0);
+	ck_assert_uint_eq(live_blocks(h), 1);
+	unit_validate(h);
+	heap_done(h);
+}
+END_TEST
+
+START_TEST(a_heap_past_the_last_slot_evicts_one_whose_cache_goes_back)
+{
+	/* Slot 0 is kept for the malloc heap: TCACHE_SLOTS - 1 others fit. */
+	enum { N = TCACHE_SLOTS };
+	unsigned c = size2class(160);
+	struct heap *hs[N];
+	void *p[N];
+	for (unsigned i = 0; i < N; i++) {
+		hs[i] = heap_new();
+		ck_assert_ptr_nonnull(p[i] = tcache_alloc(hs[i], c));
+	}
+	/* The last heap took the last slot from the one before it. */
+	struct heap *gone = hs[N - 2];
+	ck_assert_ptr_null(slot_of(gone));
+	ck_assert_ptr_eq(tthread.slots[TCACHE_SLOTS - 1].heap, hs[N - 1]);
+	for (unsigned i = 0; i + 2 < N; i++)
+		ck_assert_ptr_eq(tthread.slots[i + 1].heap, hs[i]);
+	ck_assert_ptr_ne(tthread.slots[0].heap, gone);
+	ck_assert_uint_eq(gone->tcaches, 0);
+	ck_assert_uint_eq(live_blocks(gone), 1);   /* p only */
+	unit_validate(gone);
+	/* Freeing into it brings it back, and sends the last one away. */
+	ck_assert(tcache_free(gone, p[N - 2]));
+	struct tslot *t = slot_of(gone);
+	ck_assert_ptr_eq(t, &tthread.slots[TCACHE_SLOTS - 1]);
+	slot_names_own_cache(gone, t);
+	ck_assert(bin_has(t->tc, tcache_bin(t->tc, c), off_of(gone, p[N - 2])));
+	ck_assert_ptr_null(slot_of(hs[N - 1]));
+	ck_assert_uint_eq(hs[N - 1]->tcaches, 0);
+	ck_assert_uint_eq(live_blocks(hs[N - 1]), 1);
+	for (unsigned i = 0; i < N; i++) {
+		unit_validate(hs[i]);
+		heap_done(hs[i]);
+	}
+}
+END_TEST
+
+START_TEST(a_retired_malloc_slot_is_given_back_at_the_next_slow_path)
+{
+	struct heap *h = heap_new();
+	unsigned c = size2class(64);
+	registry_default_set(h);
+	void *p = tcache_alloc(h, c);
+	ck_assert_ptr_nonnull(p);
+	struct tcache *old = tthread.slots[0].tc;
+	slot_names_own_cache(h, &tthread.slots[0]);
+	uint64_t out = live_blocks(h);
+	/* Retiring (a move to another arena) changes the epoch only: it may
+	 * run in a signal handler over a fast path that still uses the
+	 * cache. */
+	tcache_retire_malloc_slot();
+	ck_assert_ptr_eq(tthread.slots[0].heap, h);
+	ck_assert_ptr_eq(tthread.slots[0].tc, old);
+	ck_assert_uint_eq(tthread.slots[0].epoch, 0);
+	ck_assert_ptr_null(tslot0_enter());
+	ck_assert_ptr_null(tslot_of(h));
+	ck_assert_uint_eq(caches_listed(h), 1);
+	ck_assert_uint_eq(live_blocks(h), out);
+	/* The next slow path gives the old cache back and makes a new one. */
+	void *q = tcache_alloc(h, c);
+	ck_assert_ptr_nonnull(q);
+	slot_names_own_cache(h, &tthread.slots[0]);
+	ck_assert_uint_eq(caches_listed(h), 1);
+	uint32_t cached = cached_count(tthread.slots[0].tc);
+	ck_assert_uint_eq(live_blocks(h), 2 + cached);
+	unit_validate(h);
+	heap_done(h);
+}
+END_TEST
+
+/* A signal at every instruction: the trap flag makes the CPU raise
+ * SIGTRAP after each instruction (phmalloc never blocks SIGTRAP: os.c),
+ * and the handler checks what a signal handler's malloc would read.  Each
+ * slot either fails the fast paths' epoch test or names a cache inside
+ * its heap -- heaps' epochs start equal, so a slot written in the wrong
+ * order could pass with another heap's cache -- and slot 0's heap is never
+ * NULL.  Every boundary is seen: nothing depends on where a signal falls.
+ * (gcc and clang -O2 store heap and tc as one 16-byte word, so a missing
+ * stale-first epoch shows only where they are two stores, as at -O1.) */
+#if defined(__x86_64__) && defined(__linux__)
+#define STEP_HEAPS 3
+static struct heap *step_heap[STEP_HEAPS];
+static volatile unsigned long steps, bad_step;
+static volatile int bad_slot = -1;
+static const char *volatile bad_why;
+
+/* Sets or clears the trap flag, below the caller's red zone. */
+static void __attribute__((noinline)) trap_flag(bool on)
+{
+	if (on)
+		__asm__ volatile("sub $128, %%rsp\n\tpushfq\n\t"
+		    "orq $0x100, (%%rsp)\n\tpopfq\n\tadd $128, %%rsp"
+		    ::: "memory", "cc");
+	else
+		__asm__ volatile("sub $128, %%rsp\n\tpushfq\n\t"
+		    "andq $-0x101, (%%rsp)\n\tpopfq\n\tadd $128, %%rsp"
+		    ::: "memory", "cc");
+}
+
+#define STEPPED(stmt) do {                                               \
+	trap_flag(true);                                                 \
+	stmt;                                                            \
+	trap_flag(false);                                                \
+} while (0)
+
+static const char *slot_wrong(unsigned i)
+{
+	const struct tslot *t = &tthread.slots[i];
+	struct heap *h = t->heap;
+	if (h == NULL)
+		return i == 0 ? "slot 0's heap is NULL" : NULL;
+	if (h == TSLOT_NONE)
+		return NULL;   /* its epoch matches no slot's */
+	bool known = false;
+	for (unsigned k = 0; k < STEP_HEAPS; k++)
+		known |= h == step_heap[k];
+	if (!known)
+		return "names a heap the test never used";
+	if (t->epoch != atomic_load(&h->epoch))
+		return NULL;   /* the fast paths turn it away */
+	uint64_t off = (uint64_t)((uintptr_t)t->tc - (uintptr_t)h);
+	if (off < (uint64_t)h->first_page << LG_PAGE || off >= h->size)
+		return "passes the epoch test with a cache outside its heap";
+	return NULL;
+}
+
+static void on_step(int sig, siginfo_t *si, void *ctx)
+{
+	(void)sig;
+	(void)si;
+	(void)ctx;
+	steps++;
+	for (unsigned i = 0; i < TCACHE_SLOTS && bad_slot < 0; i++) {
+		const char *why = slot_wrong(i);
+		if (why != NULL) {
+			bad_why = why;
+			bad_step = steps;
+			bad_slot = (int)i;
+		}
+	}
+}
+
+START_TEST(no_instruction_sees_a_slot_pass_with_another_heaps_cache)
+{
+	struct sigaction sa, was;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_step;
+	sa.sa_flags = SA_SIGINFO;
+	sigfillset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGTRAP, &sa, &was), 0);
+	for (unsigned k = 0; k < STEP_HEAPS; k++)
+		step_heap[k] = heap_new();
+	struct heap *a = step_heap[0], *b = step_heap[1], *d = step_heap[2];
+	ck_assert_uint_eq(atomic_load(&a->epoch), atomic_load(&b->epoch));
+	unsigned c = size2class(32);
+	void *pa, *pb, *pd, *pb2;
+	registry_default_set(a);
+	STEPPED(pa = tcache_alloc(a, c));    /* slot 0 made for a */
+	STEPPED(pb = tcache_alloc(b, c));    /* slot 1 made for b */
+	/* b becomes the malloc heap while slot 0 still holds a, as between
+	 * registry_default_set's exchange and its epoch bump, which another
+	 * thread may be in: slots 0 and 1 swap, each from a good triple. */
+	atomic_store(&default_heap, b);
+	STEPPED(pb2 = tcache_alloc(b, c));
+	ck_assert(pa != NULL && pb != NULL && pb2 != NULL);
+	ck_assert_ptr_eq(tthread.slots[0].heap, b);
+	slot_names_own_cache(b, &tthread.slots[0]);
+	ck_assert_ptr_eq(tthread.slots[1].heap, a);
+	slot_names_own_cache(a, &tthread.slots[1]);
+	atomic_fetch_add(&a->epoch, 1);      /* the bump */
+	bool freed[3];
+	STEPPED(freed[0] = tcache_free(a, pa));   /* a's slot remade */
+	STEPPED(pd = tcache_alloc(d, c));
+	STEPPED(tcache_retire_malloc_slot());
+	STEPPED(freed[1] = tcache_free(b, pb));   /* slot 0 given back */
+	STEPPED(freed[2] = tcache_free(b, pb2));
+	STEPPED(tcache_flush_thread());
+	struct tslot *td = slot_of(d);
+	STEPPED(tcache_slot_release(td));
+	STEPPED(tcache_slot_release(&tthread.slots[0]));
+	ck_assert_int_eq(sigaction(SIGTRAP, &was, NULL), 0);
+	ck_assert_msg(bad_slot < 0, "slot %d at instruction %lu: %s", bad_slot,
+	    bad_step, bad_why);
+	ck_assert_uint_gt(steps, 1000);   /* the calls were stepped */
+	ck_assert(freed[0] && freed[1] && freed[2]);
+	ck_assert_ptr_nonnull(pd);
+	heap_free(d, pd);
+	for (unsigned k = 0; k < STEP_HEAPS; k++) {
+		unit_validate(step_heap[k]);
+		heap_done(step_heap[k]);
+	}
+}
+END_TEST
+#endif
+
+/* ---- 2. the outbox: other arenas' blocks ------------------------------ */
+
+/* Moves this thread to arena i (which retires its slot 0); returns it,
+ * with the blocks given back to it taken in, so that its counts hold
+ * still (tests may share a process under CK_FORK=no). */
+static struct heap *arena_enter(unsigned i)
+{
+	ck_assert_int_eq(heap_arena_set(i), 0);
+	struct heap *a = heap_arena();
+	drain(a);
+	return a;
+}
+
+/* n blocks of class c from arena a through its cache, written. */
+static void arena_take(struct heap *a, unsigned c, void **p, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		p[i] = tcache_alloc(a, c);
+		ck_assert_ptr_nonnull(p[i]);
+		ck_assert_ptr_eq(arena_of(p[i]), a);
+		memset(p[i], 0x5a, sizeclasses[c].size);
+	}
+}
+
+/* Frees p as free() does: slot 0 on the fast path (fastpath.h), else the
+ * slow path. */
+static void free_like_free(struct heap *owner, void *p, bool fast)
+{
+	if (fast) {
+		struct tslot *t = tslot0_enter();
+		bool done = t != NULL && cache_free(t->heap, t, p);
+		if (t != NULL)
+			tbusy_leave();
+		ck_assert_msg(done, "free's fast path refused %p", p);
+	} else {
+		ck_assert(tcache_free(owner, p));
+	}
+}
+
+static void *malloc_like_malloc(struct heap *a, unsigned c, bool fast)
+{
+	void *q = NULL;
+	if (fast) {
+		struct tslot *t = tslot0_enter();
+		if (t != NULL) {
+			(void)cache_alloc(t->heap, t, sizeclasses[c].size, &q);
+			tbusy_leave();
+		}
+	}
+	return q != NULL ? q : tcache_alloc(a, c);
+}
+
+START_TEST(other_arenas_blocks_go_to_the_outbox_never_to_malloc)
+{
+	enum { K = 40 };
+	unsigned c = size2class(64);
+	struct heap *a0 = arena_enter(0);
+	uint64_t out0 = a0->bins[c].curblocks;
+	void *p[K];
+	arena_take(a0, c, p, K);
+	struct heap *a1 = arena_enter(1);
+	ck_assert_ptr_ne(a1, a0);
+	for (unsigned i = 0; i < K; i++)
+		free_like_free(a0, p[i], i % 2 == 1);
+	struct tslot *t = &tthread.slots[0];
+	slot_names_own_cache(a1, t);
+	struct tcache *tc = t->tc;
+	ck_assert_uint_eq(tcache_count(&tc->outbox), K);
+	for (unsigned i = 0; i < K; i++) {
+		uint64_t off = off_of(a1, p[i]);
+		ck_assert_msg(bin_has(tc, &tc->outbox, off),
+		    "block %u of arena 0 is not in the outbox", i);
+		ck_assert_msg(!bins_have(tc, off),
+		    "block %u of arena 0 is in a class bin", i);
+		ck_assert(tcache_holds(a0, p[i]));   /* a double free shows */
+	}
+	/* Still out for arena 0; counted as foreign in arena 1's caches. */
+	ck_assert_uint_eq(a0->bins[c].curblocks, out0 + K);
+	size_t foreign = 0;
+	heap_lock(a1);
+	tcache_cached_bytes(a1, &foreign);
+	heap_unlock(a1);
+	ck_assert_uint_eq(foreign, K * sizeclasses[c].size);
+	/* Two bins' worth of mallocs, fast and slow: all arena 1's own. */
+	uint32_t n = 2 * sizeclasses[c].tcache_max;
+	void **q = calloc(n, sizeof(*q));
+	for (uint32_t j = 0; j < n; j++) {
+		q[j] = malloc_like_malloc(a1, c, j % 2 == 0);
+		ck_assert_ptr_nonnull(q[j]);
+		ck_assert_msg(arena_of(q[j]) == a1, "malloc %u in arena 1 gave "
+		    "%p, a block of another arena", j, q[j]);
+		memset(q[j], 0x6b, sizeclasses[c].size);
+	}
+	ck_assert_uint_eq(tcache_count(&tc->outbox), K);
+	for (uint32_t j = 0; j < n; j++)
+		free_like_free(a1, q[j], j % 2 == 1);
+	free(q);
+	unit_validate(a0);
+	unit_validate(a1);
+}
+END_TEST
+
+START_TEST(a_flush_sends_the_outbox_home)
+{
+	enum { K = 60 };
+	unsigned c = size2class(128);
+	struct heap *a0 = arena_enter(0);
+	uint64_t out0 = a0->bins[c].curblocks;
+	void *p[K];
+	arena_take(a0, c, p, K);
+	struct heap *a1 = arena_enter(1);
+	uint64_t out1 = a1->bins[c].curblocks;
+	for (unsigned i = 0; i < K; i++)
+		free_like_free(a0, p[i], i % 3 == 1);   /* slow first: slot 0 */
+	struct tcache *tc = tthread.slots[0].tc;
+	ck_assert_uint_eq(tcache_count(&tc->outbox), K);
+	tcache_flush_thread();
+	ck_assert_uint_eq(tcache_count(&tc->outbox), 0);
+	/* On arena 0's remote lists: its next lock holder takes them in. */
+	drain(a0);
+	ck_assert_uint_eq(a0->bins[c].curblocks, out0);
+	ck_assert_uint_eq(a1->bins[c].curblocks, out1);
+	for (unsigned i = 0; i < K; i++)
+		ck_assert(!tcache_holds(a0, p[i]));
+	unit_validate(a0);
+	unit_validate(a1);
+}
+END_TEST
+
+START_TEST(a_full_outbox_goes_home_before_it_takes_another_block)
+{
+	enum { K = TCACHE_OUTBOX + 1 };
+	unsigned c = size2class(64);
+	struct heap *a0 = arena_enter(0);
+	uint64_t out0 = a0->bins[c].curblocks;
+	void **p = calloc(K, sizeof(*p));
+	arena_take(a0, c, p, K);
+	struct heap *a1 = arena_enter(1);
+	for (unsigned i = 0; i < K; i++)
+		free_like_free(a0, p[i], false);
+	struct tcache *tc = tthread.slots[0].tc;
+	ck_assert_uint_eq(tcache_count(&tc->outbox), 1);
+	ck_assert(bin_has(tc, &tc->outbox, off_of(a1, p[K - 1])));
+	drain(a0);
+	ck_assert_uint_eq(a0->bins[c].curblocks, out0 + 1);
+	unit_validate(a0);
+	unit_validate(a1);
+	free(p);
+}
+END_TEST
+
+/* ---- 3. refills and flushes across heaps and arenas ------------------- */
+
+START_TEST(flushes_send_each_block_back_to_the_heap_it_came_from)
+{
+	/* A heap in every slot but 0 (the malloc heap's), blocks of five
+	 * classes from each, taken and freed in turn. */
+	enum { NH = TCACHE_SLOTS - 1 };
+	static const unsigned classes[] = { 0, 3, 9, 17, 26 };
+	enum { NC = sizeof(classes) / sizeof(classes[0]) };
+	struct heap *hs[NH];
+	for (unsigned j = 0; j < NH; j++)
+		hs[j] = heap_new();
+	uint32_t most = 0;
+	for (unsigned k = 0; k < NC; k++)
+		if (sizeclasses[classes[k]].tcache_max > most)
+			most = sizeclasses[classes[k]].tcache_max;
+	/* More than a bin holds, so that the frees flush half bins too. */
+	uint32_t n = most + 5;
+	void **p = calloc((size_t)NH * NC * n, sizeof(*p));
+	for (uint32_t i = 0; i < NC * n; i++)
+		for (unsigned j = 0; j < NH; j++) {
+			unsigned c = classes[i % NC];
+			void *q = tcache_alloc(hs[j], c);
+			ck_assert_ptr_nonnull(q);
+			ck_assert_int_eq(slab_class(hs[j], q), (int)c);
+			memset(q, (int)(j + 1), sizeclasses[c].size);
+			p[i * NH + j] = q;
+		}
+	for (uint32_t i = 0; i < NH * NC * n; i++)
+		ck_assert(tcache_free(hs[i % NH], p[i]));
+	/* Each cache holds blocks of its own heap, each in its class's bin. */
+	for (unsigned j = 0; j < NH; j++) {
+		struct tcache *tc = slot_of(hs[j])->tc;
+		ck_assert_uint_gt(cached_count(tc), 0);
+		for (unsigned c = 0; c < NBINS; c++) {
+			struct tcache_bin *b = tcache_bin(tc, c);
+			for (uint32_t i = b->lo; i < b->top; i++)
+				ck_assert_int_eq(slab_class(hs[j],
+				    tcache_block(hs[j], tc->slots[i])), (int)c);
+		}
+	}
+	tcache_flush_thread();
+	for (unsigned j = 0; j < NH; j++) {
+		struct tslot *t = slot_of(hs[j]);
+		slot_names_own_cache(hs[j], t);
+		ck_assert_msg(cached_count(t->tc) == 0, "heap %u's cache (slot "
+		    "%u) kept %u blocks", j, (unsigned)(t - tthread.slots),
+		    cached_count(t->tc));
+		ck_assert_uint_eq(live_blocks(hs[j]), 0);
+		ck_assert_uint_eq(hs[j]->stats.allocated, 0);
+		unit_validate(hs[j]);
+	}
+	/* and refill from it again */
+	for (unsigned j = 0; j < NH; j++) {
+		void *q = tcache_alloc(hs[j], classes[1]);
+		ck_assert_int_eq(slab_class(hs[j], q), (int)classes[1]);
+		ck_assert(tcache_free(hs[j], q));
+		heap_done(hs[j]);
+	}
+	free(p);
+}
+END_TEST
+
+START_TEST(blocks_of_two_arenas_freed_through_one_cache_go_home)
+{
+	enum { K = 150 };
+	unsigned c = size2class(96);
+	struct heap *a0 = arena_enter(0);
+	uint64_t out0 = live_blocks(a0), bytes0 = a0->stats.allocated;
+	void *p0[K], *p1[K];
+	arena_take(a0, c, p0, K);
+	struct heap *a1 = arena_enter(1);
+	uint64_t out1 = live_blocks(a1), bytes1 = a1->stats.allocated;
+	arena_take(a1, c, p1, K);
+	for (unsigned i = 0; i < K; i++) {
+		free_like_free(a0, p0[i], i % 2 == 0);
+		free_like_free(a1, p1[i], i % 2 == 1);
+	}
+	tcache_flush_thread();
+	drain(a0);
+	drain(a1);
+	ck_assert_uint_eq(live_blocks(a0), out0);
+	ck_assert_uint_eq(a0->stats.allocated, bytes0);
+	ck_assert_uint_eq(live_blocks(a1), out1);
+	ck_assert_uint_eq(a1->stats.allocated, bytes1);
+	unit_validate(a0);
+	unit_validate(a1);
+	/* Back in arena 0, the cache there refills from arena 0. */
+	ck_assert_ptr_eq(arena_enter(0), a0);
+	void *q = tcache_alloc(a0, c);
+	ck_assert_ptr_eq(arena_of(q), a0);
+	ck_assert_int_eq(slab_class(a0, q), (int)c);
+	ck_assert_ptr_null(slot_of(a1));   /* arena 1's cache went back */
+	ck_assert_uint_eq(live_blocks(a1), out1);
+	free_like_free(a0, q, false);
+	unit_validate(a0);
+	unit_validate(a1);
+}
+END_TEST
+
+/* ---- 4. the epoch: a reset wipes the caches --------------------------- */
+
+/* Fills h's cache of class c with n blocks, each written with `fill`. */
+static void cache_fill(struct heap *h, unsigned c, void **p, unsigned n,
+                       int fill)
+{
+	for (unsigned i = 0; i < n; i++) {
+		ck_assert_ptr_nonnull(p[i] = tcache_alloc(h, c));
+		memset(p[i], fill, sizeclasses[c].size);
+	}
+	for (unsigned i = 0; i < n; i++)
+		ck_assert(tcache_free(h, p[i]));
+}
+
+static bool block_reads(const void *p, size_t n, int fill)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != (unsigned char)fill)
+			return false;
+	return true;
+}
+
+START_TEST(a_reset_drops_the_cache_without_touching_it_or_its_blocks)
+{
+	enum { N = 16 };
+	struct heap *h = heap_new();
+	unsigned c = size2class(256);
+	size_t size = sizeclasses[c].size;
+	void *p[N];
+	cache_fill(h, c, p, N, 0xc3);
+	struct tslot *t = slot_of(h);
+	struct tcache *old = t->tc;
+	uint32_t top = tcache_bin(old, c)->top;
+	/* A cached block is not written: no link, no free key. */
+	for (unsigned i = 0; i < N; i++)
+		ck_assert(block_reads(p[i], size, 0xc3));
+	heap_reset(h);
+	ck_assert_ptr_null(tslot_of(h));   /* the fast paths refuse it */
+	/* The next slow path forgets the slot and never flushes it: the
+	 * cache and its blocks were wiped with the rest of the heap. */
+	tcache_flush_thread();
+	ck_assert_ptr_null(slot_of(h));
+	ck_assert_uint_eq(h->tcaches, 0);
+	ck_assert_uint_eq(old->magic, TCACHE_MAGIC);
+	ck_assert_uint_eq(tcache_bin(old, c)->top, top);
+	for (unsigned i = 0; i < N; i++)
+		ck_assert_msg(block_reads(p[i], size, 0xc3),
+		    "block %u of the old cache was written after the reset", i);
+	ck_assert_uint_eq(live_blocks(h), 0);
+	ck_assert_uint_eq(h->stats.allocated, 0);
+	unit_validate(h);
+	heap_done(h);
+}
+END_TEST
+
+START_TEST(after_a_reset_the_cache_hands_out_only_blocks_of_new_slabs)
+{
+	enum { N = 24 };
+	struct heap *h = heap_new();
+	unsigned c = size2class(32);
+	void *p[N];
+	cache_fill(h, c, p, N, 0x3c);
+	heap_reset(h);
+	/* Every block now comes from a slab made after the reset: one the
+	 * old cache still named would sit on a free page. */
+	for (unsigned i = 0; i < N; i++) {
+		ck_assert_ptr_nonnull(p[i] = tcache_alloc(h, c));
+		ck_assert_msg(slab_class(h, p[i]) == (int)c,
+		    "block %u (%p) is in no slab of class %u", i, p[i], c);
+		for (unsigned j = 0; j < i; j++)
+			ck_assert_ptr_ne(p[i], p[j]);
+	}
+	struct tslot *t = slot_of(h);
+	slot_names_own_cache(h, t);
+	ck_assert_uint_eq(caches_listed(h), 1);
+	ck_assert_uint_eq(live_blocks(h), N + cached_count(t->tc));
+	unit_validate(h);
+	for (unsigned i = 0; i < N; i++)
+		ck_assert(tcache_free(h, p[i]));
+	heap_done(h);
+}
+END_TEST
+
+/* ---- 5. caches of owners that died ------------------------------------ */
+
+struct child_report {
+	uint32_t held;        /* blocks it kept when it died */
+	uint32_t cached;      /* blocks in its cache when it died */
+	uint64_t held_bytes;
+};
+
+static struct child_report *report_new(void)
+{
+	struct child_report *r = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(r, MAP_FAILED);
+	return r;
+}
+
+/* In a child (no ck_assert there): takes blocks of three classes through
+ * h's cache, gives back all but `keep` of each, and reports. */
+static void child_fill(struct heap *h, struct child_report *r, unsigned keep)
+{
+	static const unsigned classes[] = { 1, 6, 13 };
+	enum { N = 8 };
+	for (unsigned k = 0; k < 3; k++) {
+		unsigned c = classes[k];
+		void *p[N];
+		for (unsigned i = 0; i < N; i++) {
+			if ((p[i] = tcache_alloc(h, c)) == NULL)
+				_exit(10);
+			memset(p[i], 0x77, sizeclasses[c].size);
+		}
+		for (unsigned i = keep; i < N; i++)
+			if (!tcache_free(h, p[i]))
+				_exit(11);
+		r->held += keep;
+		r->held_bytes += (uint64_t)keep * sizeclasses[c].size;
+	}
+	struct tslot *t = slot_of(h);
+	if (t == NULL || t->tc->pid != (uint32_t)getpid())
+		_exit(12);
+	r->cached = cached_count(t->tc);
+}
+
+static void wait_exit_zero(pid_t pid)
+{
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "child status %#x", st);
+}
+
+START_TEST(a_dead_processs_cache_is_reclaimed_and_its_blocks_freed)
+{
+	struct heap *h = shared_heap_new();
+	struct child_report *r = report_new();
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		child_fill(h, r, 3);
+		_exit(0);   /* dies with its cache full */
+	}
+	wait_exit_zero(pid);
+	ck_assert_uint_gt(r->cached, 0);
+	ck_assert_uint_eq(caches_listed(h), 1);
+	ck_assert_uint_eq(live_blocks(h), r->held + r->cached);
+	heap_lock(h);
+	unsigned n = tcache_reclaim_locked(h);
+	heap_unlock(h);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(h->tcaches, 0);
+	/* What it held dies with it; what it cached is free again. */
+	ck_assert_uint_eq(live_blocks(h), r->held);
+	ck_assert_uint_eq(h->stats.allocated, r->held_bytes);
+	unit_validate(h);
+	heap_lock(h);
+	ck_assert_uint_eq(tcache_reclaim_locked(h), 0);
+	heap_unlock(h);
+	munmap(r, PAGE);
+	shared_heap_done(h);
+}
+END_TEST
+
+START_TEST(a_killed_processs_cache_is_taken_back_by_ph_heap_recover)
+{
+	struct heap *h = shared_heap_new();
+	struct child_report *r = report_new();
+	/* Our own cache, made before the fork: the child forgets its copy of
+	 * the slot (tcache_fork_child) and makes its own. */
+	unsigned c = size2class(16);
+	void *mine = tcache_alloc(h, c);
+	ck_assert_ptr_nonnull(mine);
+	uint32_t ours = cached_count(slot_of(h)->tc);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		child_fill(h, r, 2);
+		kill(getpid(), SIGKILL);
+		_exit(1);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+	    "child status %#x", st);
+	ck_assert_uint_eq(caches_listed(h), 2);
+	ck_assert_int_eq(ph_heap_recover((ph_heap_t *)h), 1);
+	ck_assert_uint_eq(caches_listed(h), 1);   /* ours, alive */
+	ck_assert_ptr_nonnull(tslot_of(h));
+	slot_names_own_cache(h, slot_of(h));
+	ck_assert_uint_eq(cached_count(slot_of(h)->tc), ours);
+	ck_assert_uint_eq(live_blocks(h), 1 + ours + r->held);
+	unit_validate(h);
+	ck_assert_int_eq(ph_heap_recover((ph_heap_t *)h), 0);
+	ck_assert(tcache_free(h, mine));
+	munmap(r, PAGE);
+	shared_heap_done(h);
+}
+END_TEST
+
+START_TEST(reclaim_takes_only_the_caches_of_processes_that_died)
+{
+	struct heap *h = shared_heap_new();
+	struct child_report *rl = report_new(), *rd = report_new();
+	void *mine = tcache_alloc(h, size2class(80));
+	ck_assert_ptr_nonnull(mine);
+	uint32_t ours = cached_count(slot_of(h)->tc);
+	int go[2], ready[2];
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	pid_t live = fork();
+	ck_assert_int_ge(live, 0);
+	if (live == 0) {
+		close(go[1]);
+		close(ready[0]);
+		child_fill(h, rl, 1);
+		char b = 1;
+		if (write(ready[1], &b, 1) != 1)
+			_exit(20);
+		while (read(go[0], &b, 1) > 0)   /* until go is closed */
+			;
+		tcache_flush_thread();
+		_exit(0);
+	}
+	close(go[0]);
+	close(ready[1]);
+	char b;
+	ck_assert_int_eq(read(ready[0], &b, 1), 1);   /* its cache is full */
+	pid_t dead = fork();
+	ck_assert_int_ge(dead, 0);
+	if (dead == 0) {
+		close(go[1]);
+		child_fill(h, rd, 2);
+		_exit(0);
+	}
+	wait_exit_zero(dead);
+	ck_assert_uint_eq(caches_listed(h), 3);
+	/* The live child cannot exit before we close go: no race. */
+	ck_assert_int_eq(ph_heap_recover((ph_heap_t *)h), 1);
+	ck_assert_uint_eq(caches_listed(h), 2);
+	ck_assert_uint_eq(live_blocks(h), 1 + ours + rl->held + rl->cached +
+	    rd->held);
+	close(go[1]);
+	wait_exit_zero(live);
+	/* It flushed before it went: its empty cache is taken now. */
+	ck_assert_uint_eq(live_blocks(h), 1 + ours + rl->held + rd->held);
+	ck_assert_int_eq(ph_heap_recover((ph_heap_t *)h), 1);
+	ck_assert_uint_eq(caches_listed(h), 1);
+	slot_names_own_cache(h, slot_of(h));
+	unit_validate(h);
+	ck_assert(tcache_free(h, mine));
+	close(ready[0]);
+	munmap(rl, PAGE);
+	munmap(rd, PAGE);
+	shared_heap_done(h);
+}
+END_TEST
+
+START_TEST(reclaim_trusts_no_block_of_a_dead_cache)
+{
+	struct heap *h = shared_heap_new();
+	unsigned c = size2class(48);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* A cache that a death between two stores, or stray writes,
+		 * left: entries that are no block it may give back. */
+		enum { N = 8 };
+		void *p[N];
+		for (unsigned i = 0; i < N; i++)
+			if ((p[i] = tcache_alloc(h, c)) == NULL)
+				_exit(10);
+		for (unsigned i = 0; i < N; i++)
+			if (!tcache_free(h, p[i]))
+				_exit(11);
+		struct tcache *tc = slot_of(h)->tc;
+		struct tcache_bin *b = tcache_bin(tc, c);
+		if (b->hi - b->top < 5)
+			_exit(12);
+		/* a block its slab holds as well: a pop that died before
+		 * moving top, the block since freed */
+		void *q = heap_malloc(h, 48, false);
+		heap_free(h, q);
+		tcache_push(tc, b, off_of(h, q));
+		tcache_push(tc, b, off_of(h, p[0]));      /* twice */
+		tcache_push(tc, b, h->size + 64);          /* past the end */
+		tcache_push(tc, b, off_of(h, p[1]) + 16);  /* inside a block */
+		tcache_push(tc, b, off_of(h, tc));         /* the cache */
+		/* a top far past its bin, in a class it never used */
+		struct tcache_bin *b2 = tcache_bin(tc, size2class(1000));
+		b2->top = b2->hi + 1000;
+		_exit(0);
+	}
+	wait_exit_zero(pid);
+	heap_lock(h);
+	ck_assert_uint_eq(tcache_reclaim_locked(h), 1);
+	heap_unlock(h);
+	ck_assert_uint_eq(h->tcaches, 0);
+	ck_assert_uint_eq(live_blocks(h), 0);
+	ck_assert_uint_eq(h->stats.allocated, 0);
+	unit_validate(h);
+	/* and the heap hands every block out once */
+	uint32_t n = sizeclasses[c].nblocks;
+	void **p = calloc(n, sizeof(*p));
+	for (uint32_t i = 0; i < n; i++) {
+		ck_assert_ptr_nonnull(p[i] = heap_malloc(h, 48, false));
+		memset(p[i], 0x42, 48);
+	}
+	unit_validate(h);
+	for (uint32_t i = 0; i < n; i++)
+		heap_free(h, p[i]);
+	free(p);
+	shared_heap_done(h);
+}
+END_TEST
+
+struct worker_arg {
+	struct heap *h[2];
+	void *kept[2][2];
+};
+
+static void *worker(void *arg)
+{
+	struct worker_arg *w = arg;
+	unsigned c = size2class(112);
+	for (unsigned j = 0; j < 2; j++) {
+		void *p[8];
+		for (unsigned i = 0; i < 8; i++)
+			if ((p[i] = tcache_alloc(w->h[j], c)) == NULL)
+				return "no block";
+		for (unsigned i = 2; i < 8; i++)
+			if (!tcache_free(w->h[j], p[i]))
+				return "not cached";
+		w->kept[j][0] = p[0];
+		w->kept[j][1] = p[1];
+	}
+	return NULL;   /* its caches stay full: the exit gives them back */
+}
+
+START_TEST(a_thread_that_exits_gives_its_caches_back)
+{
+	struct worker_arg w = { .h = { heap_new(), heap_new() } };
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, worker, &w), 0);
+	void *res;
+	ck_assert_int_eq(pthread_join(t, &res), 0);
+	ck_assert_msg(res == NULL, "worker: %s", (char *)res);
+	for (unsigned j = 0; j < 2; j++) {
+		ck_assert_uint_eq(caches_listed(w.h[j]), 0);
+		ck_assert_uint_eq(live_blocks(w.h[j]), 2);
+		unit_validate(w.h[j]);
+		heap_free(w.h[j], w.kept[j][0]);
+		heap_free(w.h[j], w.kept[j][1]);
+		ck_assert_uint_eq(live_blocks(w.h[j]), 0);
+		heap_done(w.h[j]);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	conf_init();
+	/* The outbox needs a second arena; PHMALLOC_CONF may ask for one. */
+	if (opts.narenas == 1)
+		opts.narenas = 2;
+	Suite *s = suite_create("tcache");
+	TCase *tc = tcase_create("tcache");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, caches_serve_a_heap_exactly_when_enabled);
+	/* Under memcheck, and when built or configured without caches,
+	 * there is nothing more to test. */
+	if (caches_expected()) {
+		tcase_add_test(tc, a_slot_names_a_listed_cache_of_this_thread);
+		tcase_add_test(tc,
+		    the_malloc_heaps_cache_moves_to_slot_0_never_left_null);
+		tcase_add_test(tc,
+		    a_heap_past_the_last_slot_evicts_one_whose_cache_goes_back);
+		tcase_add_test(tc,
+		    a_retired_malloc_slot_is_given_back_at_the_next_slow_path);
+#if defined(__x86_64__) && defined(__linux__)
+		tcase_add_test(tc,
+		    no_instruction_sees_a_slot_pass_with_another_heaps_cache);
+#endif
+		tcase_add_test(tc,
+		    other_arenas_blocks_go_to_the_outbox_never_to_malloc);
+		tcase_add_test(tc, a_flush_sends_the_outbox_home);
+		tcase_add_test(tc,
+		    a_full_outbox_goes_home_before_it_takes_another_block);
+		tcase_add_test(tc,
+		    flushes_send_each_block_back_to_the_heap_it_came_from);
+		tcase_add_test(tc,
+		    blocks_of_two_arenas_freed_through_one_cache_go_home);
+		tcase_add_test(tc,
+		    a_reset_drops_the_cache_without_touching_it_or_its_blocks);
+		tcase_add_test(tc,
+		    after_a_reset_the_cache_hands_out_only_blocks_of_new_slabs);
+		tcase_add_test(tc,
+		    a_dead_processs_cache_is_reclaimed_and_its_blocks_freed);
+		tcase_add_test(tc,
+		    a_killed_processs_cache_is_taken_back_by_ph_heap_recover);
+		tcase_add_test(tc,
+		    reclaim_takes_only_the_caches_of_processes_that_died);
+		tcase_add_test(tc, reclaim_trusts_no_block_of_a_dead_cache);
+		tcase_add_test(tc, a_thread_that_exits_gives_its_caches_back);
+	}
+	suite_add_tcase(s, tc);
+	return unit_run(s);
+}
