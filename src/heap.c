@@ -186,38 +186,66 @@ static unsigned arena_count_default(void)
 	    (unsigned)ncpu * ARENAS_PER_CPU;
 }
 
-/* Reserves narenas arenas of 2^lg bytes, aligned to 2^lg, the largest lg
- * with 2^lg <= reserve that the kernel grants.  Needs process_heap_lock. */
+/* Reserves n arenas of 2^lg bytes side by side, aligned to 2^lg where
+ * the address space allows (one arena more than needed, then trimmed to
+ * the alignment), else unaligned: arena_of needs only the spacing.  Needs
+ * process_heap_lock. */
+static bool arena_try_reserve(unsigned n, unsigned lg)
+{
+	size_t one = (size_t)1 << lg;
+	if ((one >> LG_PAGE) > HEAP_MAX_PAGES || one > SIZE_MAX / (n + 1))
+		return false;
+	size_t total = (size_t)n << lg;
+	uintptr_t base;
+	char *raw = os_reserve(total + one);
+	if (raw != NULL) {
+		base = ALIGN_UP((uintptr_t)raw, (uintptr_t)one);
+		if (base != (uintptr_t)raw)
+			os_unmap(raw, base - (uintptr_t)raw);
+		os_unmap((void *)(base + total), (uintptr_t)raw + one - base);
+	} else if ((raw = os_reserve(total)) != NULL) {
+		base = (uintptr_t)raw;
+	} else {
+		return false;
+	}
+	arena_base = base;
+	arena_lg = lg;
+	narenas = n;
+	atomic_store_explicit(&arena_span, total, memory_order_release);
+	return true;
+}
+
+/* Reserves the arenas: narenas of the largest 2^lg <= reserve the kernel
+ * grants, down to HEAP_MIN_RESERVE.  Where address space is short
+ * (RLIMIT_AS, strict overcommit, a full or fragmented address space),
+ * fewer and smaller arenas, as large as can be had, down to one of
+ * ARENA_MIN_BYTES: a program under `ulimit -v` gets most of its limit,
+ * and only then ENOMEM.  At most about 70 mmap calls, on the first
+ * allocation only (or on each one while nothing can be had).  Needs
+ * process_heap_lock. */
 static bool arena_reserve(void)
 {
 	size_t want = opts.reserve;
 	/* valgrind pays for every reserved page in every fork: keep it small. */
 	if (vg_on() && want > VALGRIND_RESERVE_MAX)
 		want = VALGRIND_RESERVE_MAX;
-	unsigned lg = 63 - (unsigned)__builtin_clzl(want);
-	for (; ((size_t)1 << lg) >= HEAP_MIN_RESERVE; lg--) {
-		size_t one = (size_t)1 << lg;
-		if ((one >> LG_PAGE) > HEAP_MAX_PAGES ||
-		    one > SIZE_MAX / (narenas + 1))
-			continue;
-		/* One arena more than needed, then trim to the alignment. */
-		size_t total = (size_t)narenas << lg;
-		char *raw = os_reserve(total + one);
-		if (raw == NULL)
-			continue;
-		uintptr_t base = ALIGN_UP((uintptr_t)raw, (uintptr_t)one);
-		if (base != (uintptr_t)raw)
-			os_unmap(raw, base - (uintptr_t)raw);
-		os_unmap((void *)(base + total), (uintptr_t)raw + one - base);
-		arena_base = base;
-		arena_lg = lg;
-		atomic_store_explicit(&arena_span, total, memory_order_release);
-		return true;
-	}
+	if (want < ARENA_MIN_BYTES)
+		want = ARENA_MIN_BYTES;
+	unsigned top = 63 - (unsigned)__builtin_clzl(want), want_n = narenas;
+	for (unsigned lg = top; ((size_t)1 << lg) >= HEAP_MIN_RESERVE; lg--)
+		if (arena_try_reserve(want_n, lg))
+			return true;
+	for (unsigned lg = top; ((size_t)1 << lg) >= ARENA_MIN_BYTES; lg--)
+		for (unsigned n = want_n / 2; n >= 1; n /= 2)
+			if (arena_try_reserve(n, lg))
+				return true;
+	narenas = want_n;
 	return false;
 }
 
-/* Arena i, made on demand; NULL only if the reservation failed. */
+/* Arena i, made on demand; NULL when no address space can be had for the
+ * arenas: the caller fails its allocation (ENOMEM), and a later call tries
+ * again. */
 static struct heap *arena_get(unsigned i)
 {
 	struct heap *h = atomic_load_explicit(&arenas[i], memory_order_acquire);
@@ -227,14 +255,14 @@ static struct heap *arena_get(unsigned i)
 	os_signals_block();
 	lock_acquire(&process_heap_lock);
 	h = atomic_load_explicit(&arenas[i], memory_order_relaxed);
-	if (h == NULL && i == 0) {
+	bool reserved = atomic_load_explicit(&arena_span,
+	    memory_order_relaxed) != 0;
+	if (h == NULL && !reserved) {
 		conf_init();
 		narenas = arena_count_default();
-		if (!arena_reserve())
-			report_fatal("cannot reserve address space for the "
-			    "process heap (reserve:%zu)", opts.reserve);
+		reserved = arena_reserve();
 	}
-	if (h == NULL) {
+	if (h == NULL && reserved && i < narenas) {
 		void *base = (void *)(arena_base + ((uintptr_t)i << arena_lg));
 		h = heap_format(base, (size_t)1 << arena_lg, HEAP_F_OSMEM, true);
 		registry_add(h);
@@ -253,7 +281,8 @@ struct heap *heap_process(void)
 {
 	struct heap *h = arena_get(0);
 	/* Outside the lock: these may allocate, which now works. */
-	registry_process_ready();
+	if (h != NULL)
+		registry_process_ready();
 	return h;
 }
 
@@ -265,7 +294,8 @@ struct heap *heap_arena(void)
 {
 	if (likely(tarena != NULL))
 		return tarena;
-	heap_process();
+	if (heap_process() == NULL)
+		return NULL;
 	tarena = arena_get(0);
 	return tarena;
 }
@@ -292,14 +322,17 @@ static void arena_move(unsigned i)
 
 unsigned heap_arena_index(void)
 {
-	return (unsigned)(((uintptr_t)heap_arena() - arena_base) >> arena_lg);
+	struct heap *h = heap_arena();
+	return h == NULL ? 0 : (unsigned)(((uintptr_t)h - arena_base) >>
+	    arena_lg);
 }
 
 int heap_arena_set(unsigned i)
 {
 	if (i >= heap_narenas())
 		return EINVAL;
-	heap_arena();
+	if (heap_arena() == NULL)
+		return ENOMEM;
 	arena_move(i);
 	return 0;
 }
@@ -651,8 +684,10 @@ static void stats_add(struct stats_snapshot *a, const struct stats_snapshot *b)
 void heap_stats_read_default(struct stats_snapshot *s)
 {
 	struct heap *h = atomic_load(&default_heap);
-	if (h == NULL)
-		h = heap_process();
+	if (h == NULL && (h = heap_process()) == NULL) {
+		memset(s, 0, sizeof(*s));   /* no address space: nothing yet */
+		return;
+	}
 	heap_stats_read(h, s);   /* arena 0's epoch stands for them all */
 	if (!heap_is_process(h))
 		return;

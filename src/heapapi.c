@@ -504,7 +504,9 @@ PH_EXPORT int ph_heap_stats(ph_heap_t *hp, struct ph_heap_stats *out)
 PH_EXPORT ph_heap_t *ph_heap_default(void)
 {
 	struct heap *h = atomic_load(&default_heap);
-	return (ph_heap_t *)(h ? h : heap_process());
+	if (h == NULL && (h = heap_process()) == NULL)
+		errno = ENOMEM;   /* no address space for the process heap */
+	return (ph_heap_t *)h;
 }
 
 PH_EXPORT ph_heap_t *ph_heap_of(const void *p)

@@ -29,7 +29,8 @@ static void *alloc_checked(size_t size, size_t align, bool zero)
 		return NULL;
 	}
 	struct heap *h = heap_for_malloc();
-	void *p = heap_malloc_aligned(h, size, align, zero || opts.zero);
+	void *p = likely(h != NULL) ? heap_malloc_aligned(h, size, align,
+	    zero || opts.zero) : NULL;
 	if (unlikely(p == NULL))
 		errno = ENOMEM;
 	return p;
@@ -41,6 +42,10 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 	if (size > SMALL_MAX)
 		return alloc_checked(size, 0, false);
 	struct heap *h = heap_for_malloc();
+	if (unlikely(h == NULL)) {
+		errno = ENOMEM;   /* no address space for the process heap */
+		return NULL;
+	}
 	void *p = opts.zero ? NULL : tcache_alloc(h, size2class(size));
 	if (p == NULL)
 		p = heap_malloc(h, size, opts.zero);

@@ -735,7 +735,9 @@ static void heap_summary(struct heap *h, bool all, struct qout *o)
 PH_EXPORT void *P(mallocalign)(size_t size, size_t align, long offset,
                                size_t span)
 {
-	return heap_mallocalign(qm_default(), size, align, offset, span);
+	struct heap *h = qm_default();
+	return h != NULL ? heap_mallocalign(h, size, align, offset, span) :
+	    fail_ptr(ENOMEM);
 }
 
 PH_EXPORT void *P(mallocz)(size_t size, int clr)
@@ -757,7 +759,8 @@ PH_EXPORT size_t P(msize)(void *p)
 
 PH_EXPORT void *P(smalloc)(size_t size)
 {
-	return heap_smalloc(qm_default(), size, -1);
+	struct heap *h = qm_default();
+	return h != NULL ? heap_smalloc(h, size, -1) : fail_ptr(ENOMEM);
 }
 
 PH_EXPORT void P(setmalloctag)(void *p, uintptr_t tag)
@@ -784,6 +787,8 @@ PH_EXPORT void P(mallocsummary)(void)
 {
 	struct qout o = { .cb = NULL };
 	struct heap *h = heap_for_malloc();
+	if (h == NULL)
+		return;   /* no address space: no heap to summarise */
 	if (heap_is_process(h))
 		heap_summary(heap_process(), true, &o);
 	else
@@ -797,7 +802,7 @@ PH_EXPORT void P(malloctagreport)(void (*write_cb)(void *, const char *),
 {
 	struct qout o = { .cb = write_cb, .opaque = cbopaque };
 	struct heap *h = heap_for_malloc();
-	if (!heap_is_process(h)) {
+	if (h != NULL && !heap_is_process(h)) {
 		heap_tag_report(h, &o);
 		return;
 	}

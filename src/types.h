@@ -97,6 +97,7 @@ static const bool config_valgrind = false;
                                * 3: cache bins as top/lo/hi with a guard */
 #define HEAP_MIN_SIZE   ((size_t)64 * 1024) /* smallest range we format */
 #define HEAP_MIN_RESERVE ((size_t)64 << 20) /* smallest process heap */
+#define ARENA_MIN_BYTES ((size_t)4 << 20)   /* ... where address space is short */
 #define NROOTS          16
 #define ARENAS_MAX      64      /* process-mode arenas, at most */
 #define ARENAS_PER_CPU  4       /* default arenas per CPU, as jemalloc */

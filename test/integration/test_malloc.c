@@ -8,6 +8,9 @@
  * that programs rely on but no standard fixes (malloc(0) and realloc(p, 0)
  * in particular).
  */
+#include <fcntl.h>
+#include <sys/resource.h>
+
 #include "testutil.h"
 
 /* ---- malloc and free --------------------------------------------------- */
@@ -438,8 +441,168 @@ START_TEST(realloc_overflow_keeps_the_block)
 }
 END_TEST
 
-int main(void)
+/* ---- address space that runs out ---------------------------------------------
+ * [C] malloc returns NULL with ENOMEM when memory cannot be had, and works
+ * again when it can: never an abort.  Each scenario runs in a fresh exec'd
+ * process (the process heap is made at the first allocation, which must
+ * happen under the limit), uses no Check and no stdio while memory is
+ * short, and exits with the number of the check that failed.
+ */
+#define SCENARIO_RLIMIT  "--rlimit-as"
+#define SCENARIO_FULL    "--full-address-space"
+#define AS_LIMIT         ((size_t)200 << 20)   /* glibc's tst-malloc-thread-fail */
+#define SCENARIO_SKIP    77
+
+/* Bytes of address space mapped now (VmSize). */
+static size_t vm_size(void)
 {
+	char buf[256];
+	int fd = open("/proc/self/statm", O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return SIZE_MAX;
+	buf[n] = '\0';
+	return (size_t)strtoull(buf, NULL, 10) * os_page();
+}
+
+static int set_as_limit(size_t bytes)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_AS, &rl) != 0)
+		return -1;
+	rl.rlim_cur = bytes;
+	return setrlimit(RLIMIT_AS, &rl);
+}
+
+/* Allocates blocks of `size` until malloc says no, chained through their
+ * first word; the bytes had, or 0 if the refusal was not ENOMEM. */
+static size_t fill_until_enomem(size_t size, void **chain)
+{
+	size_t got = 0;
+	*chain = NULL;
+	for (;;) {
+		errno = 0;
+		void **b = P_(malloc)(size);
+		if (b == NULL)
+			return errno == ENOMEM ? got : 0;
+		memset(b, 0x5a, size < 4096 ? size : 4096);
+		*b = *chain;
+		*chain = b;
+		got += size;
+	}
+}
+
+static void free_chain(void *chain)
+{
+	while (chain != NULL) {
+		void *next = *(void **)chain;
+		P_(free)(chain);
+		chain = next;
+	}
+}
+
+/* Under RLIMIT_AS of 200 MiB: most of it can be had in small blocks and
+ * in large ones, each run ends in ENOMEM, and freeing gives it back. */
+static int scenario_rlimit(void)
+{
+	if (vm_size() > AS_LIMIT / 2)
+		return SCENARIO_SKIP;   /* a sanitizer's shadow, valgrind */
+	if (set_as_limit(AS_LIMIT) != 0)
+		return 1;
+	void *chain;
+	size_t small = fill_until_enomem(1000, &chain);
+	if (small < AS_LIMIT / 2)
+		return 2;
+	free_chain(chain);
+	size_t large = fill_until_enomem(1 << 20, &chain);
+	if (large < AS_LIMIT / 2)
+		return 3;
+	free_chain(chain);
+	size_t again = fill_until_enomem(1000, &chain);
+	if (again < small / 10 * 9)
+		return 4;
+	free_chain(chain);
+	void *p = P_(calloc)(1, 100);
+	if (p == NULL)
+		return 5;
+	P_(free)(p);
+	return 0;
+}
+
+/* No address space at all at the first malloc (musl's malloc-oom): NULL
+ * and ENOMEM from every entry point, no abort; once address space is
+ * there again, malloc works. */
+static int scenario_full(void)
+{
+	size_t now = vm_size();
+	if (now > AS_LIMIT / 2)
+		return SCENARIO_SKIP;
+	if (set_as_limit(now + os_page()) != 0)
+		return 1;
+	errno = 0;
+	if (P_(malloc)(100) != NULL || errno != ENOMEM)
+		return 2;
+	errno = 0;
+	if (P_(calloc)(10, 10) != NULL || errno != ENOMEM)
+		return 3;
+	errno = 0;
+	if (P_(realloc)(NULL, 5000) != NULL || errno != ENOMEM)
+		return 4;
+	void *q = NULL;
+	if (P_(posix_memalign)(&q, 64, 64) != ENOMEM || q != NULL)
+		return 5;
+	errno = 0;
+	if (P_(malloc)(5 << 20) != NULL || errno != ENOMEM)
+		return 6;
+	if (set_as_limit(now + AS_LIMIT) != 0)
+		return 7;
+	char *p = P_(malloc)(100);
+	if (p == NULL)
+		return 8;
+	memset(p, 1, 100);
+	P_(free)(p);
+	return 0;
+}
+
+static void run_scenario(const char *arg)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		execl("/proc/self/exe", "test_malloc", arg, (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st), "%s: killed by signal %d (an abort?)",
+	    arg, WIFSIGNALED(st) ? WTERMSIG(st) : -1);
+	if (WEXITSTATUS(st) == SCENARIO_SKIP)
+		return;   /* this build maps too much to set a limit */
+	ck_assert_msg(WEXITSTATUS(st) == 0, "%s: failed at check %d", arg,
+	    WEXITSTATUS(st));
+}
+
+START_TEST(malloc_under_rlimit_as_returns_enomem_and_recovers)
+{
+	run_scenario(SCENARIO_RLIMIT);
+}
+END_TEST
+
+START_TEST(malloc_with_no_address_space_returns_enomem_then_works)
+{
+	run_scenario(SCENARIO_FULL);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], SCENARIO_RLIMIT) == 0)
+		return scenario_rlimit();
+	if (argc == 2 && strcmp(argv[1], SCENARIO_FULL) == 0)
+		return scenario_full();
 	Suite *s = suite_create("malloc");
 
 	TCase *tc = tcase_create("malloc");
@@ -471,6 +634,12 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, overflowing_sizes_give_enomem);
 	tcase_add_test(tc, realloc_overflow_keeps_the_block);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("address space");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, malloc_under_rlimit_as_returns_enomem_and_recovers);
+	tcase_add_test(tc, malloc_with_no_address_space_returns_enomem_then_works);
 	suite_add_tcase(s, tc);
 
 	return run_suite(s);
