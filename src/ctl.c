@@ -12,6 +12,7 @@
  * node, EINVAL wrong sizes or values, EFAULT bad arguments.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,19 @@ static int ctl_read(void *oldp, size_t *oldlenp, const void *v, size_t len)
 static struct lock snap_lock;
 static struct stats_snapshot snap;
 static uint64_t snap_epoch;     /* 0: never taken */
+
+/* A thread of the parent may have held snap_lock at a fork: in the child
+ * it is nobody's, and the snapshot is taken again (registry.c: fork). */
+static void snap_fork_child(void)
+{
+	lock_reset(&snap_lock);
+	snap_epoch = 0;
+}
+
+static void __attribute__((constructor)) snap_fork_handler(void)
+{
+	pthread_atfork(NULL, NULL, snap_fork_child);
+}
 
 static struct heap *ctl_heap(void)
 {

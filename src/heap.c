@@ -170,6 +170,7 @@ _Atomic uintptr_t arena_span;           /* narenas << arena_lg, once set */
 static unsigned narenas;                /* set with arena 0, then fixed */
 static _Atomic unsigned arena_moves;    /* threads moved so far */
 static struct lock process_heap_lock;   /* serialises making arenas */
+static bool arenas_zeroed = true;       /* unmade arenas read as zero */
 __thread struct heap *tarena __attribute__((tls_model("initial-exec")));
 /* This thread's recent waits for tarena's lock (arena_waits_note). */
 static __thread uint32_t tarena_waits __attribute__((tls_model("initial-exec")));
@@ -264,7 +265,8 @@ static struct heap *arena_get(unsigned i)
 	}
 	if (h == NULL && reserved && i < narenas) {
 		void *base = (void *)(arena_base + ((uintptr_t)i << arena_lg));
-		h = heap_format(base, (size_t)1 << arena_lg, HEAP_F_OSMEM, true);
+		h = heap_format(base, (size_t)1 << arena_lg, HEAP_F_OSMEM,
+		    arenas_zeroed);
 		registry_add(h);
 		if (i == 0) {
 			struct heap *none = NULL;
@@ -376,17 +378,16 @@ struct heap *heap_arena_if_any(unsigned i)
 	    memory_order_acquire) : NULL;
 }
 
-void heap_process_lock_for_fork(bool take)
+/* In a fork's child: a thread of the parent may have been making an arena
+ * (registry.c explains why nothing is locked before fork).  Its arenas[i]
+ * is not published, so the child makes it again, but on memory that the
+ * cut-short format may have written: not zeroed any more. */
+void heap_process_fork_child(void)
 {
-	if (take)
-		lock_acquire(&process_heap_lock);
-	else
-		lock_release(&process_heap_lock);
-}
-
-void heap_process_unlock_in_child(void)
-{
-	lock_reset(&process_heap_lock);
+	if (lock_held(&process_heap_lock)) {
+		lock_reset(&process_heap_lock);
+		arenas_zeroed = false;
+	}
 }
 
 struct heap *heap_process_if_any(void)

@@ -96,6 +96,13 @@ bool lock_acquire_slow(struct lock *l);
 void lock_release_slow(struct lock *l);
 /* Forgets every holder (after fork, in the child, which has one thread). */
 void lock_reset(struct lock *l);
+/* Is a futex lock held by anyone?  (In a fork's child: by a thread of the
+ * parent, which the child does not have.) */
+static inline bool lock_held(struct lock *l)
+{
+	return !l->robust && atomic_load_explicit(&l->word,
+	    memory_order_acquire) != 0;
+}
 
 static inline bool lock_acquire(struct lock *l)
 {
@@ -345,9 +352,9 @@ static inline struct heap *arena_of(const void *p)
 	    memory_order_acquire);
 }
 struct heap *heap_process_if_any(void);  /* NULL before the first malloc */
-/* The lock that guards making the process heap, for the fork handlers. */
-void         heap_process_lock_for_fork(bool take);
-void         heap_process_unlock_in_child(void);
+/* In a fork's child: clears the lock that guards making arenas, if a
+ * thread of the parent held it (registry.c: fork). */
+void         heap_process_fork_child(void);
 size_t       heap_capacity_pages(size_t npages);
 void         heap_reset(struct heap *h);
 void         heap_vg_forget(struct heap *h);   /* valgrind.h */

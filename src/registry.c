@@ -184,57 +184,40 @@ void registry_foreach(void (*fn)(struct heap *h))
 }
 
 /* ---- fork ------------------------------------------------------------------
- * Before fork, take the lock of every heap whose memory the child gets a
- * private copy of, so the copy is consistent; the child then owns that copy
- * and simply clears the lock (its thread has a new TID).  A shared heap is
- * the same memory in both processes: the parent keeps working on it and the
- * child must not touch its lock, so shared heaps are left alone.
+ * Nothing is locked before fork.  glibc's fork takes its stdio list lock
+ * after the at-fork prepare handlers, and a thread inside stdio (getline,
+ * fflush(NULL)) holds stdio locks while it calls malloc: a prepare handler
+ * that took the heap locks crossed the two orders and hung the process
+ * (glibc's tst-malloc-fork-deadlock).  Instead the child, which has one
+ * thread, treats a lock that another thread of the parent held at the fork
+ * as the lock of a thread that died inside its work: it clears the lock and
+ * repairs what it protects, exactly as the next locker does when a process
+ * dies holding a shared heap's lock (heap.c:heap_repair, the crash rule in
+ * types.h).  The parent pays nothing; the child pays a repair only for a
+ * heap whose lock was held.  A shared heap is the same memory in both
+ * processes: the parent's threads go on with it, and the child leaves its
+ * lock alone.
  */
-static void fork_lock_one(struct heap *h)
+static void fork_child_one(struct heap *h)
 {
-	if (!(h->flags & HEAP_F_SHARED))
-		heap_lock(h);
-}
-
-static void fork_unlock_one(struct heap *h)
-{
-	if (!(h->flags & HEAP_F_SHARED))
-		heap_unlock(h);
-}
-
-static void fork_reset_one(struct heap *h)
-{
-	if (!(h->flags & HEAP_F_SHARED)) {
+	if (h->flags & HEAP_F_SHARED)
+		return;
+	if (lock_held(&h->lock)) {
 		lock_reset(&h->lock);
-		os_signals_restore();   /* heap_lock in fork_lock_one blocked */
+		heap_lock(h);
+		heap_repair(h);
+		heap_unlock(h);
 	}
-}
-
-/* The process-wide locks go first and come back last; signals stay blocked
- * from prepare to parent/child so that no handler runs with them held. */
-static void fork_prepare(void)
-{
-	os_signals_block();
-	heap_process_lock_for_fork(true);
-	lock_acquire(&registry_lock);
-	registry_foreach(fork_lock_one);
-}
-
-static void fork_parent(void)
-{
-	registry_foreach(fork_unlock_one);
-	lock_release(&registry_lock);
-	heap_process_lock_for_fork(false);
-	os_signals_restore();
 }
 
 static void fork_child(void)
 {
 	os_tid_forget();
-	registry_foreach(fork_reset_one);
+	/* A registry update cut short leaves at worst a slot not yet
+	 * published: the heap it was adding is the parent thread's. */
 	lock_reset(&registry_lock);
-	heap_process_unlock_in_child();
-	os_signals_restore();
+	heap_process_fork_child();
+	registry_foreach(fork_child_one);
 	registry_foreach(tcache_fork_child);
 }
 
@@ -243,12 +226,12 @@ static void stats_at_exit(void)
 	P(malloc_stats_print)(NULL, NULL, NULL);
 }
 
-/* The fork handlers are in place before main, while the process has one
- * thread: a fork can never find a lock of ours held without them.
- * (pthread_atfork may allocate: that simply makes the process heap.) */
+/* The fork handler is in place before main, while the process has one
+ * thread.  (pthread_atfork may allocate: that simply makes the process
+ * heap.) */
 static void __attribute__((constructor)) registry_fork_handlers(void)
 {
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	pthread_atfork(NULL, NULL, fork_child);
 }
 
 void registry_process_ready(void)

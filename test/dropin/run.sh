@@ -2,9 +2,10 @@
 # test/dropin/run.sh -- real programs from Debian's packages run under
 # LD_PRELOAD of the drop-in build (empty prefix), with allocation-heavy
 # work; each output must equal the run without it.
-#   run.sh PATH-TO-libphdropin.so
+#   run.sh PATH-TO-libphdropin.so [PATH-TO-fork_stdio]
 set -u
 so=${1:-.libs/libphdropin.so}
+fork_stdio=${2:-}
 [ -f "$so" ] || { echo "no $so"; exit 1; }
 so=$(cd "$(dirname "$so")" && pwd)/$(basename "$so")
 work=$(mktemp -d)
@@ -73,5 +74,19 @@ check "sqlite3 200,000 rows with an index" sqlite3 :memory: "
 	INSERT INTO t SELECT (i * 7919) % 100003, printf('row %d %s', i, hex(randomblob(0)) || substr('xxxxxxxxxxxxxxxxxxxx', 1, i % 20)) FROM n;
 	CREATE INDEX ta ON t(a);
 	SELECT count(*), sum(length(b)), max(a) FROM t WHERE a BETWEEN 1000 AND 90000;"
+# fork while threads are inside stdio and malloc (glibc's
+# tst-malloc-fork-deadlock): the run must end.  The timeout only catches a
+# hang, generously: 300 forks take about a second.
+if [ -n "$fork_stdio" ]; then
+	if LD_PRELOAD=$so timeout 600 "$fork_stdio" 300 >"$work/fork" 2>&1; then
+		echo "PASS: $(cat "$work/fork")"
+		pass=$((pass + 1))
+	else
+		rc=$?
+		[ $rc -eq 124 ] && echo "FAIL: fork with threads in stdio hung" ||
+			echo "FAIL: fork with threads in stdio: exit $rc: $(cat "$work/fork")"
+		fail=$((fail + 1))
+	fi
+fi
 echo "dropin: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ] && [ "$pass" -ge 5 ]

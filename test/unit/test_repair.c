@@ -3,6 +3,7 @@
  * heap_repair makes the heap whole again; and a waiter whose wakeup a death
  * lost still gets the lock. */
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -218,6 +219,75 @@ START_TEST(waiter_of_a_lost_wakeup_gets_the_lock)
 }
 END_TEST
 
+/* ---- fork while another thread is inside a locked section -------------------
+ * Nothing is locked before fork (registry.c): the child finds the private
+ * heap's lock held by a thread it does not have, with the update half
+ * done, and must clear the lock and repair the heap.  Before, the prepare
+ * handler waited for the lock, and this test hung. */
+struct holder {
+	int go[2], done[2];   /* pipes: "locked and damaged", "let go" */
+};
+
+static void *hold_lock_mid_update(void *arg)
+{
+	struct holder *w = arg;
+	char c = 'x';
+	heap_lock(h);
+	damage_split_half_done();
+	if (write(w->go[1], &c, 1) != 1 || read(w->done[0], &c, 1) != 1)
+		abort();
+	heap_repair(h);   /* its update, finished */
+	heap_unlock(h);
+	return NULL;
+}
+
+START_TEST(fork_while_another_thread_holds_a_private_heaps_lock)
+{
+	h = unit_heap(16 * MIB, 0);
+	ck_assert(!h->lock.robust);
+	ck_assert_int_eq(registry_add(h), 0);   /* the fork handler's list */
+	make_three_large();
+	struct holder w;
+	ck_assert_int_eq(pipe(w.go), 0);
+	ck_assert_int_eq(pipe(w.done), 0);
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, hold_lock_mid_update, &w), 0);
+	char c;
+	ck_assert_int_eq(read(w.go[0], &c, 1), 1);
+	ck_assert(lock_held(&h->lock));
+	uint64_t repairs = h->stats.nrepairs;
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* No Check here: exit with the number of the failed step. */
+		char why[256];
+		if (lock_held(&h->lock))
+			_exit(1);
+		if (h->stats.nrepairs != repairs + 1)
+			_exit(2);
+		if (heap_validate(h, why, sizeof(why)) != 0)
+			_exit(3);
+		void *p[100];
+		for (int i = 0; i < 100; i++)
+			if ((p[i] = heap_malloc(h, 1 + i * 197, false)) == NULL)
+				_exit(4);
+		for (int i = 0; i < 100; i++)
+			heap_free(h, p[i]);
+		_exit(heap_validate(h, why, sizeof(why)) != 0 ? 5 : 0);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "the child failed at step %d (status %#x)",
+	    WIFEXITED(st) ? WEXITSTATUS(st) : -1, st);
+	ck_assert_int_eq(write(w.done[1], "x", 1), 1);
+	pthread_join(t, NULL);
+	unit_validate(h);
+	registry_remove(h);
+	unit_heap_free(h);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("repair");
@@ -232,5 +302,9 @@ int main(void)
 	tcase_add_test(tc, bad_cache_list_is_cut);
 	tcase_add_test(tc, waiter_of_a_lost_wakeup_gets_the_lock);
 	suite_add_tcase(s, tc);
+	TCase *tf = tcase_create("fork");
+	tcase_set_timeout(tf, 30);
+	tcase_add_test(tf, fork_while_another_thread_holds_a_private_heaps_lock);
+	suite_add_tcase(s, tf);
 	return unit_run(s);
 }
