@@ -126,10 +126,45 @@ BOOL_LEAF(c_config_stats, config_stats)
 BOOL_LEAF(c_config_fill, config_fill)
 BOOL_LEAF(c_config_tcache, config_tcache)
 BOOL_LEAF(c_opt_abort_conf, opts.abort_conf)
-BOOL_LEAF(c_opt_junk, opts.junk)
-BOOL_LEAF(c_opt_zero, opts.zero)
 BOOL_LEAF(c_opt_tcache, opts.tcache)
 BOOL_LEAF(c_opt_stats_print, opts.stats_print)
+
+/* [jemalloc] opt.junk is a string ("true", "false", "alloc", "free") and
+ * opt.junk and opt.zero exist only where config.fill is true. */
+static int c_opt_junk(const size_t *mib, void *oldp, size_t *oldlenp,
+                      void *newp, size_t newlen)
+{
+	if (!config_fill)
+		return ENOENT;
+	READONLY();
+	READ(const char *, opts.junk ? "true" : "false");
+}
+
+static int c_opt_zero(const size_t *mib, void *oldp, size_t *oldlenp,
+                      void *newp, size_t newlen)
+{
+	if (!config_fill)
+		return ENOENT;
+	READONLY();
+	READ(bool, opts.zero);
+}
+
+/* [jemalloc] opt.narenas: the arenas the process heap has (PHMALLOC_CONF's
+ * narenas, else 4 per CPU; fewer where address space is short). */
+static int c_opt_narenas(const size_t *mib, void *oldp, size_t *oldlenp,
+                         void *newp, size_t newlen)
+{
+	READONLY();
+	READ(unsigned, heap_narenas());
+}
+
+/* [jemalloc] opt.percpu_arena: threads are not bound to arenas by CPU. */
+static int c_opt_percpu_arena(const size_t *mib, void *oldp,
+                              size_t *oldlenp, void *newp, size_t newlen)
+{
+	READONLY();
+	READ(const char *, "disabled");
+}
 
 static int c_config_prefix(const size_t *mib, void *oldp, size_t *oldlenp,
                            void *newp, size_t newlen)
@@ -178,6 +213,27 @@ static int c_arenas_nbins(const size_t *mib, void *oldp, size_t *oldlenp,
 {
 	READONLY();
 	READ(unsigned, (unsigned)NBINS);
+}
+
+/* [jemalloc] large size classes: every whole number of pages above the
+ * largest small class, up to the largest block (size_usable rounds a
+ * large request up to pages).  lextent i is LEXTENT_FIRST + i pages. */
+#define LEXTENT_FIRST  ((SMALL_MAX >> LG_PAGE) + 1)
+#define NLEXTENTS      ((size_t)(HEAP_ALLOC_MAX >> LG_PAGE) - LEXTENT_FIRST + 1)
+
+static int c_arenas_nlextents(const size_t *mib, void *oldp,
+                              size_t *oldlenp, void *newp, size_t newlen)
+{
+	READONLY();
+	READ(unsigned, (unsigned)NLEXTENTS);
+}
+
+/* mib[2] is the index of arenas.lextent.<i>.size */
+static int c_lextent_size(const size_t *mib, void *oldp, size_t *oldlenp,
+                          void *newp, size_t newlen)
+{
+	READONLY();
+	READ(size_t, (size_t)(LEXTENT_FIRST + mib[2]) << LG_PAGE);
 }
 
 /* mib[2] is the bin index of arenas.bin.<i>.* */
@@ -307,17 +363,25 @@ static const struct ctl_node opt_kids[] = {
 	LEAF("zero", c_opt_zero), LEAF("tcache", c_opt_tcache),
 	LEAF("stats_print", c_opt_stats_print),
 	LEAF("decay_ms", c_opt_decay_ms), LEAF("dirty_decay_ms", c_opt_decay_ms),
-	LEAF("reserve", c_opt_reserve),
+	LEAF("reserve", c_opt_reserve), LEAF("narenas", c_opt_narenas),
+	LEAF("percpu_arena", c_opt_percpu_arena),
 };
 static const struct ctl_node bin_kids[] = {
 	LEAF("size", c_bin_size), LEAF("nregs", c_bin_nregs),
 	LEAF("slab_size", c_bin_slab_size),
 };
 static const struct ctl_node bin_index[] = { INDEXED(NBINS, bin_kids) };
+static const struct ctl_node lextent_kids[] = {
+	LEAF("size", c_lextent_size),
+};
+static const struct ctl_node lextent_index[] = {
+	INDEXED(NLEXTENTS, lextent_kids)
+};
 static const struct ctl_node arenas_kids[] = {
 	LEAF("narenas", c_arenas_narenas), LEAF("nbins", c_arenas_nbins),
 	LEAF("page", c_arenas_page), LEAF("quantum", c_arenas_quantum),
-	NODE("bin", bin_index),
+	NODE("bin", bin_index), LEAF("nlextents", c_arenas_nlextents),
+	NODE("lextent", lextent_index),
 };
 static const struct ctl_node arena_i_kids[] = {
 	LEAF("purge", c_arena_purge),
@@ -458,8 +522,10 @@ PH_EXPORT int P(mallctlnametomib)(const char *name, size_t *mibp,
 	int err = ctl_lookup(name, mib, &miblen, &n);
 	if (err)
 		return err;
+	/* [jemalloc] a *miblenp shorter than the name translates that many
+	 * components (a partial MIB, completed by the caller). */
 	if (miblen > *miblenp)
-		return ENOENT;
+		miblen = *miblenp;
 	memcpy(mibp, mib, miblen * sizeof(size_t));
 	*miblenp = miblen;
 	return 0;

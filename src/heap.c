@@ -366,6 +366,18 @@ bool heap_is_thread_malloc(const struct heap *h)
 	return h != NULL && h == tarena;
 }
 
+struct heap *heap_arena_nth(unsigned i)
+{
+	struct heap *d = atomic_load_explicit(&default_heap,
+	    memory_order_acquire);
+	if (d != NULL && d != atomic_load_explicit(&arenas[0],
+	    memory_order_relaxed))
+		return i == 0 ? d : NULL;   /* a private heap is arena 0 */
+	if (heap_process() == NULL || i >= narenas)
+		return NULL;
+	return arena_get(i);
+}
+
 unsigned heap_narenas(void)
 {
 	heap_process();

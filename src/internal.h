@@ -334,6 +334,9 @@ struct heap *heap_for_malloc(void);
 /* Is h what heap_for_malloc() gives this thread?  Makes nothing. */
 bool         heap_is_thread_malloc(const struct heap *h);
 unsigned     heap_narenas(void);
+/* Arena i of what malloc uses (made on demand), NULL if there is none:
+ * mallocx's MALLOCX_ARENA.  A configured private heap is arena 0. */
+struct heap *heap_arena_nth(unsigned i);
 struct heap *heap_arena_if_any(unsigned i);   /* NULL if not made (yet) */
 bool         heap_is_process(const struct heap *h);   /* any arena */
 /* The arenas' reservation (heap.c): arena i at arena_base + (i << arena_lg)

@@ -16,6 +16,7 @@
 #define FLAG_LG_ALIGN_MASK 0x3f
 #define FLAG_ZERO          0x40
 #define FLAG_TCACHE_NONE   0x100   /* MALLOCX_TCACHE(-1) */
+#define FLAG_ARENA_SHIFT   20      /* MALLOCX_ARENA(a): a + 1 from here up */
 
 static inline bool is_pow2(size_t x)
 {
@@ -215,9 +216,26 @@ static inline size_t flag_align(int flags)
 	return lg ? (size_t)1 << lg : 0;
 }
 
+/* [jemalloc] MALLOCX_ARENA(a): from arena a, under its lock (no cache);
+ * NULL when there is no arena a.  errno is left alone on success. */
+static void *mallocx_arena(size_t size, size_t align, bool zero, unsigned a)
+{
+	struct heap *h = heap_arena_nth(a);
+	void *p = h != NULL && size <= HEAP_ALLOC_MAX &&
+	    align <= HEAP_ALLOC_MAX ? heap_malloc_aligned(h, size, align,
+	    zero || opts.zero) : NULL;
+	if (p == NULL)
+		errno = ENOMEM;
+	return p;
+}
+
 PH_EXPORT void *P(mallocx)(size_t size, int flags)
 {
 	size_t align = flag_align(flags);
+	unsigned arena = (unsigned)flags >> FLAG_ARENA_SHIFT;
+	if (unlikely(arena != 0))
+		return mallocx_arena(size, align, (flags & FLAG_ZERO) != 0,
+		    arena - 1);
 	if (!(flags & FLAG_TCACHE_NONE) && align <= QUANTUM &&
 	    size <= SMALL_MAX) {
 		void *p = P(malloc)(size);

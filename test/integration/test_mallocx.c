@@ -273,6 +273,37 @@ END_TEST
 
 /* [jemalloc] MALLOCX_TCACHE_NONE bypasses the thread cache; blocks from
  * either path are freed by the other, and contents are kept. */
+/* [jemalloc] MALLOCX_ARENA(a) allocates from arena a (each arena is a
+ * heap of its own here); an arena that does not exist gives NULL; a
+ * success leaves errno alone. */
+START_TEST(mallocx_arena_picks_the_arena)
+{
+	unsigned n = 0;
+	size_t len = sizeof(n);
+	ck_assert_int_eq(P_(mallctl)("arenas.narenas", &n, &len, NULL, 0), 0);
+	ph_heap_t *seen[64] = { 0 };
+	for (unsigned a = 0; a < n && a < 64; a++) {
+		errno = 0;
+		void *p = P_(mallocx)(100 + a, MALLOCX_ARENA(a));
+		void *q = P_(mallocx)(40000, MALLOCX_ARENA(a) | MALLOCX_ZERO);
+		ck_assert_ptr_nonnull(p);
+		ck_assert_ptr_nonnull(q);
+		ck_assert_int_eq(errno, 0);
+		assert_zero(q, 40000);
+		seen[a] = ph_heap_of(p);
+		ck_assert_ptr_eq(ph_heap_of(q), seen[a]);
+		for (unsigned b = 0; b < a; b++)
+			ck_assert_ptr_ne(seen[b], seen[a]);
+		P_(dallocx)(p, 0);
+		P_(free)(q);
+		ck_assert_int_eq(ph_heap_check(seen[a]), 0);
+	}
+	errno = 0;
+	ck_assert_ptr_null(P_(mallocx)(100, MALLOCX_ARENA(n)));
+	ck_assert_ptr_null(P_(mallocx)(100, MALLOCX_ARENA(1000)));
+}
+END_TEST
+
 START_TEST(tcache_none_mixes_with_cached_calls)
 {
 	enum { N = 2000 };
@@ -456,6 +487,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, sdallocx_with_the_right_size);
 	tcase_add_test(tc, tcache_none_mixes_with_cached_calls);
+	tcase_add_test(tc, mallocx_arena_picks_the_arena);
 	tcase_add_test(tc, allocx_overflow);
 	suite_add_tcase(s, tc);
 

@@ -116,9 +116,89 @@ START_TEST(mib_round_trip)
 	ck_assert_uint_eq(miblen, 2);
 	ck_assert_int_eq(P(mallctlbymib)(mib, miblen, &sz, &len, NULL, 0),
 	    ENOENT);
+	/* [jemalloc] A short *miblenp gives a partial MIB of the name, which
+	 * the caller completes (jemalloc's integration tests do this). */
+	size_t full[6], fulllen = 6;
+	ck_assert_int_eq(P(mallctlnametomib)("arenas.bin.3.size", full,
+	    &fulllen), 0);
 	miblen = 2;
+	mib[2] = mib[3] = 99;
 	ck_assert_int_eq(P(mallctlnametomib)("arenas.bin.3.size", mib,
+	    &miblen), 0);
+	ck_assert_uint_eq(miblen, 2);
+	ck_assert_uint_eq(mib[0], full[0]);
+	ck_assert_uint_eq(mib[1], full[1]);
+	ck_assert_uint_eq(mib[2], 99);   /* nothing past *miblenp written */
+	mib[2] = 8;
+	mib[3] = full[3];
+	ck_assert_int_eq(P(mallctlbymib)(mib, 4, &sz, &len, NULL, 0), 0);
+	ck_assert_uint_eq(sz, 160);
+	/* The whole name is still checked. */
+	miblen = 2;
+	ck_assert_int_eq(P(mallctlnametomib)("arenas.bin.99.size", mib,
 	    &miblen), ENOENT);
+	miblen = 1;
+	ck_assert_int_eq(P(mallctlnametomib)("arenas.nosuch", mib, &miblen),
+	    ENOENT);
+}
+END_TEST
+
+/* [jemalloc] the option and geometry names its integration tests read. */
+START_TEST(jemalloc_option_and_extent_names)
+{
+	unsigned n = 0, narenas = 0;
+	size_t len = sizeof(n);
+	ck_assert_int_eq(P(mallctl)("opt.narenas", &n, &len, NULL, 0), 0);
+	ck_assert_int_eq(P(mallctl)("arenas.narenas", &narenas, &len, NULL, 0),
+	    0);
+	ck_assert_uint_eq(n, narenas);
+	ck_assert_uint_ge(n, 1);
+	ck_assert_int_eq(P(mallctl)("opt.narenas", NULL, NULL, &n, sizeof(n)),
+	    EPERM);
+	const char *str = NULL;
+	len = sizeof(str);
+	ck_assert_int_eq(P(mallctl)("opt.percpu_arena", &str, &len, NULL, 0),
+	    0);
+	ck_assert_str_eq(str, "disabled");
+	bool b;
+	size_t blen = sizeof(b);
+	if (config_fill) {
+		ck_assert_int_eq(P(mallctl)("opt.junk", &str, &len, NULL, 0),
+		    0);
+		ck_assert_str_eq(str, opts.junk ? "true" : "false");
+		ck_assert_int_eq(P(mallctl)("opt.zero", &b, &blen, NULL, 0), 0);
+		ck_assert(b == opts.zero);
+	} else {
+		ck_assert_int_eq(P(mallctl)("opt.junk", &str, &len, NULL, 0),
+		    ENOENT);
+		ck_assert_int_eq(P(mallctl)("opt.zero", &b, &blen, NULL, 0),
+		    ENOENT);
+	}
+	/* Large classes: whole pages past the largest small class, up to
+	 * the largest block; the size after the last is refused. */
+	unsigned nl = 0;
+	len = sizeof(nl);
+	ck_assert_int_eq(P(mallctl)("arenas.nlextents", &nl, &len, NULL, 0), 0);
+	ck_assert_uint_gt(nl, 0);
+	size_t first, last, lsz = sizeof(first);
+	ck_assert_int_eq(P(mallctl)("arenas.lextent.0.size", &first, &lsz,
+	    NULL, 0), 0);
+	ck_assert_uint_eq(first, size_usable(SMALL_MAX + 1));
+	size_t mib[6], miblen = 6;
+	ck_assert_int_eq(P(mallctlnametomib)("arenas.lextent.0.size", mib,
+	    &miblen), 0);
+	mib[2] = 1;
+	ck_assert_int_eq(P(mallctlbymib)(mib, miblen, &last, &lsz, NULL, 0),
+	    0);
+	ck_assert_uint_eq(last, first + PAGE);
+	mib[2] = nl - 1;
+	ck_assert_int_eq(P(mallctlbymib)(mib, miblen, &last, &lsz, NULL, 0),
+	    0);
+	ck_assert_uint_eq(last, HEAP_ALLOC_MAX);
+	ck_assert_uint_eq(size_usable(last), last);
+	mib[2] = nl;
+	ck_assert_int_eq(P(mallctlbymib)(mib, miblen, &last, &lsz, NULL, 0),
+	    ENOENT);
 }
 END_TEST
 
@@ -296,6 +376,7 @@ int main(void)
 	tcase_add_test(tc, reads_version_and_geometry);
 	tcase_add_test(tc, errors_are_jemallocs);
 	tcase_add_test(tc, mib_round_trip);
+	tcase_add_test(tc, jemalloc_option_and_extent_names);
 	tcase_add_test(tc, stats_follow_allocation);
 	tcase_add_test(tc, stats_print_text);
 	tcase_add_test(tc, stats_print_json_parses);
