@@ -648,7 +648,12 @@ void tcache_fork_child(struct heap *h)
 	/* A shared heap's caches belong to the parent's threads: the child
 	 * forgets its copy of the slot, never flushes it (that would free the
 	 * blocks twice).  A private heap is the child's own copy: its other
-	 * threads are gone, so their caches go back to the heap. */
+	 * threads are gone, so their caches go back to the heap, checked
+	 * block by block as a dead process's are: nothing was locked at the
+	 * fork (registry.c), so such a thread may have been anywhere inside
+	 * a refill, a flush or its outbox, and a block it was moving may be
+	 * in its bin and in its slab at once.  Its outbox is dropped (those
+	 * blocks of other arenas stay allocated in the child). */
 	struct tcache *mine = NULL;
 	for (unsigned i = 0; i < TCACHE_SLOTS; i++)
 		if (tthread.slots[i].heap == h) {
@@ -662,7 +667,7 @@ void tcache_fork_child(struct heap *h)
 	heap_lock(h);
 	TC_FOREACH(h, tc, nx, guard)
 		if (tc != mine)
-			tc_destroy_locked(h, tc, false);
+			tc_destroy_locked(h, tc, true);
 	if (mine) {
 		mine->pid = (uint32_t)getpid();
 		mine->tid = os_tid();
