@@ -47,11 +47,13 @@ static pid_t start(const char *worker, const char *name, unsigned tag)
 	return pid;
 }
 
-/* Did the worker die on its own (it found bad data)?  Reaps it if so. */
+/* Did the worker die on its own (it found bad data)?  Reaps it if so.  A
+ * worker that never started (pid -1) counts as dead, and is never passed
+ * to waitpid or kill, where -1 means every child or every process. */
 static int died_on_its_own(pid_t pid)
 {
 	int st;
-	return waitpid(pid, &st, WNOHANG) == pid;
+	return pid <= 0 || waitpid(pid, &st, WNOHANG) == pid;
 }
 
 int kill_run(const char *worker, const char *name, int nworkers, int kills,
@@ -97,8 +99,8 @@ int kill_run(const char *worker, const char *name, int nworkers, int kills,
 		double t0 = now_ms(), waited = 0;
 		bool hung = false;
 		for (int i = 0; i < nworkers && !hung; i++) {
-			if (i == v)
-				continue;
+			if (i == v || pid[i] <= 0)
+				continue;   /* killed, or never started */
 			while (atomic_load(&mb->progress[tag[i] % 64]) ==
 			    before[i] && !hung) {
 				usleep(500);
