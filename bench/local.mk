@@ -3,7 +3,8 @@
 # The drivers are EXTRA_PROGRAMS: built only by bench/run.sh, never by
 # `make`, `make check` or `make distcheck`.  See bench/README.md.
 
-EXTRA_PROGRAMS = bench/phb bench/phb_phshm bench/phb_boost bench/phb_mm
+EXTRA_PROGRAMS = bench/phb bench/phb_phshm bench/phb_boost bench/phb_mm \
+	bench/phb_phmap
 
 # process mode: plain malloc/free, the allocator comes from LD_PRELOAD
 bench_phb_SOURCES = bench/phb.c bench/phb_common.h
@@ -13,8 +14,14 @@ bench_phb_phshm_SOURCES = bench/phb_phshm.c bench/phb_common.h
 bench_phb_phshm_LDADD = libphmalloc.la -lrt
 bench_phb_phshm_LDFLAGS = -no-install
 
+# std::unordered_map with ph::shared_allocator (<phmalloc/allocator.hpp>)
+bench_phb_phmap_SOURCES = bench/phb_phmap.cc bench/phb_map.h bench/phb_common.h
+bench_phb_phmap_CXXFLAGS = -std=c++17
+bench_phb_phmap_LDADD = libphmalloc.la
+bench_phb_phmap_LDFLAGS = -no-install
+
 # Boost.Interprocess managed_shared_memory (libboost-dev, header-only)
-bench_phb_boost_SOURCES = bench/phb_boost.cc bench/phb_common.h
+bench_phb_boost_SOURCES = bench/phb_boost.cc bench/phb_common.h bench/phb_map.h
 bench_phb_boost_LDADD = -lrt
 
 # OSSP mm (libmm-dev)

@@ -1,15 +1,20 @@
 // bench/phb_boost.cc -- Boost.Interprocess managed_shared_memory, the peer
-// of phmalloc's shared heap (workloads 7 and 8).  Same commands and output
-// as bench/phb_phshm.c:
+// of phmalloc's shared heap (workloads 7, 8 and 9).  Same commands and
+// output as bench/phb_phshm.c and bench/phb_phmap.cc:
 //
 //   phb_boost create NAME SIZE_MIB
 //   phb_boost run NAME START_NS DUR_MS
+//   phb_boost maprun NAME START_NS DUR_MS
+//        workload 9 (bench/phb_map.h): a boost::unordered_map with
+//        Boost.Interprocess's allocator, in the segment
 //   phb_boost unlink NAME
 //   phb_boost reset NAME NBLOCKS SIZE_MIB
 //        fill a segment with NBLOCKS small blocks, time freeing them one by
 //        one; fill it again, time destroying and re-creating the segment
+#include <boost/interprocess/allocators/allocator.hpp>
 #include <boost/interprocess/managed_shared_memory.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
+#include <boost/unordered_map.hpp>
 
 #include <exception>
 #include <memory>
@@ -17,8 +22,16 @@
 #include <unistd.h>
 
 #include "phb_common.h"
+#include "phb_map.h"
 
 namespace bip = boost::interprocess;
+
+// Boost's own hash map: std::unordered_map keeps raw pointers, which
+// Boost's offset_ptr-based allocator does not give it.
+using bo_alloc = bip::allocator<std::pair<const uint64_t, uint64_t>,
+    bip::managed_shared_memory::segment_manager>;
+using bo_map = boost::unordered_map<uint64_t, uint64_t, phb_map_hash,
+    std::equal_to<uint64_t>, bo_alloc>;
 
 static void unavailable(const char *what, const char *why)
 {
@@ -47,6 +60,22 @@ static int cmd_run(char **argv)
 #define BO_A(sz) seg.allocate((sz), std::nothrow)
 #define BO_F(p) seg.deallocate(p)
 	PHB_RING_TIMED(BO_A, BO_F, ring, sizes, start, dur, &ops, &ns);
+	phb_result("ops_per_s", (double)ops / ((double)ns / 1e9));
+	return 0;
+}
+
+static int cmd_maprun(char **argv)
+{
+	uint64_t start = strtoull(argv[3], NULL, 0);
+	uint64_t dur = strtoull(argv[4], NULL, 0) * 1000000ull;
+	uint64_t ops, ns;
+	bip::managed_shared_memory seg(bip::open_only, argv[2]);
+	// One map per process, in the segment, like phb_phmap's.
+	bo_map *m = seg.construct<bo_map>(bip::anonymous_instance)(
+	    0, phb_map_hash(), std::equal_to<uint64_t>(),
+	    bo_alloc(seg.get_segment_manager()));
+	phb_map_timed(*m, (uint64_t)getpid(), start, dur, &ops, &ns);
+	seg.destroy_ptr(m);
 	phb_result("ops_per_s", (double)ops / ((double)ns / 1e9));
 	return 0;
 }
@@ -109,6 +138,8 @@ int main(int argc, char **argv)
 			return cmd_create(argv);
 		if (argc >= 5 && !strcmp(argv[1], "run"))
 			return cmd_run(argv);
+		if (argc >= 5 && !strcmp(argv[1], "maprun"))
+			return cmd_maprun(argv);
 		if (argc >= 3 && !strcmp(argv[1], "unlink")) {
 			bip::shared_memory_object::remove(argv[2]);
 			return 0;
@@ -119,6 +150,7 @@ int main(int argc, char **argv)
 		unavailable("boost::interprocess", e.what());
 	}
 	fprintf(stderr, "usage: phb_boost create NAME SIZE_MIB | run NAME START_NS DUR_MS"
-	        " | unlink NAME | reset NAME NBLOCKS SIZE_MIB\n");
+	        " | maprun NAME START_NS DUR_MS | unlink NAME"
+	        " | reset NAME NBLOCKS SIZE_MIB\n");
 	return 2;
 }

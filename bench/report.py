@@ -15,6 +15,8 @@ from collections import defaultdict
 
 PROC = ["phmalloc", "glibc", "jemalloc", "mimalloc", "tcmalloc"]
 SHARED = ["phmalloc", "boost", "mm"]
+# W9: the map in a shared heap; glibc is std::allocator, nothing shared.
+MAPS = ["phmalloc", "boost", "glibc"]
 NAMES = {
     "phmalloc": "phmalloc",
     "glibc": "glibc",
@@ -68,7 +70,18 @@ HEADLINE = [
     ("frag", "rss_after_free_mib", "W6 RSS after freeing 90%: MiB"),
     ("shared1", "ops_per_s", "W7 shared heap, 1 process: M ops/s"),
     ("shared2", "ops_per_s", "W7 shared heap, 2 processes: M ops/s each"),
+    ("map1", "ops_per_s", "W9 hash map in a shared heap, 1 process: M ops/s"),
+    ("map2", "ops_per_s", "W9 hash map, 2 processes: M ops/s each"),
 ]
+
+
+def allocs_of(w):
+    """The allocators that run workload w."""
+    if w.startswith("shared"):
+        return SHARED
+    if w.startswith("map"):
+        return MAPS
+    return PROC
 
 
 LABELS = {
@@ -278,7 +291,7 @@ def headline(d):
     rows = []
     dagger = False
     for w, m, label in HEADLINE:
-        allocs = SHARED if w.startswith("shared") else PROC
+        allocs = allocs_of(w)
         b = d.base(w, m, allocs)
         row = [label, METRICS[m][1]]
         for a in cols:
@@ -342,6 +355,32 @@ def reset_table(d):
     return t
 
 
+def map_table(d):
+    head = ["allocator"]
+    for np in (1, 2):
+        head += [f"{np} process{'es' if np > 1 else ''}: M ops/s per process (higher is better)",
+                 "spread (min–max)", ratio_head(d, f"map{np}", "ops_per_s", MAPS)]
+    head += ["2 processes ÷ 1 (per process)", "peak RSS per process, MiB"]
+    label = {"phmalloc": "phmalloc: std::unordered_map, ph::shared_allocator",
+             "boost": "Boost.Interprocess: boost::unordered_map, bip::allocator",
+             "glibc": "glibc: std::unordered_map, std::allocator (not shared)"}
+    rows = []
+    for a in MAPS:
+        v1, v2 = d.median("map1", "ops_per_s", a), d.median("map2", "ops_per_s", a)
+        if v1 is None and v2 is None:
+            rows.append([label[a], f"not available ({d.why('map1', a)})"]
+                        + [""] * (len(head) - 2))
+            continue
+        row = [label[a]]
+        for np, v in ((1, v1), (2, v2)):
+            r, _ = d.ratio(f"map{np}", "ops_per_s", a, MAPS)
+            row += [fmt(v), d.spread(f"map{np}", "ops_per_s", a), fmt_ratio(r)]
+        row.append(fmt(v2 / v1) if v1 and v2 else "–")
+        row.append(fmt(d.peak_mib("map1", a)))
+        rows.append(row)
+    return md_table(head, rows)
+
+
 def shared_table(d):
     head = ["allocator"]
     for np in (1, 2):
@@ -373,7 +412,7 @@ def plot_svg(d, path):
     so a bar right of 1 means phmalloc is better on that figure."""
     groups = []
     for w, m, label in HEADLINE:
-        allocs = SHARED if w.startswith("shared") else PROC
+        allocs = allocs_of(w)
         b = d.base(w, m, allocs)
         if b is None:
             continue
@@ -567,6 +606,23 @@ def main():
              f"{M('reset_heap', 'ph_heap_open on POSIX shm')}.\n\n")
     s.append(reset_table(d))
 
+    s.append("\n## W9 — a hash map in a shared heap\n")
+    s.append("Each process keeps its own map of 16,384 random 64-bit keys in one "
+             "256 MiB shared heap (each process's map object is in the heap too); "
+             "each step erases the oldest key, inserts a new random one and looks up "
+             "a random live one: M ops/s counts all three, two of which free or "
+             "allocate a node. Same loop (bench/phb_map.h) and same hash for every "
+             f"allocator; {M('shm_ms', '?')} ms per run, processes started separately "
+             "as in W7. phmalloc: `std::unordered_map` with `ph::shared_allocator` "
+             "(bench/phb_phmap.cc); Boost.Interprocess: `boost::unordered_map` with "
+             "`boost::interprocess::allocator` in `managed_shared_memory` "
+             "(`std::unordered_map` keeps raw pointers, which Boost's offset_ptr "
+             "allocator does not give it; Boost's node pools do not build with "
+             "`boost::unordered_map`); glibc: `std::unordered_map` with "
+             "`std::allocator` in private memory, the speed of the same map when "
+             "nothing is shared.\n\n")
+    s.append(map_table(d))
+
     s.append("\n## How to run\n")
     s.append("```sh\n"
              "mkdir -p /tmp/bb && cd /tmp/bb\n"
@@ -580,7 +636,7 @@ def main():
              "apt-get when run as root (or names them), and writes this file and "
              f"{svgname} next to it. Raw figures: BUILDDIR/bench/out/raw.tsv; every "
              "run's output: BUILDDIR/bench/out/runs/. Other knobs: BENCH_ROUNDS, "
-             "BENCH_SCALE, BENCH_ONLY=\"w1 cg w2 … w8\", BENCH_ALLOCS, BENCH_OUT, "
+             "BENCH_SCALE, BENCH_ONLY=\"w1 cg w2 … w9\", BENCH_ALLOCS, BENCH_OUT, "
              "BENCH_NO_INSTALL=1.\n")
     with open(o.out, "w", encoding="utf-8") as f:
         f.write("\n".join(s))

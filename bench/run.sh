@@ -8,7 +8,7 @@
 #   BENCH_QUICK=1        3 rounds, a quarter of the work (< 2 min)
 #   BENCH_ROUNDS=N       rounds per figure (default 7; 3 with BENCH_QUICK)
 #   BENCH_SCALE=F        multiplies the work of every process-mode workload
-#   BENCH_ONLY="w1 w7"   run only these workloads (w1..w8, cg for callgrind)
+#   BENCH_ONLY="w1 w7"   run only these workloads (w1..w9, cg for callgrind)
 #   BENCH_ALLOCS="phmalloc glibc"   process-mode allocators to run
 #   BENCH_OUT=FILE       write the report here (default SRCDIR/bench/results.md)
 #   BENCH_NO_INSTALL=1   never apt-get install; report what is missing
@@ -33,7 +33,7 @@ else
 	rounds=${BENCH_ROUNDS:-7}; scale=${BENCH_SCALE:-1}
 	shm_ms=1000; cg_pats="pair16 fifo256 ring"
 fi
-only=${BENCH_ONLY:-"w1 cg w2 w3 w4 w5 w6 w7 w8"}
+only=${BENCH_ONLY:-"w1 cg w2 w3 w4 w5 w6 w7 w8 w9"}
 want_allocs=${BENCH_ALLOCS:-"phmalloc glibc jemalloc mimalloc tcmalloc"}
 report=${BENCH_OUT:-$srcdir/bench/results.md}
 reset_blocks=1000000
@@ -88,7 +88,7 @@ fi
 # 2. build the drivers (EXTRA_PROGRAMS of bench/local.mk)
 
 built() { [ -x "$builddir/bench/$1" ]; }
-for prog in phb phb_phshm phb_boost phb_mm; do
+for prog in phb phb_phshm phb_boost phb_mm phb_phmap; do
 	if ! $MAKE -C "$builddir" "bench/$prog" >"$out/build-$prog.log" 2>&1; then
 		note build "bench/$prog did not build: $(grep -m1 -iE 'error|No rule' "$out/build-$prog.log" | cut -c1-200)"
 	fi
@@ -336,6 +336,62 @@ if wants w8; then
 		done
 	done
 	[ -s "$out/reset-phmalloc.info" ] && meta reset_heap "$(sed 's/^reset heap: //' "$out/reset-phmalloc.info")"
+fi
+
+# ---------------------------------------------------------------------
+# 5b. workload 9: a hash map in a shared heap (phmalloc's ph::shared_allocator,
+# Boost.Interprocess's allocator), and on std::allocator (glibc) for scale
+
+# run_map ALLOC NPROC ROUND: NPROC processes, each with its own map in one
+# heap (glibc: in its own memory, nothing shared)
+run_map() {
+	local a=$1 np=$2 r=$3 w=map$2 name=/phb-$$-map-$1-$2-$3 rc i start f drv
+	local -a cmd
+	f=$out/runs/$w-$a-$r
+	case $a in
+	boost) drv=$builddir/bench/phb_boost ;;
+	*) drv=$builddir/bench/phb_phmap ;;
+	esac
+	if [ "$a" != glibc ]; then
+		"$drv" create "$name" "$shm_mib" >"$f.create" 2>"$f.create.err"
+		rc=$?
+		if [ "$rc" != 0 ]; then
+			outcome "$w" "$a" "$r" "$rc" "$f.create"
+			"$drv" unlink "$name" >/dev/null 2>&1
+			return
+		fi
+	fi
+	start=$(( $("$PHB" clock) + 300000000 ))
+	if [ "$a" = glibc ]; then cmd=(private "$start" "$shm_ms")
+	else cmd=(maprun "$name" "$start" "$shm_ms"); fi
+	local -a pids=()
+	for ((i = 1; i <= np; i++)); do
+		timeout "$timeout_s" "$drv" "${cmd[@]}" >"$f.p$i" 2>"$f.p$i.err" &
+		pids+=($!)
+	done
+	for ((i = 1; i <= np; i++)); do
+		wait "${pids[i - 1]}"; rc=$?
+		outcome "$w" "$a" "$r" "$rc" "$f.p$i" && record "$w" "$a" "$r" "$f.p$i" "$i"
+	done
+	[ "$a" = glibc ] || "$drv" unlink "$name" >/dev/null 2>&1
+}
+
+if wants w9; then
+	maps=
+	if built phb_phmap; then maps="phmalloc glibc"
+	else note unavailable "phmalloc map: not available (bench/phb_phmap did not build)"; fi
+	if built phb_boost; then maps="$maps boost"
+	else note unavailable "Boost.Interprocess map: not available (bench/phb_boost did not build; needs libboost-dev)"; fi
+	for np in 1 2; do
+		log "w9 hash map in a shared heap, $np process(es)"
+		for ((r = 1; r <= rounds; r++)); do
+			# shellcheck disable=SC2086 # a list of names
+			for a in $(rotate "$r" $maps); do
+				[ -n "${FAILED[map$np/$a]:-}" ] && continue
+				run_map "$a" "$np" "$r"
+			done
+		done
+	done
 fi
 
 # ---------------------------------------------------------------------
