@@ -339,12 +339,20 @@ int heap_arena_set(unsigned i)
 	return 0;
 }
 
+/* The private heap config_private_heap made the default, or NULL while
+ * malloc uses the arenas. */
+static struct heap *private_default(void)
+{
+	struct heap *d = atomic_load_explicit(&default_heap,
+	    memory_order_acquire);
+	return d != atomic_load_explicit(&arenas[0], memory_order_relaxed) ?
+	    d : NULL;
+}
+
 struct heap *heap_for_malloc(void)
 {
-	struct heap *h = atomic_load_explicit(&default_heap,
-	    memory_order_acquire);
-	if (h != NULL && h != atomic_load_explicit(&arenas[0],
-	    memory_order_relaxed))
+	struct heap *h = private_default();
+	if (h != NULL)
 		return h;
 	/* Not inside cache work (a signal handler): slot 0 is in use. */
 	if (unlikely(arena_waits_say_move(tarena_waits)) && narenas > 1 &&
@@ -358,20 +366,16 @@ struct heap *heap_for_malloc(void)
 
 bool heap_is_thread_malloc(const struct heap *h)
 {
-	struct heap *d = atomic_load_explicit(&default_heap,
-	    memory_order_acquire);
-	if (d != NULL && d != atomic_load_explicit(&arenas[0],
-	    memory_order_relaxed))
+	struct heap *d = private_default();
+	if (d != NULL)
 		return h == d;
 	return h != NULL && h == tarena;
 }
 
 struct heap *heap_arena_nth(unsigned i)
 {
-	struct heap *d = atomic_load_explicit(&default_heap,
-	    memory_order_acquire);
-	if (d != NULL && d != atomic_load_explicit(&arenas[0],
-	    memory_order_relaxed))
+	struct heap *d = private_default();
+	if (d != NULL)
 		return i == 0 ? d : NULL;   /* a private heap is arena 0 */
 	if (heap_process() == NULL || i >= narenas)
 		return NULL;

@@ -23,18 +23,20 @@ static inline bool is_pow2(size_t x)
 	return x != 0 && (x & (x - 1)) == 0;
 }
 
-static void *alloc_checked(size_t size, size_t align, bool zero)
+/* A block of h (NULL: no heap could be had, ENOMEM), past the caches. */
+static void *alloc_in(struct heap *h, size_t size, size_t align, bool zero)
 {
-	if (unlikely(size > HEAP_ALLOC_MAX || align > HEAP_ALLOC_MAX)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	struct heap *h = heap_for_malloc();
-	void *p = likely(h != NULL) ? heap_malloc_aligned(h, size, align,
+	void *p = likely(h != NULL && size <= HEAP_ALLOC_MAX &&
+	    align <= HEAP_ALLOC_MAX) ? heap_malloc_aligned(h, size, align,
 	    zero || opts.zero) : NULL;
 	if (unlikely(p == NULL))
 		errno = ENOMEM;
 	return p;
+}
+
+static void *alloc_checked(size_t size, size_t align, bool zero)
+{
+	return alloc_in(heap_for_malloc(), size, align, zero);
 }
 
 /* ---- the fast paths (fastpath.h) on the default heap; the rest is slow ---- */
@@ -216,26 +218,15 @@ static inline size_t flag_align(int flags)
 	return lg ? (size_t)1 << lg : 0;
 }
 
-/* [jemalloc] MALLOCX_ARENA(a): from arena a, under its lock (no cache);
- * NULL when there is no arena a.  errno is left alone on success. */
-static void *mallocx_arena(size_t size, size_t align, bool zero, unsigned a)
-{
-	struct heap *h = heap_arena_nth(a);
-	void *p = h != NULL && size <= HEAP_ALLOC_MAX &&
-	    align <= HEAP_ALLOC_MAX ? heap_malloc_aligned(h, size, align,
-	    zero || opts.zero) : NULL;
-	if (p == NULL)
-		errno = ENOMEM;
-	return p;
-}
-
 PH_EXPORT void *P(mallocx)(size_t size, int flags)
 {
 	size_t align = flag_align(flags);
+	/* [jemalloc] MALLOCX_ARENA(a): from arena a, under its lock (no
+	 * cache); NULL when there is no arena a. */
 	unsigned arena = (unsigned)flags >> FLAG_ARENA_SHIFT;
 	if (unlikely(arena != 0))
-		return mallocx_arena(size, align, (flags & FLAG_ZERO) != 0,
-		    arena - 1);
+		return alloc_in(heap_arena_nth(arena - 1), size, align,
+		    (flags & FLAG_ZERO) != 0);
 	if (!(flags & FLAG_TCACHE_NONE) && align <= QUANTUM &&
 	    size <= SMALL_MAX) {
 		void *p = P(malloc)(size);

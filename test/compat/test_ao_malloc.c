@@ -15,6 +15,7 @@
 #include <phmalloc/ao_malloc.h>
 
 #include "../integration/testutil.h"
+#include "../trapflag.h"
 
 START_TEST(lock_free_macro_is_not_defined)
 {
@@ -398,19 +399,6 @@ static ph_heap_t *step_heap;   /* a shared heap: every other call */
 #define STEP_HEAP_SIZE ((size_t)64 << 20)
 static unsigned long steps, steps_masked, step_ops;
 static bool step_handler_on;
-
-/* Sets or clears the trap flag, below the red zone of the caller. */
-static void __attribute__((noinline)) trap_flag(bool on)
-{
-	if (on)
-		__asm__ volatile("sub $128, %%rsp\n\tpushfq\n\t"
-		    "orq $0x100, (%%rsp)\n\tpopfq\n\tadd $128, %%rsp"
-		    ::: "memory", "cc");
-	else
-		__asm__ volatile("sub $128, %%rsp\n\tpushfq\n\t"
-		    "andq $-0x101, (%%rsp)\n\tpopfq\n\tadd $128, %%rsp"
-		    ::: "memory", "cc");
-}
 
 static void on_step(int sig, siginfo_t *si, void *ctx)
 {

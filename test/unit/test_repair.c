@@ -219,6 +219,17 @@ START_TEST(waiter_of_a_lost_wakeup_gets_the_lock)
 }
 END_TEST
 
+/* A forked child that checks without Check exits with the number of the
+ * step that failed: reaps it and fails the test with that number. */
+static void child_passed(pid_t pid)
+{
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "the child failed at step %d (status %#x)",
+	    WIFEXITED(st) ? WEXITSTATUS(st) : -1, st);
+}
+
 /* ---- fork while another thread is inside a locked section -------------------
  * Nothing is locked before fork (registry.c): the child finds the private
  * heap's lock held by a thread it does not have, with the update half
@@ -275,11 +286,7 @@ START_TEST(fork_while_another_thread_holds_a_private_heaps_lock)
 			heap_free(h, p[i]);
 		_exit(heap_validate(h, why, sizeof(why)) != 0 ? 5 : 0);
 	}
-	int st;
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	    "the child failed at step %d (status %#x)",
-	    WIFEXITED(st) ? WEXITSTATUS(st) : -1, st);
+	child_passed(pid);
 	ck_assert_int_eq(write(w.done[1], "x", 1), 1);
 	pthread_join(t, NULL);
 	unit_validate(h);
@@ -369,11 +376,7 @@ START_TEST(fork_child_checks_the_caches_of_the_parents_other_threads)
 			heap_free(a, got[i]);
 		_exit(heap_validate(a, why, sizeof(why)) != 0 ? 4 : 0);
 	}
-	int st;
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	    "the child failed at step %d (status %#x)",
-	    WIFEXITED(st) ? WEXITSTATUS(st) : -1, st);
+	child_passed(pid);
 	ck_assert_int_eq(write(w.done[1], "x", 1), 1);
 	pthread_join(t, NULL);
 }

@@ -10,6 +10,7 @@
 
 #include "fastpath.h"
 #include "unit.h"
+#include "../trapflag.h"
 
 #define MIB ((size_t)1 << 20)
 #define HEAP_SIZE (4 * MIB)
@@ -369,19 +370,6 @@ static struct heap *step_heap[STEP_HEAPS];
 static volatile unsigned long steps, bad_step;
 static volatile int bad_slot = -1;
 static const char *volatile bad_why;
-
-/* Sets or clears the trap flag, below the caller's red zone. */
-static void __attribute__((noinline)) trap_flag(bool on)
-{
-	if (on)
-		__asm__ volatile("sub $128, %%rsp\n\tpushfq\n\t"
-		    "orq $0x100, (%%rsp)\n\tpopfq\n\tadd $128, %%rsp"
-		    ::: "memory", "cc");
-	else
-		__asm__ volatile("sub $128, %%rsp\n\tpushfq\n\t"
-		    "andq $-0x101, (%%rsp)\n\tpopfq\n\tadd $128, %%rsp"
-		    ::: "memory", "cc");
-}
 
 #define STEPPED(stmt) do {                                               \
 	trap_flag(true);                                                 \
