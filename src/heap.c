@@ -525,38 +525,8 @@ void heap_purge(struct heap *h, bool force)
  * (phstat).  Reads only; every walk below is bounded. */
 int heap_validate_locked(struct heap *h, char *why, size_t whylen)
 {
-	int bad = h->hwm > h->limit || h->hwm < h->first_page ||
-	    h->limit > h->npages;
-	if (bad)
-		snprintf(why, whylen, "hwm %u, limit %u outside [%u, %u]",
-		    h->hwm, h->limit, h->first_page, h->npages);
-	for (unsigned k = 0; !bad && k < NROOTS; k++)
-		if (h->roots[k] >= h->size) {
-			snprintf(why, whylen, "root %u: offset %llu beyond "
-			    "the heap", k, (unsigned long long)h->roots[k]);
-			bad = 1;
-		}
-	if (!bad)
-		bad = page_validate(h, why, whylen) ||
-		    bin_validate(h, why, whylen) ||
-		    tcache_validate(h, why, whylen) ||
-		    tag_validate(h, why, whylen);
-	if (!bad && config_stats) {
-		uint64_t blocks = 0;
-		for (unsigned c = 0; c < NBINS; c++)
-			blocks += h->bins[c].curblocks *
-			    sizeclasses[c].size;
-		uint64_t large = h->stats.allocated - blocks;
-		if (blocks > h->stats.allocated ||
-		    large > h->stats.active_pages << LG_PAGE) {
-			snprintf(why, whylen, "stats: %llu bytes allocated, "
-			    "%llu in small blocks",
-			    (unsigned long long)h->stats.allocated,
-			    (unsigned long long)blocks);
-			bad = 1;
-		}
-	}
-	return bad;
+	/* The same checks a joiner runs (image.c), remote stacks included. */
+	return heap_image_check(h, 0, why, whylen);
 }
 
 int heap_validate(struct heap *h, char *why, size_t whylen)

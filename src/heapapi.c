@@ -97,6 +97,10 @@ static int heap_join(struct heap *h, size_t size)
 		return errno == ENOMEM ? EFAULT : errno;
 	if (registry_overlaps(h, h->size))
 		return EEXIST;
+	/* Before anything in it is written, the lock included (image.c). */
+	char why[256];
+	if ((err = heap_image_validate(h, 0, why, sizeof(why))) != 0)
+		return err;
 	err = registry_add(h);
 	if (err == 0) {
 		heap_proc_attach(h);

@@ -687,6 +687,46 @@ static inline bool heap_tagging(const struct heap *h)
 	return atomic_load_explicit(&h->tagging, memory_order_relaxed) != 0;
 }
 
+/* ---- image.c: a heap read from a file or segment is input ---------------
+ * heap_image_validate checks, reading only and in time bounded by the
+ * metadata, everything that joining, recovery and the first allocations
+ * follow in the heap at h (a heap other processes may be using: see
+ * image.c for how a busy heap is read).  file_size is the backing file's
+ * size, or 0 to probe the mapping.  Returns 0, or EUCLEAN (damaged),
+ * ENODATA (the file is shorter than the heap says), or heap_verify_header's
+ * errno; why says what.  heap_image_check is the checks themselves, on a
+ * heap nobody changes (the lock held, or a private copy): ph_heap_check
+ * and phstat --check run it with mode 0.
+ */
+#define IMAGE_JOIN       0x1u   /* joined: no process arena, no remote stacks */
+#define IMAGE_REPAIRABLE 0x2u   /* its lock's owner died: repair comes first */
+int heap_image_validate(struct heap *h, size_t file_size, char *why,
+                        size_t whylen);
+int heap_image_check(struct heap *h, unsigned mode, char *why, size_t whylen);
+/* The cache at offset off on h's list, or NULL if off names none (tcache.c). */
+struct tcache *tcache_checked(struct heap *h, uint64_t off);
+
+/* The head of the slab holding page idx, or 0 when idx is in no slab: the
+ * one checked lookup (as musl mallocng's get_meta) for page entries that
+ * another process, a dead one or a damaged file may have written.  A
+ * nonzero answer is a slab head below hwm, of a class, of its class's
+ * length, idx inside it, carved no further than its blocks. */
+static inline uint32_t slab_of(struct heap *h, uint32_t idx)
+{
+	const struct page *pm = heap_pages(h);
+	if (idx < h->first_page || idx >= h->hwm || idx >= h->npages)
+		return 0;
+	uint32_t head = pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span : idx;
+	if (head > idx || idx - head >= SLAB_MAXPAGES || head < h->first_page)
+		return 0;
+	const struct page *s = &pm[head];
+	if (s->kind != PAGE_SLAB || s->cls >= NBINS ||
+	    s->span != sizeclasses[s->cls].npages || idx - head >= s->span ||
+	    s->s.carved > sizeclasses[s->cls].nblocks)
+		return 0;
+	return head;
+}
+
 /* Public calls the library itself uses (the public header is generated for
  * the configured prefix, which the drop-in variant does not share). */
 PH_EXPORT void P(malloc_stats_print)(void (*write_cb)(void *, const char *),

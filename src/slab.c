@@ -128,6 +128,8 @@ bool slab_chain_has(struct heap *h, struct page *s, uint32_t head,
 	for (uint32_t n = 0; i != SLAB_NONE && n <= s->s.carved; n++) {
 		if (i == idx)
 			return true;
+		if (i >= s->s.carved)
+			break;   /* a broken chain: never read past the slab */
 		struct free_block *fb = (struct free_block *)
 		    (slab_base(h, head) + (size_t)i * size);
 		vg_open(fb, sizeof(*fb));
@@ -419,9 +421,8 @@ void slab_remote_drain(struct heap *h)
 			    "offset %llu", (void *)h, (unsigned long long)off);
 		void *p = (char *)h + off;
 		off = *(uint64_t *)p;
-		uint32_t head = pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span :
-		    idx;
-		if (pm[head].kind != PAGE_SLAB)
+		uint32_t head = slab_of(h, idx);
+		if (head == 0)
 			report_fatal("invalid free of %p in heap %p (not a "
 			    "small block)", p, (void *)h);
 		slab_free(h, &pm[head], head, p);

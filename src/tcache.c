@@ -96,11 +96,20 @@ static struct tcache *tc_checked(struct heap *h, uint64_t off)
 		return NULL;
 	uint32_t idx = (uint32_t)(off >> LG_PAGE);
 	struct page *pm = heap_pages(h);
-	if (idx < h->first_page || pm[idx].kind != PAGE_LARGE ||
+	/* A cache is a used run, so below hwm, where the page map holds no
+	 * stale entries (above it the top free run's interior was never
+	 * cleared, and may lie beyond the file's end). */
+	if (idx < h->first_page || idx >= h->hwm ||
+	    pm[idx].kind != PAGE_LARGE || pm[idx].span > h->hwm - idx ||
 	    (size_t)pm[idx].span << LG_PAGE < tcache_run_bytes())
 		return NULL;
 	struct tcache *tc = tc_at(h, off);
 	return tc->magic == TCACHE_MAGIC ? tc : NULL;
+}
+
+struct tcache *tcache_checked(struct heap *h, uint64_t off)
+{
+	return tc_checked(h, off);
 }
 
 /* Walks the heap's cache list; stops at the first bad entry and after
@@ -120,13 +129,11 @@ static struct tcache *tc_checked(struct heap *h, uint64_t off)
 static bool cached_block_sound(struct heap *h, unsigned c, uint64_t off)
 {
 	struct page *pm = heap_pages(h);
-	uint32_t idx = (uint32_t)(off >> LG_PAGE);
-	if (off >= h->size || idx < h->first_page)
-		return false;
-	uint32_t head = pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span : idx;
+	uint32_t head = off < h->size ? slab_of(h, (uint32_t)(off >> LG_PAGE)) :
+	    0;
 	struct page *s = &pm[head];
 	const struct sizeclass *sc = &sizeclasses[c];
-	if (head >= h->npages || s->kind != PAGE_SLAB || s->cls != c)
+	if (head == 0 || s->cls != c)
 		return false;
 	uint32_t boff = (uint32_t)(off - ((uint64_t)head << LG_PAGE));
 	if (boff % sc->size != 0 || boff / sc->size >= s->s.carved)
@@ -222,13 +229,13 @@ static void bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
 	for (uint32_t i = 0; i < drop; i++) {
 		if (check && !cached_block_sound(h, c, s[i]))
 			continue;
-		if (s[i] >= h->size)
+		uint32_t head = s[i] < h->size ?
+		    slab_of(h, (uint32_t)(s[i] >> LG_PAGE)) : 0;
+		if (head == 0 || pm[head].cls != c)
 			report_fatal("thread cache of heap %p holds offset %llu "
 			    "in class %u", (void *)h, (unsigned long long)s[i],
 			    c);
 		void *p = tcache_block(h, s[i]);
-		uint32_t idx = (uint32_t)(s[i] >> LG_PAGE);
-		uint32_t head = pm[idx].kind == PAGE_SLAB ? idx : pm[idx].span;
 		slab_free(h, &pm[head], head, p);   /* catches a double entry */
 	}
 	memmove(s, s + drop, keep * sizeof(*s));
@@ -756,12 +763,9 @@ int tcache_validate(struct heap *h, char *why, size_t whylen)
 			}
 			for (uint32_t i = b->lo; quiet && i < b->top; i++) {
 				uint64_t bo = tc->slots[i];
-				uint32_t bi = (uint32_t)(bo >> LG_PAGE);
-				uint32_t hd = bi < h->npages &&
-				    pm[bi].kind == PAGE_SLAB_BODY ?
-				    pm[bi].span : bi;
-				if (bo >= h->size || hd >= h->npages ||
-				    pm[hd].kind != PAGE_SLAB || pm[hd].cls != c) {
+				uint32_t hd = bo < h->size ? slab_of(h,
+				    (uint32_t)(bo >> LG_PAGE)) : 0;
+				if (hd == 0 || pm[hd].cls != c) {
 					snprintf(why, whylen, "thread cache "
 					    "%llu: class %u slot %u is not a "
 					    "cached block",

@@ -1,0 +1,434 @@
+/*
+ * image.c -- a heap found in a file, a segment or a range is input.
+ *
+ * Joining a heap (heapapi.c:heap_join: ph_heap_open, ph_heap_attach,
+ * mmalloc_attach, config_private_heap) follows offsets that other processes
+ * wrote: recovery walks the thread caches of dead processes and gives their
+ * blocks back through slab_free, bin_push and page_run_free, and the first
+ * mallocs follow the free-run lists, the bins and the free chains.  So
+ * before anything in the heap is written -- the robust lock, the table of
+ * processes -- heap_image_validate proves, reading only, that every offset
+ * those paths follow stays inside the heap and inside its backed pages.  A
+ * heap that fails is refused with EUCLEAN and left untouched.
+ *
+ * Bounded time: the checks walk the metadata once (the runs, the page map
+ * below hwm, the lists, the slab chains, the caches), and every walk of a
+ * chain stops after as many steps as the thing it lists can have (pages,
+ * slabs, carved blocks).  No recursion, no allocation.
+ *
+ * Live heaps: processes using the heap change it while we read, without
+ * our taking the lock.  Every holder of the lock makes struct heap.lock_seq
+ * odd and bumps it (internal.h:heap_seq_enter), so a reading that found
+ * the same even value before and after saw a heap nobody changed: its
+ * verdict stands.  A reading that passed stands too (a torn read does not
+ * make damage look sound).  A failed reading during which lock_seq moved
+ * is taken again, up to IMAGE_TRIES times; a heap that keeps changing
+ * under every reading is one live processes are using, so the last try
+ * takes the lock and checks under it.  Fields changed without the lock
+ * (a live thread's cache top, the remote stacks of process arenas) are
+ * checked only where they cannot change: a dead process's cache, and, for
+ * a joined heap, remote stacks that must be empty (only process arenas,
+ * which nobody joins, have them).
+ *
+ * A process killed inside the lock leaves lock_seq odd and the robust
+ * mutex marked "owner died": the next locker repairs the heap
+ * (heap.c:heap_repair) before anything else, and repair rebuilds tails,
+ * lists and counts from the walk of head spans.  Such a heap is checked
+ * for what repair and recovery rely on (IMAGE_REPAIRABLE): the walk, what
+ * lies beyond it, the caches, the roots, the lock.
+ */
+#define _GNU_SOURCE   /* process_vm_readv */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define IMAGE_TRIES      200   /* readings of a heap that keeps changing */
+#define IMAGE_RETRY_US   1000  /* between two of them */
+#define IMAGE_PID_MAX    4194304u   /* Linux's PID_MAX_LIMIT */
+
+/* Robust mutexes: the futex word of glibc's pthread_mutex_t. */
+#define IMAGE_FUTEX_TID_MASK   0x3fffffffu
+#define IMAGE_FUTEX_OWNER_DIED 0x40000000u
+
+#define FAIL(...) do { snprintf(why, whylen, __VA_ARGS__); return 1; } \
+	while (0)
+
+/* ---- the header beyond its format fields -------------------------------- */
+
+static int image_bounds(struct heap *h, char *why, size_t whylen)
+{
+	if (h->hwm > h->limit || h->hwm < h->first_page ||
+	    h->limit > h->npages)
+		FAIL("hwm %u, limit %u outside [%u, %u]", h->hwm, h->limit,
+		    h->first_page, h->npages);
+	if ((h->flags & ~(HEAP_F_OSMEM | HEAP_F_SHARED | HEAP_F_ZEROED |
+	    HEAP_F_GROW)) != 0)
+		FAIL("unknown flags %#x", h->flags);
+	if (!(h->flags & HEAP_F_GROW) && h->limit != h->npages)
+		FAIL("limit %u below %u pages in a heap that does not grow",
+		    h->limit, h->npages);
+	for (unsigned k = 0; k < NROOTS; k++)
+		if (h->roots[k] >= h->size)
+			FAIL("root %u: offset %llu beyond the heap", k,
+			    (unsigned long long)h->roots[k]);
+	for (unsigned i = 0; i < HEAP_NPROCS; i++)
+		if (h->procs[i].pid > IMAGE_PID_MAX)
+			FAIL("process table entry %u: pid %u", i,
+			    h->procs[i].pid);
+	return 0;
+}
+
+/* The lock as a joiner will take it: a private heap's futex lock free, a
+ * shared heap's robust mutex made as lock.c makes it, held by nobody, by a
+ * thread that exists, or marked "owner died" (the next locker repairs).
+ * Sets *dead for the last, *held when anyone holds it. */
+static int image_lock(struct heap *h, bool *dead, bool *held, char *why,
+                      size_t whylen)
+{
+	struct lock *l = &h->lock;
+	*dead = false;
+	*held = false;
+	bool shared = (h->flags & HEAP_F_SHARED) != 0;
+	if (l->robust != (uint32_t)shared)
+		FAIL("lock kind %u in a %s heap", l->robust, shared ? "shared" :
+		    "private");
+	if (!shared) {
+		/* Nobody else maps a private heap, and this process has not
+		 * joined it: a held futex lock would be waited for forever. */
+		uint32_t w = atomic_load_explicit(&l->word,
+		    memory_order_acquire);
+		if (w != 0)
+			FAIL("lock of a private heap held by thread %u",
+			    w & ~LOCK_WAITERS);
+		return 0;
+	}
+#ifdef __GLIBC__
+	pthread_mutex_t ref;
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&ref, &a);
+	pthread_mutexattr_destroy(&a);
+	int kind = __atomic_load_n(&l->mtx.__data.__kind, __ATOMIC_RELAXED);
+	if (kind != ref.__data.__kind)
+		FAIL("robust mutex of kind %d, not %d", kind,
+		    ref.__data.__kind);
+	uint32_t w = (uint32_t)__atomic_load_n(&l->mtx.__data.__lock,
+	    __ATOMIC_ACQUIRE);
+	uint32_t tid = w & IMAGE_FUTEX_TID_MASK;
+	*held = w != 0;
+	if (w & IMAGE_FUTEX_OWNER_DIED) {
+		*dead = true;
+	} else if (tid != 0) {
+		/* The kernel marks the word of a thread that dies holding
+		 * it; a TID that names no thread comes from a copied or
+		 * damaged image, and nobody would ever release it. */
+		int saved = errno;
+		bool exists = tid <= IMAGE_PID_MAX &&
+		    (kill((pid_t)tid, 0) == 0 || errno == EPERM);
+		errno = saved;
+		if (!exists)
+			FAIL("lock held by thread %u, which does not exist",
+			    tid);
+	}
+#endif
+	return 0;
+}
+
+/* ---- the runs ------------------------------------------------------------ */
+
+/* What the walk of head spans found, for the checks that follow it. */
+struct image_walk {
+	uint64_t carved;   /* blocks ever carved, in all slabs */
+	uint64_t slabs;
+	bool     tags_ok;  /* h->tags is 0 or the head of a large run */
+};
+
+/* The walk that repair trusts (page.c:page_repair): every head's span in
+ * range and of a known kind, every slab of its class's length, every used
+ * run inside the backed pages.  Strict images also have every used run
+ * below hwm (page_validate checks the rest). */
+static int image_walk(struct heap *h, unsigned mode, struct image_walk *w,
+                      char *why, size_t whylen)
+{
+	struct page *pm = heap_pages(h);
+	uint32_t tags_idx = h->tags % PAGE == 0 && h->tags < h->size ?
+	    (uint32_t)(h->tags >> LG_PAGE) : 0;
+	uint32_t top = (mode & IMAGE_REPAIRABLE) ? h->limit : h->hwm;
+	memset(w, 0, sizeof(*w));
+	w->tags_ok = h->tags == 0;
+	for (uint32_t i = h->first_page; i < h->npages;) {
+		struct page *e = &pm[i];
+		size_t n = e->span;
+		if (n == 0 || n > h->npages - i)
+			FAIL("page %u: run length %zu out of range", i, n);
+		if (e->kind != PAGE_FREE && e->kind != PAGE_LARGE &&
+		    e->kind != PAGE_SLAB)
+			FAIL("page %u: kind %u where a run should start", i,
+			    e->kind);
+		if (e->kind != PAGE_FREE && i + n > top)
+			FAIL("page %u: used run of %zu pages beyond page %u", i,
+			    n, top);
+		if (e->kind == PAGE_SLAB) {
+			if (e->cls >= NBINS || n != sizeclasses[e->cls].npages)
+				FAIL("page %u: slab of class %u has %zu pages",
+				    i, e->cls, n);
+			if (e->s.carved > sizeclasses[e->cls].nblocks)
+				FAIL("slab %u: carved %u of %u blocks", i,
+				    e->s.carved, sizeclasses[e->cls].nblocks);
+			if ((mode & IMAGE_JOIN) && e->aux != 0)
+				FAIL("slab %u: remote list %#llx in a heap "
+				    "that is no process arena", i,
+				    (unsigned long long)e->aux);
+			w->carved += e->s.carved;
+			w->slabs++;
+		}
+		if (i == tags_idx && e->kind == PAGE_LARGE && e->nfree == 0)
+			w->tags_ok = true;
+		i += (uint32_t)n;
+	}
+	if (!w->tags_ok)
+		FAIL("tag table offset %llu is not a large block",
+		    (unsigned long long)h->tags);
+	return 0;
+}
+
+/* ---- thread caches ---------------------------------------------------------
+ * The list itself: every entry a large run below hwm big enough for a
+ * cache (tcache.c:tc_checked), the layout of every bin as sizeclass.c made
+ * it.  A dead process's cache will be given back block by block: each of
+ * its bins' tops within the bin, each cached offset a carved block of a
+ * slab of the bin's class.  Its outbox is dropped, never read. */
+static int image_cache_slots(struct heap *h, struct tcache *tc, uint64_t off,
+                             char *why, size_t whylen)
+{
+	struct page *pm = heap_pages(h);
+	for (unsigned c = 0; c < NBINS; c++) {
+		const struct sizeclass *sc = &sizeclasses[c];
+		struct tcache_bin *b = tcache_bin(tc, c);
+		if (b->top < b->lo || b->top > b->hi)
+			FAIL("dead thread cache %llu: class %u top %u outside "
+			    "%u..%u", (unsigned long long)off, c, b->top, b->lo,
+			    b->hi);
+		for (uint32_t i = b->lo; i < b->top; i++) {
+			uint64_t bo = tc->slots[i];
+			uint32_t head = bo < h->size ?
+			    slab_of(h, (uint32_t)(bo >> LG_PAGE)) : 0;
+			uint64_t boff = bo - ((uint64_t)head << LG_PAGE);
+			if (head == 0 || pm[head].cls != c ||
+			    boff % sc->size != 0 ||
+			    boff / sc->size >= pm[head].s.carved)
+				FAIL("dead thread cache %llu: class %u slot %u "
+				    "holds offset %llu, no block of its class",
+				    (unsigned long long)off, c, i,
+				    (unsigned long long)bo);
+		}
+	}
+	return 0;
+}
+
+static int image_caches(struct heap *h, unsigned mode, char *why,
+                        size_t whylen)
+{
+	uint64_t guard = h->npages;
+	for (uint64_t off = h->tcaches; off != 0; guard--) {
+		struct tcache *tc = tcache_checked(h, off);
+		if (tc == NULL || guard == 0)
+			FAIL("thread cache list: bad entry at offset %llu",
+			    (unsigned long long)off);
+		if (tc->bins[0].div_magic != 0 ||
+		    tc->bins[0].top != tc->bins[0].hi)
+			FAIL("thread cache %llu: the bin of no class would take "
+			    "blocks", (unsigned long long)off);
+		for (unsigned c = 0; c < NBINS; c++) {
+			const struct sizeclass *sc = &sizeclasses[c];
+			struct tcache_bin *b = tcache_bin(tc, c);
+			if (b->lo != sc->tcache_lo || b->hi != sc->tcache_lo +
+			    sc->tcache_max || b->div_magic != sc->div_magic ||
+			    tc->slots[b->lo - 1] != TCACHE_GUARD)
+				FAIL("thread cache %llu: class %u has slots "
+				    "%u..%u, not %u..%u, or no guard",
+				    (unsigned long long)off, c, b->lo, b->hi,
+				    sc->tcache_lo, sc->tcache_lo +
+				    sc->tcache_max);
+		}
+		struct tcache_bin *ob = &tc->outbox;
+		if (ob->lo != tcache_outbox_lo || ob->hi != ob->lo +
+		    TCACHE_OUTBOX || tc->slots[ob->lo - 1] != TCACHE_GUARD)
+			FAIL("thread cache %llu: outbox has slots %u..%u",
+			    (unsigned long long)off, ob->lo, ob->hi);
+		if (tc->pid == 0 || tc->pid > IMAGE_PID_MAX)
+			FAIL("thread cache %llu: owner pid %u",
+			    (unsigned long long)off, tc->pid);
+		if (!(mode & IMAGE_REPAIRABLE) &&
+		    !os_proc_alive(tc->pid, tc->start) &&
+		    image_cache_slots(h, tc, off, why, whylen))
+			return 1;
+		off = tc->next;
+	}
+	return 0;
+}
+
+/* ---- the remote stacks of process arenas ----------------------------------
+ * Blocks and slabs given back without the lock (slab.c).  A joined heap
+ * has none; a process arena's are checked as slab.c's drain will follow
+ * them: the block stack to carved blocks, the slab stack to slabs whose
+ * remote lists hold as many blocks as they say, from head to tail. */
+static int image_remote(struct heap *h, unsigned mode,
+                        const struct image_walk *w, char *why, size_t whylen)
+{
+	uint64_t off = atomic_load_explicit(&h->remote, memory_order_acquire);
+	uint64_t top = atomic_load_explicit(&h->remote_slabs,
+	    memory_order_acquire);
+	if ((mode & IMAGE_JOIN) && (off != 0 || top != 0))
+		FAIL("remote stacks %#llx, %#llx in a heap that is no process "
+		    "arena", (unsigned long long)off, (unsigned long long)top);
+	struct page *pm = heap_pages(h);
+	/* A stack longer than the blocks there are holds one twice: a loop. */
+	for (uint64_t guard = w->carved; off != 0; guard--) {
+		uint32_t head = off < h->size && off % QUANTUM == 0 ?
+		    slab_of(h, (uint32_t)(off >> LG_PAGE)) : 0;
+		uint64_t boff = off - ((uint64_t)head << LG_PAGE);
+		if (guard == 0 || head == 0 ||
+		    boff % sizeclasses[pm[head].cls].size != 0 ||
+		    boff / sizeclasses[pm[head].cls].size >=
+		    pm[head].s.carved)
+			FAIL("remote block stack broken at offset %llu",
+			    (unsigned long long)off);
+		off = __atomic_load_n((uint64_t *)((char *)h + off),
+		    __ATOMIC_ACQUIRE);
+	}
+	for (uint64_t guard = w->slabs; top != 0; guard--) {
+		uint32_t head = top < h->npages ? (uint32_t)top : 0;
+		if (guard == 0 || head == 0 || slab_of(h, head) != head)
+			FAIL("remote slab stack broken at page %llu",
+			    (unsigned long long)top);
+		struct page *s = &pm[head];
+		const struct sizeclass *sc = &sizeclasses[s->cls];
+		uint64_t rl = __atomic_load_n(&s->aux, __ATOMIC_ACQUIRE);
+		uint32_t n = (uint32_t)(rl >> 32);
+		uint16_t first = (uint16_t)rl, last = (uint16_t)(rl >> 16);
+		if (n == 0 || n > sc->nblocks - s->nfree ||
+		    first >= s->s.carved || last >= s->s.carved)
+			FAIL("slab %u: remote list of %u blocks broken", head, n);
+		uint16_t i = first;
+		for (uint32_t k = 1; k < n; k++) {
+			const uint16_t *link = (const uint16_t *)((char *)h +
+			    ((uint64_t)head << LG_PAGE) + (size_t)i * sc->size);
+			i = __atomic_load_n(link, __ATOMIC_RELAXED) ^
+			    (uint16_t)h->free_key;
+			if (i >= s->s.carved)
+				FAIL("slab %u: remote list leaves the slab",
+				    head);
+		}
+		if (i != last)
+			FAIL("slab %u: remote list does not end at its tail",
+			    head);
+		top = s->s.rnext;
+	}
+	return 0;
+}
+
+/* ---- all of it ----------------------------------------------------------- */
+
+int heap_image_check(struct heap *h, unsigned mode, char *why, size_t whylen)
+{
+	struct image_walk w;
+	if (image_bounds(h, why, whylen) || image_walk(h, mode, &w, why,
+	    whylen))
+		return 1;
+	if (!(mode & IMAGE_REPAIRABLE) && (page_validate(h, why, whylen) ||
+	    bin_validate(h, why, whylen)))
+		return 1;
+	if (image_caches(h, mode, why, whylen) ||
+	    image_remote(h, mode, &w, why, whylen))
+		return 1;
+	if (mode & IMAGE_REPAIRABLE)
+		return 0;
+	if (tcache_validate(h, why, whylen) || tag_validate(h, why, whylen))
+		return 1;
+	if (config_stats) {
+		uint64_t blocks = 0;
+		for (unsigned c = 0; c < NBINS; c++)
+			blocks += h->bins[c].curblocks * sizeclasses[c].size;
+		uint64_t large = h->stats.allocated - blocks;
+		if (blocks > h->stats.allocated ||
+		    large > h->stats.active_pages << LG_PAGE)
+			FAIL("stats: %llu bytes allocated, %llu in small blocks",
+			    (unsigned long long)h->stats.allocated,
+			    (unsigned long long)blocks);
+	}
+	return 0;
+}
+
+/* Are the backed pages there?  A file shorter than limit pages would
+ * fault (SIGBUS) at the first read beyond its end: ask the kernel to read
+ * the last backed page's first byte for us, which fails instead. */
+static int image_backed(struct heap *h, size_t file_size)
+{
+	size_t need = (size_t)h->limit << LG_PAGE;
+	if (file_size != 0)
+		return file_size < need ? ENODATA : 0;
+	char byte;
+	struct iovec local = { &byte, 1 };
+	struct iovec remote = { (char *)h + need - PAGE, 1 };
+	int saved = errno;
+	ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	int err = got == 1 ? 0 : errno == EFAULT ? ENODATA : 0;
+	errno = saved;   /* ENOSYS, EPERM: no probe; msync saw the mapping */
+	return err;
+}
+
+int heap_image_validate(struct heap *h, size_t file_size, char *why,
+                        size_t whylen)
+{
+	int err = heap_verify_header(h, 0);
+	if (err) {
+		snprintf(why, whylen, "bad header (%s)", strerror(err));
+		return err;
+	}
+	if (image_bounds(h, why, whylen))
+		return EUCLEAN;
+	if ((err = image_backed(h, file_size)) != 0) {
+		snprintf(why, whylen, "file shorter than the %u pages the heap "
+		    "says are backed", h->limit);
+		return err;
+	}
+	for (unsigned t = 0; t < IMAGE_TRIES; t++) {
+		bool dead, held;
+		uint64_t seq = atomic_load_explicit(&h->lock_seq,
+		    memory_order_acquire);
+		if (image_lock(h, &dead, &held, why, whylen)) {
+			/* The lock word moves as processes come and go. */
+			if (atomic_load_explicit(&h->lock_seq,
+			    memory_order_acquire) == seq)
+				return EUCLEAN;
+			continue;
+		}
+		unsigned mode = IMAGE_JOIN | (dead ? IMAGE_REPAIRABLE : 0);
+		int bad = heap_image_check(h, mode, why, whylen);
+		atomic_thread_fence(memory_order_acquire);
+		if (!bad)
+			return 0;
+		/* Nobody changed it as we read: lock_seq stayed even, or
+		 * odd with its holder dead, or odd with the lock free, which
+		 * no holder leaves (it makes lock_seq even, then frees). */
+		if (atomic_load_explicit(&h->lock_seq, memory_order_relaxed) ==
+		    seq && (seq % 2 == 0 || dead || !held))
+			return EUCLEAN;
+		usleep(IMAGE_RETRY_US);
+	}
+	/* Busy in every reading: live processes use it and take its lock,
+	 * so it can be taken; check under it. */
+	heap_lock(h);
+	int bad = heap_image_check(h, IMAGE_JOIN, why, whylen);
+	heap_unlock(h);
+	return bad ? EUCLEAN : 0;
+}
