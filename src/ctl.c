@@ -205,7 +205,26 @@ static int c_arenas_narenas(const size_t *mib, void *oldp, size_t *oldlenp,
 {
 	READONLY();
 	struct heap *h = ctl_heap();
-	READ(unsigned, heap_is_process(h) ? heap_narenas() : 1u);
+	READ(unsigned, heap_is_process(h) ? heap_narenas_total() : 1u);
+}
+
+/* [jemalloc] arenas.create: a new arena, reached with MALLOCX_ARENA(i)
+ * (heap.c: created arenas).  Custom extent hooks are not supported. */
+static int c_arenas_create(const size_t *mib, void *oldp, size_t *oldlenp,
+                           void *newp, size_t newlen)
+{
+	(void)mib;
+	if (newp != NULL || newlen != 0)
+		return EINVAL;   /* extent hooks */
+	if (!heap_is_process(ctl_heap()))
+		return EPERM;    /* a private heap has no arenas */
+	if (oldp == NULL || oldlenp == NULL || *oldlenp != sizeof(unsigned))
+		return EINVAL;   /* the index must go somewhere */
+	unsigned i;
+	int err = heap_arena_create(&i);
+	if (err != 0)
+		return err;
+	READ(unsigned, i);
 }
 
 static int c_arenas_nbins(const size_t *mib, void *oldp, size_t *oldlenp,
@@ -304,7 +323,7 @@ static int c_arena_purge(const size_t *mib, void *oldp, size_t *oldlenp,
 	 * configured private heap. */
 	struct heap *h = ctl_heap();
 	bool process = heap_is_process(h);
-	if (mib[1] >= (process ? heap_narenas() : 1u))
+	if (mib[1] >= (process ? heap_narenas_total() : 1u))
 		return ENOENT;
 	int err = c_action(oldp, oldlenp, newp, newlen);
 	if (err == 0 && process)
@@ -312,6 +331,23 @@ static int c_arena_purge(const size_t *mib, void *oldp, size_t *oldlenp,
 	if (err == 0 && h != NULL)
 		heap_purge(h, true);
 	return err;
+}
+
+/* [jemalloc] arena.<i>.reset and arena.<i>.destroy: only for created
+ * arenas (EFAULT for the others, as jemalloc).  No thread may use the
+ * arena's blocks afterwards. */
+static int c_arena_reset(const size_t *mib, void *oldp, size_t *oldlenp,
+                         void *newp, size_t newlen)
+{
+	int err = c_action(oldp, oldlenp, newp, newlen);
+	return err ? err : heap_arena_reset((unsigned)mib[1]);
+}
+
+static int c_arena_destroy(const size_t *mib, void *oldp, size_t *oldlenp,
+                           void *newp, size_t newlen)
+{
+	int err = c_action(oldp, oldlenp, newp, newlen);
+	return err ? err : heap_arena_destroy((unsigned)mib[1]);
 }
 
 /* [jemalloc] thread.arena: the calling thread's arena; writing moves the
@@ -336,6 +372,18 @@ static int c_thread_arena(const size_t *mib, void *oldp, size_t *oldlenp,
 	}
 	READ(unsigned, old);
 }
+
+/* [jemalloc] thread.allocated, thread.deallocated and their p forms (a
+ * pointer to the calling thread's counter, valid while it lives), counted
+ * by malloc.c in builds with statistics; ENOENT without, as jemalloc. */
+#define COUNTER_LEAF(fname, type, expr) \
+static int fname(const size_t *mib, void *oldp, size_t *oldlenp, \
+                 void *newp, size_t newlen) \
+{ if (!config_stats) return ENOENT; READONLY(); READ(type, (expr)); }
+COUNTER_LEAF(c_thread_allocated, uint64_t, tthread.allocated)
+COUNTER_LEAF(c_thread_allocatedp, uint64_t *, &tthread.allocated)
+COUNTER_LEAF(c_thread_deallocated, uint64_t, tthread.deallocated)
+COUNTER_LEAF(c_thread_deallocatedp, uint64_t *, &tthread.deallocated)
 
 static int c_thread_tcache_flush(const size_t *mib, void *oldp,
                                  size_t *oldlenp, void *newp, size_t newlen)
@@ -381,10 +429,12 @@ static const struct ctl_node arenas_kids[] = {
 	LEAF("narenas", c_arenas_narenas), LEAF("nbins", c_arenas_nbins),
 	LEAF("page", c_arenas_page), LEAF("quantum", c_arenas_quantum),
 	NODE("bin", bin_index), LEAF("nlextents", c_arenas_nlextents),
+	LEAF("create", c_arenas_create),
 	NODE("lextent", lextent_index),
 };
 static const struct ctl_node arena_i_kids[] = {
-	LEAF("purge", c_arena_purge),
+	LEAF("purge", c_arena_purge), LEAF("reset", c_arena_reset),
+	LEAF("destroy", c_arena_destroy),
 };
 static const struct ctl_node arena_index[] = { INDEXED(ARENAS_MAX, arena_i_kids) };
 static const struct ctl_node sbin_kids[] = {
@@ -403,6 +453,10 @@ static const struct ctl_node tcache_kids[] = {
 };
 static const struct ctl_node thread_kids[] = {
 	LEAF("arena", c_thread_arena), NODE("tcache", tcache_kids),
+	LEAF("allocated", c_thread_allocated),
+	LEAF("allocatedp", c_thread_allocatedp),
+	LEAF("deallocated", c_thread_deallocated),
+	LEAF("deallocatedp", c_thread_deallocatedp),
 };
 static const struct ctl_node root_kids[] = {
 	LEAF("version", c_version), LEAF("epoch", c_epoch),

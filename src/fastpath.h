@@ -23,34 +23,46 @@ static inline struct tslot *tslot_of(struct heap *h)
 	return NULL;
 }
 
-/* Pops a block of size (<= SMALL_MAX) from t's cache into *out; false if
- * that bin is empty. */
-static inline __attribute__((always_inline)) bool cache_alloc(struct heap *h,
-    struct tslot *t, size_t size, void **out)
+/* Pops a block of size (<= SMALL_MAX) from t's cache into *out, adding
+ * its usable size to *bytes unless bytes is NULL (a constant: the add is
+ * compiled in or out); false if that bin is empty. */
+static inline __attribute__((always_inline)) bool cache_alloc_counted(
+    struct heap *h, struct tslot *t, size_t size, void **out,
+    uint64_t *bytes)
 {
 	struct tcache *tc = t->tc;
-	struct tcache_bin *b = &tc->bins[size2bin(size)];
+	unsigned bin = size2bin(size);
+	struct tcache_bin *b = &tc->bins[bin];
 	if (unlikely(b->top == b->lo))
 		return false;
 	*out = tcache_block(h, tcache_pop(tc, b));
+	if (bytes != NULL)
+		*bytes += bin_size_tab[bin];
 	return true;
+}
+
+static inline __attribute__((always_inline)) bool cache_alloc(struct heap *h,
+    struct tslot *t, size_t size, void **out)
+{
+	return cache_alloc_counted(h, t, size, out, NULL);
 }
 
 /* Pushes block p, at offset ooff in heap `owner`, on t's cache, where it is
  * kept as offset coff from the cache's own heap, if it is a small block
  * that looks live and the bin has room: the bin of its class if owner is
  * the cache's heap, else (another process arena) the outbox, which sends
- * it home (tcache.c).  False sends the caller to the slow path, which
- * decides. */
+ * it home (tcache.c).  Adds its usable size to *bytes unless bytes is
+ * NULL.  False sends the caller to the slow path, which decides. */
 static inline __attribute__((always_inline)) bool cache_push_block(
     struct heap *owner, uintptr_t ooff, struct tslot *t, uint64_t coff,
-    bool home)
+    bool home, uint64_t *bytes)
 {
 	/* Its slab map entry names its bin, bins[0] if it is in no slab
 	 * (large or bad), whose div_magic of 0 turns every offset away. */
 	uint32_t e = heap_slabmap(owner)[ooff >> LG_PAGE];
+	unsigned bin = e & SLABMAP_BIN_MASK;
 	struct tcache *tc = t->tc;
-	struct tcache_bin *cb = &tc->bins[e & SLABMAP_BIN_MASK];
+	struct tcache_bin *cb = &tc->bins[bin];
 	struct tcache_bin *b = home ? cb : &tc->outbox;
 	/* the offset in the slab: in the page, plus the pages before it */
 	uint32_t boff = ((uint32_t)ooff & (PAGE - 1)) + slabmap_page_offset(e);
@@ -64,6 +76,8 @@ static inline __attribute__((always_inline)) bool cache_push_block(
 	tc->slots[top] = coff;
 	atomic_signal_fence(memory_order_release);
 	b->top = top + 1;
+	if (bytes != NULL)
+		*bytes += bin_size_tab[bin];
 	return true;
 }
 
@@ -71,23 +85,29 @@ static inline __attribute__((always_inline)) bool cache_push_block(
  * process arena, of another arena: into the outbox, which tcache.c empties
  * onto the owners' remote stacks.  Only an arena's cache may: a shared
  * heap's cache is read by other processes.  A heap with tags sends its
- * frees to heap_free, which drops the tag. */
-static inline __attribute__((always_inline)) bool cache_free(struct heap *h,
-    struct tslot *t, void *p)
+ * frees to heap_free, which drops the tag.  bytes as in cache_push_block. */
+static inline __attribute__((always_inline)) bool cache_free_counted(
+    struct heap *h, struct tslot *t, void *p, uint64_t *bytes)
 {
 	uintptr_t off = (uintptr_t)p - (uintptr_t)h;
 	/* cache_limit is h->size, or 0 while h keeps tags.  Each case has
 	 * its own copy of the push, so the common one keeps one offset. */
 	if (likely(off < atomic_load_explicit(&h->cache_limit,
 	    memory_order_relaxed)))
-		return cache_push_block(h, off, t, off, true);
+		return cache_push_block(h, off, t, off, true, bytes);
 	/* another arena's block, if h is an arena; or tags */
 	struct heap *owner = arena_of(p);
 	if (owner == NULL || !(h->flags & HEAP_F_OSMEM) ||
 	    heap_tagging(owner))
 		return false;
 	return cache_push_block(owner, (uintptr_t)p - (uintptr_t)owner, t,
-	    off, false);
+	    off, false, bytes);
+}
+
+static inline __attribute__((always_inline)) bool cache_free(struct heap *h,
+    struct tslot *t, void *p)
+{
+	return cache_free_counted(h, t, p, NULL);
 }
 
 #endif /* PH_FASTPATH_H */

@@ -377,15 +377,135 @@ struct heap *heap_arena_nth(unsigned i)
 	struct heap *d = private_default();
 	if (d != NULL)
 		return i == 0 ? d : NULL;   /* a private heap is arena 0 */
-	if (heap_process() == NULL || i >= narenas)
+	if (heap_process() == NULL || i >= ARENAS_MAX)
 		return NULL;
-	return arena_get(i);
+	return i < narenas ? arena_get(i) : atomic_load_explicit(&arenas[i],
+	    memory_order_acquire);   /* a created arena, or NULL */
 }
 
 unsigned heap_narenas(void)
 {
 	heap_process();
 	return narenas;
+}
+
+/* ---- created arenas (jemalloc's arenas.create) -----------------------------
+ * An arena made by mallctl("arenas.create") is a heap of its own on a
+ * reservation of its own, at an index after the automatic arenas (narenas
+ * to ARENAS_MAX - 1) in arenas[], reached through MALLOCX_ARENA(i).  It is
+ * not in the span, so arena_of and the fast paths never see it: its blocks
+ * are found through the registry and cached as a heap handle's are (a slot
+ * of their own), and no thread has it as its arena.  Destroying one gives
+ * every page back, metadata too, but keeps the reservation for the next
+ * arenas.create: a thread's cache slot that still names it reads zeros or a
+ * new header, never unmapped memory, finds it gone from the registry or its
+ * epoch moved on, and forgets it (tcache.c:slot_valid).  The epoch goes on
+ * counting across lives for that. */
+
+static unsigned narenas_made;   /* 1 + the highest index ever used */
+static struct spare {
+	struct heap *h;             /* a destroyed arena's reservation */
+	size_t size;
+	uint64_t epoch;             /* its last life's */
+} arenas_spare[ARENAS_MAX];
+static unsigned nspare;
+
+unsigned heap_narenas_total(void)
+{
+	heap_process();
+	return narenas_made > narenas ? narenas_made : narenas;
+}
+
+bool heap_arena_is_created(unsigned i)
+{
+	return i >= narenas && i < ARENAS_MAX &&
+	    atomic_load_explicit(&arenas[i], memory_order_acquire) != NULL;
+}
+
+/* A fresh reservation for a created arena: an automatic arena's size, or
+ * less where address space is short. */
+static struct spare arena_created_memory(void)
+{
+	if (nspare > 0)
+		return arenas_spare[--nspare];
+	for (size_t sz = (size_t)1 << arena_lg; sz >= ARENA_MIN_BYTES;
+	    sz >>= 1) {
+		void *p = os_reserve(sz);
+		if (p != NULL)
+			return (struct spare){ p, sz, 0 };
+	}
+	return (struct spare){ NULL, 0, 0 };
+}
+
+int heap_arena_create(unsigned *out)
+{
+	if (heap_process() == NULL)
+		return EAGAIN;
+	os_signals_block();
+	lock_acquire(&process_heap_lock);
+	unsigned i = narenas;
+	while (i < ARENAS_MAX && atomic_load_explicit(&arenas[i],
+	    memory_order_relaxed) != NULL)
+		i++;
+	int err = EAGAIN;   /* jemalloc's answer when no arena can be made */
+	struct spare m = i < ARENAS_MAX ? arena_created_memory() :
+	    (struct spare){ NULL, 0, 0 };
+	if (m.h != NULL) {
+		struct heap *h = heap_format(m.h, m.size, HEAP_F_OSMEM, true);
+		atomic_store(&h->epoch, m.epoch + 1);
+		err = registry_add(h);
+		if (err == 0) {
+			atomic_store_explicit(&arenas[i], h,
+			    memory_order_release);
+			if (i + 1 > narenas_made)
+				narenas_made = i + 1;
+			*out = i;
+		} else {
+			arenas_spare[nspare++] = m;
+			err = EAGAIN;
+		}
+	}
+	lock_release(&process_heap_lock);
+	os_signals_restore();
+	return err;
+}
+
+/* The created arena i, or NULL: jemalloc answers EFAULT for an automatic
+ * arena, which may not be reset or destroyed. */
+static struct heap *arena_created(unsigned i)
+{
+	return heap_arena_is_created(i) ? atomic_load(&arenas[i]) : NULL;
+}
+
+int heap_arena_reset(unsigned i)
+{
+	struct heap *h = arena_created(i);
+	if (h == NULL)
+		return EFAULT;
+	heap_reset(h);
+	return 0;
+}
+
+int heap_arena_destroy(unsigned i)
+{
+	os_signals_block();
+	lock_acquire(&process_heap_lock);
+	struct heap *h = arena_created(i);
+	if (h != NULL) {
+		atomic_store(&arenas[i], NULL);
+		/* From here a free of one of its blocks is a free of memory in
+		 * no heap, and says so. */
+		registry_remove(h);
+		if (vg_on())
+			heap_vg_forget(h);
+		/* Bumped past every cache slot of this life, then zeros. */
+		uint64_t epoch = atomic_fetch_add(&h->epoch, 1) + 1;
+		arenas_spare[nspare++] = (struct spare){ h, h->size, epoch };
+		os_purge(h, h->size, false);
+	}
+	lock_release(&process_heap_lock);
+	os_signals_restore();
+	return h == NULL ? EFAULT : 0;
 }
 
 struct heap *heap_arena_if_any(unsigned i)

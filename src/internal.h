@@ -143,6 +143,7 @@ void     sizeclass_init(void);
 uint64_t sizeclass_signature(void);
 int      sizeclass_validate(void);
 extern uint8_t size2bin_tab[];   /* (size + 15) / 16 -> 1 + class */
+extern uint32_t bin_size_tab[];  /* bin (1 + class) -> block size; 0 -> 0 */
 
 /* The thread cache bin (struct tcache.bins index: 1 + class) of a small
  * request (size <= SMALL_MAX): one table load. */
@@ -338,6 +339,15 @@ unsigned     heap_narenas(void);
  * mallocx's MALLOCX_ARENA.  A configured private heap is arena 0. */
 struct heap *heap_arena_nth(unsigned i);
 struct heap *heap_arena_if_any(unsigned i);   /* NULL if not made (yet) */
+/* jemalloc's arenas.create, arena.<i>.reset and arena.<i>.destroy: arenas
+ * of their own made after the automatic ones (heap.c).  0 or EAGAIN (none
+ * can be made), EFAULT (i is not a created arena). */
+int          heap_arena_create(unsigned *out);
+int          heap_arena_reset(unsigned i);
+int          heap_arena_destroy(unsigned i);
+bool         heap_arena_is_created(unsigned i);
+/* Automatic arenas and every index created so far (arenas.narenas). */
+unsigned     heap_narenas_total(void);
 bool         heap_is_process(const struct heap *h);   /* any arena */
 /* The arenas' reservation (heap.c): arena i at arena_base + (i << arena_lg)
  * for i < arena_span >> arena_lg; arenas[i] is NULL until it is made. */
@@ -521,6 +531,10 @@ struct tthread {
 	struct tslot slots[TCACHE_SLOTS];
 	uint32_t     busy;
 	uint8_t      state;                 /* tcache.c: TSTATE_* */
+	/* malloc.c: jemalloc's thread.allocated and thread.deallocated,
+	 * usable bytes the thread had from and gave back to the standard
+	 * family; here to share the fast paths' TLS address. */
+	uint64_t     allocated, deallocated;
 };
 extern __thread struct tthread tthread __attribute__((tls_model("initial-exec")));
 

@@ -18,6 +18,7 @@ uint32_t tcache_outbox_lo;
 #define TCACHE_MIN      8
 #define TCACHE_MAX      200
 uint8_t size2bin_tab[SMALL_MAX / QUANTUM + 1];
+uint32_t bin_size_tab[1 + NBINS];
 static _Atomic bool sizeclass_ready;
 
 /* The slab length: the first n pages whose tail waste is at most 1/64 of
@@ -79,6 +80,8 @@ void sizeclass_init(void)
 			c++;
 		size2bin_tab[i] = (uint8_t)(1 + c);
 	}
+	for (unsigned c = 0; c < NBINS; c++)
+		bin_size_tab[1 + c] = sizeclasses[c].size;
 	/* Racing initialisers write identical values, so this is benign. */
 	atomic_store_explicit(&sizeclass_ready, true, memory_order_release);
 }

@@ -10,6 +10,8 @@
  * brief asks for (at most 25% waste above 48 bytes up to 14336, the
  * 16-byte quantum below).
  */
+#include <pthread.h>
+
 #include "testutil.h"
 
 /* Sizes 1..20000 one by one, then large ones up to 64 MiB. */
@@ -338,6 +340,343 @@ END_TEST
 /* [DESIGN] Overflow in the *allocx family: mallocx/rallocx give NULL and
  * ENOMEM-style failure with the block kept; nallocx says 0; xallocx
  * cannot grow and leaves the block as it was. */
+/* ---- jemalloc's created arenas ------------------------------------------- */
+
+static unsigned ctl_unsigned(const char *name)
+{
+	unsigned v = 0;
+	size_t len = sizeof(v);
+	ck_assert_int_eq(P_(mallctl)(name, &v, &len, NULL, 0), 0);
+	return v;
+}
+
+static unsigned arena_create(void)
+{
+	unsigned i = ~0u;
+	size_t len = sizeof(i);
+	ck_assert_int_eq(P_(mallctl)("arenas.create", &i, &len, NULL, 0), 0);
+	return i;
+}
+
+static int arena_do(const char *op, unsigned i)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "arena.%u.%s", i, op);
+	return P_(mallctl)(name, NULL, NULL, NULL, 0);
+}
+
+static size_t heap_allocated(ph_heap_t *h)
+{
+	struct ph_heap_stats st;
+	ck_assert_int_eq(ph_heap_stats(h, &st), 0);
+	return st.allocated;
+}
+
+START_TEST(arenas_create_makes_an_arena_of_its_own)
+{
+	unsigned before = ctl_unsigned("arenas.narenas");
+	unsigned i = arena_create();
+	ck_assert_uint_ge(i, before);
+	ck_assert_uint_eq(ctl_unsigned("arenas.narenas"), i + 1);
+	/* opt.narenas stays the automatic arenas' count */
+	ck_assert_uint_le(ctl_unsigned("opt.narenas"), before);
+
+	void *small = P_(mallocx)(100, MALLOCX_ARENA(i) | MALLOCX_TCACHE_NONE);
+	void *large = P_(mallocx)(200000, MALLOCX_ARENA(i) | MALLOCX_ZERO);
+	void *aligned = P_(mallocx)(3000, MALLOCX_ARENA(i) |
+	    MALLOCX_ALIGN(4096));
+	ck_assert_ptr_nonnull(small);
+	ck_assert_ptr_nonnull(large);
+	ck_assert_ptr_nonnull(aligned);
+	ck_assert(is_aligned(aligned, 4096));
+	assert_zero(large, 200000);
+	ph_heap_t *h = ph_heap_of(small);
+	ck_assert_ptr_nonnull(h);
+	ck_assert_ptr_eq(ph_heap_of(large), h);
+	ck_assert_ptr_eq(ph_heap_of(aligned), h);
+	for (unsigned a = 0; a < before; a++) {
+		void *p = P_(mallocx)(100, MALLOCX_ARENA(a));
+		ck_assert_ptr_nonnull(p);
+		ck_assert_ptr_ne(ph_heap_of(p), h);
+		P_(free)(p);
+	}
+	/* Its blocks go back through every call that frees. */
+	ck_assert_uint_eq(P_(sallocx)(small, 0), P_(nallocx)(100, 0));
+	P_(dallocx)(small, MALLOCX_TCACHE_NONE);
+	P_(free)(large);
+	P_(sdallocx)(aligned, 3000, MALLOCX_ALIGN(4096));
+	ck_assert_int_eq(ph_heap_check(h), 0);
+	/* The automatic arenas cannot be reset or destroyed; nor an index
+	 * that names no arena. */
+	ck_assert_int_eq(arena_do("reset", 0), EFAULT);
+	ck_assert_int_eq(arena_do("destroy", 0), EFAULT);
+	ck_assert_int_eq(arena_do("destroy", i + 1), EFAULT);
+	ck_assert_int_eq(arena_do("destroy", i), 0);
+	ck_assert_int_eq(arena_do("destroy", i), EFAULT);   /* gone */
+	/* Custom extent hooks are not supported. */
+	void *hooks = NULL;
+	unsigned j;
+	size_t len = sizeof(j);
+	ck_assert_int_eq(P_(mallctl)("arenas.create", &j, &len, &hooks,
+	    sizeof(hooks)), EINVAL);
+	ck_assert_int_eq(P_(mallctl)("arena.0.extent_hooks", &hooks, &len,
+	    NULL, 0), ENOENT);
+}
+END_TEST
+
+START_TEST(arena_reset_frees_everything_in_it)
+{
+	enum { N = 3000 };
+	static void *p[N];
+	unsigned i = arena_create();
+	ph_heap_t *h = NULL;
+	for (int round = 0; round < 3; round++) {
+		for (int k = 0; k < N; k++) {
+			size_t s = k % 100 ? 16 + (size_t)k % 900 : 70000;
+			p[k] = P_(mallocx)(s, MALLOCX_ARENA(i));
+			ck_assert_ptr_nonnull(p[k]);
+			memset(p[k], round + 1, s);
+		}
+		h = ph_heap_of(p[0]);
+		ck_assert_uint_gt(heap_allocated(h), N * 16);
+		/* Some go back through this thread's cache first: the reset
+		 * must not hand them out again from there. */
+		for (int k = 0; k < N; k += 3)
+			P_(free)(p[k]);
+		ck_assert_int_eq(arena_do("reset", i), 0);
+		ck_assert_uint_eq(heap_allocated(h), 0);
+		ck_assert_int_eq(ph_heap_check(h), 0);
+	}
+	/* After a reset, every block is new and distinct. */
+	for (int k = 0; k < N; k++) {
+		p[k] = P_(mallocx)(64, MALLOCX_ARENA(i));
+		ck_assert_ptr_nonnull(p[k]);
+		memset(p[k], 0xab, 64);
+		P_(free)(p[k]);   /* into the cache: malloc takes slot 0's */
+		p[k] = P_(mallocx)(64, MALLOCX_ARENA(i));
+		*(int *)p[k] = k;
+	}
+	for (int k = 0; k < N; k++)
+		ck_assert_int_eq(*(int *)p[k], k);
+	ck_assert_int_eq(arena_do("destroy", i), 0);
+}
+END_TEST
+
+START_TEST(destroyed_arena_index_is_reused_cleanly)
+{
+	unsigned total = ctl_unsigned("arenas.narenas");
+	unsigned i = arena_create();
+	void *old = P_(mallocx)(48, MALLOCX_ARENA(i));
+	ck_assert_ptr_nonnull(old);
+	P_(free)(old);   /* sits in this thread's cache of arena i */
+	ck_assert_int_eq(arena_do("destroy", i), 0);
+	errno = 0;
+	ck_assert_ptr_null(P_(mallocx)(48, MALLOCX_ARENA(i)));
+	ck_assert_int_eq(errno, ENOMEM);
+	/* The lowest free index again, on the same reservation: the old
+	 * cache must not serve it. */
+	unsigned j = arena_create();
+	ck_assert_uint_eq(j, i);
+	ck_assert_uint_eq(ctl_unsigned("arenas.narenas"), total > i ? total :
+	    i + 1);
+	enum { N = 500 };
+	void *p[N];
+	for (int k = 0; k < N; k++) {
+		p[k] = P_(mallocx)(48, MALLOCX_ARENA(j));
+		ck_assert_ptr_nonnull(p[k]);
+		for (int m = 0; m < k; m++)
+			ck_assert_ptr_ne(p[m], p[k]);
+		P_(free)(p[k]);
+		p[k] = P_(mallocx)(48, MALLOCX_ARENA(j));
+		for (int m = 0; m < k; m++)
+			ck_assert_ptr_ne(p[m], p[k]);
+	}
+	ph_heap_t *h = ph_heap_of(p[0]);
+	ck_assert_uint_eq(heap_allocated(h), N * P_(nallocx)(48, 0));
+	ck_assert_int_eq(ph_heap_check(h), 0);
+	ck_assert_int_eq(arena_do("destroy", j), 0);
+}
+END_TEST
+
+START_TEST(arenas_run_out_with_eagain)
+{
+	unsigned made[64], n = 0;
+	int err = 0;
+	while (n < 64) {
+		size_t len = sizeof(made[n]);
+		err = P_(mallctl)("arenas.create", &made[n], &len, NULL, 0);
+		if (err != 0)
+			break;
+		void *p = P_(mallocx)(1000, MALLOCX_ARENA(made[n]));
+		ck_assert_ptr_nonnull(p);
+		n++;
+	}
+	ck_assert_int_eq(err, EAGAIN);
+	ck_assert_uint_gt(n, 0);
+	for (unsigned k = 0; k < n; k++)
+		ck_assert_int_eq(arena_do("destroy", made[k]), 0);
+	/* and every index comes back */
+	for (unsigned k = 0; k < n; k++)
+		ck_assert_uint_eq(arena_create(), made[k]);
+	for (unsigned k = 0; k < n; k++)
+		ck_assert_int_eq(arena_do("destroy", made[k]), 0);
+}
+END_TEST
+
+START_TEST(free_of_a_destroyed_arenas_block_aborts)
+{
+	unsigned i = arena_create();
+	void *p = P_(mallocx)(5000, MALLOCX_ARENA(i) | MALLOCX_TCACHE_NONE);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(arena_do("destroy", i), 0);
+	P_(free)(p);   /* not in any heap any more */
+}
+END_TEST
+
+/* Until a private heap is configured, malloc uses the process heap's
+ * arenas, which may be created; a private heap has none. */
+START_TEST(private_heap_has_no_created_arenas)
+{
+	unsigned i = arena_create();
+	void *p = P_(mallocx)(100, MALLOCX_ARENA(i));
+	ck_assert_ptr_nonnull(p);
+	P_(free)(p);
+	size_t size = 16 * MIB;
+	void *start = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(start, MAP_FAILED);
+	ck_assert_int_eq(P_(config_private_heap)(start, size), 0);
+	size_t len = sizeof(i);
+	ck_assert_int_eq(P_(mallctl)("arenas.create", &i, &len, NULL, 0),
+	    EPERM);
+	ck_assert_int_eq(arena_do("reset", 0), EFAULT);
+	ck_assert_uint_eq(ctl_unsigned("arenas.narenas"), 1);
+}
+END_TEST
+
+/* ---- thread.allocated and thread.deallocated -------------------------------- */
+
+static uint64_t *ctl_counter(const char *name)
+{
+	uint64_t *p = NULL;
+	size_t len = sizeof(p);
+	ck_assert_int_eq(P_(mallctl)(name, &p, &len, NULL, 0), 0);
+	ck_assert_ptr_nonnull(p);
+	return p;
+}
+
+struct counts { uint64_t a, d; };
+static uint64_t *allocp, *deallocp;
+static struct counts mark(void)
+{
+	return (struct counts){ *allocp, *deallocp };
+}
+/* What the calls since m added to the two counters. */
+#define ASSERT_COUNTED(m, da, dd) do { \
+	struct counts now_ = mark(); \
+	ck_assert_uint_eq(now_.a - (m).a, (da)); \
+	ck_assert_uint_eq(now_.d - (m).d, (dd)); \
+} while (0)
+
+START_TEST(thread_allocated_counts_usable_bytes)
+{
+	allocp = ctl_counter("thread.allocatedp");
+	deallocp = ctl_counter("thread.deallocatedp");
+	uint64_t v;
+	size_t len = sizeof(v);
+	ck_assert_int_eq(P_(mallctl)("thread.allocated", &v, &len, NULL, 0), 0);
+	ck_assert_uint_eq(v, *allocp);
+	ck_assert_int_eq(P_(mallctl)("thread.deallocated", &v, &len, NULL, 0),
+	    0);
+	ck_assert_uint_eq(v, *deallocp);
+	ck_assert_int_eq(P_(mallctl)("thread.allocated", NULL, NULL, &v,
+	    sizeof(v)), EPERM);
+
+	/* every size path: cached small, small past the cache, large,
+	 * aligned, zeroed */
+	static const size_t sizes[] = { 1, 16, 100, 1024, 14336, 14337,
+	    100000, 3 << 20 };
+	for (unsigned k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		for (int rep = 0; rep < 300; rep++) {
+			struct counts m = mark();
+			void *p = P_(malloc)(sizes[k]);
+			size_t u = P_(malloc_usable_size)(p);
+			ASSERT_COUNTED(m, u, 0);
+			m = mark();
+			P_(free)(p);
+			ASSERT_COUNTED(m, 0, u);
+		}
+	}
+	struct counts m = mark();
+	void *p = P_(calloc)(10, 3000);
+	size_t u = P_(malloc_usable_size)(p);
+	ASSERT_COUNTED(m, u, 0);
+	m = mark();
+	void *q = P_(realloc)(p, 100000);
+	size_t uq = P_(malloc_usable_size)(q);
+	ASSERT_COUNTED(m, uq, u);
+	m = mark();
+	P_(free)(q);
+	ASSERT_COUNTED(m, 0, uq);
+	m = mark();
+	ck_assert_int_eq(P_(posix_memalign)(&p, 4096, 5000), 0);
+	u = P_(malloc_usable_size)(p);
+	ASSERT_COUNTED(m, u, 0);
+	m = mark();
+	P_(free)(p);
+	ASSERT_COUNTED(m, 0, u);
+	m = mark();
+	p = P_(mallocx)(777, MALLOCX_ZERO);
+	u = P_(sallocx)(p, 0);
+	ASSERT_COUNTED(m, u, 0);
+	m = mark();
+	q = P_(rallocx)(p, 5000, 0);
+	uq = P_(sallocx)(q, 0);
+	ASSERT_COUNTED(m, uq, u);
+	m = mark();
+	P_(sdallocx)(q, 5000, 0);
+	ASSERT_COUNTED(m, 0, uq);
+	m = mark();
+	p = P_(mallocx)(40000, MALLOCX_TCACHE_NONE);
+	u = P_(sallocx)(p, 0);
+	size_t grown = P_(xallocx)(p, 80000, 0, 0);
+	ASSERT_COUNTED(m, u + (grown != u ? grown : 0), grown != u ? u : 0);
+	m = mark();
+	P_(dallocx)(p, MALLOCX_TCACHE_NONE);
+	ASSERT_COUNTED(m, 0, grown);
+	/* Failed calls count nothing. */
+	m = mark();
+	ck_assert_ptr_null(P_(malloc)(SIZE_MAX / 2));
+	ASSERT_COUNTED(m, 0, 0);
+}
+END_TEST
+
+static void *counters_of_a_new_thread(void *arg)
+{
+	uint64_t **out = arg;
+	out[0] = ctl_counter("thread.allocatedp");
+	uint64_t before = *out[0];
+	void *p = P_(malloc)(200);
+	out[1] = (uint64_t *)(uintptr_t)(*out[0] - before);
+	P_(free)(p);
+	return NULL;
+}
+
+START_TEST(thread_allocated_is_per_thread)
+{
+	uint64_t *mine = ctl_counter("thread.allocatedp");
+	uint64_t before = *mine;
+	uint64_t *theirs[2];
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, counters_of_a_new_thread,
+	    theirs), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_ptr_ne(theirs[0], mine);
+	ck_assert_uint_eq((uintptr_t)theirs[1], P_(nallocx)(200, 0));
+	ck_assert_uint_eq(*mine, before);   /* the other thread's are not ours */
+}
+END_TEST
+
 START_TEST(allocx_overflow)
 {
 	ck_assert_ptr_null(P_(mallocx)(SIZE_MAX, 0));
@@ -489,6 +828,22 @@ int main(void)
 	tcase_add_test(tc, tcache_none_mixes_with_cached_calls);
 	tcase_add_test(tc, mallocx_arena_picks_the_arena);
 	tcase_add_test(tc, allocx_overflow);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("arenas");
+	tcase_set_timeout(tc, 30);
+	if (PHMALLOC_PRIVATE_HEAP) {
+		tcase_add_test(tc, private_heap_has_no_created_arenas);
+	} else {
+		tcase_add_test(tc, arenas_create_makes_an_arena_of_its_own);
+		tcase_add_test(tc, arena_reset_frees_everything_in_it);
+		tcase_add_test(tc, destroyed_arena_index_is_reused_cleanly);
+		tcase_add_test(tc, arenas_run_out_with_eagain);
+		tcase_add_test_raise_signal(tc,
+		    free_of_a_destroyed_arenas_block_aborts, SIGABRT);
+	}
+	tcase_add_test(tc, thread_allocated_counts_usable_bytes);
+	tcase_add_test(tc, thread_allocated_is_per_thread);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ctl");
