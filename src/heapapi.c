@@ -20,6 +20,19 @@
 
 #define JOIN_WAIT_MS   2000   /* how long a joiner waits for a formatter */
 
+/* Modes of a new heap's object, set with fchmod after it is made, so that
+ * the umask cannot leave a group heap unreadable to its group. */
+#define MODE_PRIVATE   0600
+#define MODE_GROUP     0660
+
+/* Laps of ph_heap_open's create-or-join loop before it gives up with the
+ * last error.  A lap repeats only when the name vanished between a create
+ * that found it and the open that joins it (its owner unlinked it), or, with
+ * PH_HEAP_GROUP, when the object is still 0600 for the two system calls
+ * between its creation and its fchmod; OPEN_RETRY_US apart. */
+#define OPEN_TRIES     8
+#define OPEN_RETRY_US  1000
+
 static inline struct heap *H(ph_heap_t *h)
 {
 	return (struct heap *)h;
@@ -73,6 +86,8 @@ PH_EXPORT ph_heap_t *ph_heap_create(void *start, size_t size, unsigned flags)
 		return fail_ptr(err);
 	if (registry_overlaps(start, size))
 		return fail_ptr(EEXIST);
+	if ((err = os_range_writable(start, size)) != 0)
+		return fail_ptr(err);   /* unmapped or read-only: EFAULT */
 	unsigned hflags = (flags & PH_HEAP_SHARED) ? HEAP_F_SHARED : 0;
 	if (!(flags & PH_HEAP_SHARED) && os_range_shared(start))
 		hflags |= HEAP_F_SHARED;
@@ -92,9 +107,12 @@ static int heap_join(struct heap *h, size_t size)
 		return err;
 	if (size != 0 && size != h->size)
 		return EINVAL;
-	/* The whole range must be mapped before we follow any offset. */
+	/* The whole range must be mapped before we follow any offset, and
+	 * writable before we write (attaching records this process). */
 	if (msync(h, h->size, MS_ASYNC) != 0)
 		return errno == ENOMEM ? EFAULT : errno;
+	if ((err = os_range_writable(h, h->size)) != 0)
+		return err;
 	if (registry_overlaps(h, h->size))
 		return EEXIST;
 	/* Before anything in it is written, the lock included (image.c). */
@@ -151,11 +169,22 @@ static bool name_is_shm(const char *name)
 	return name[0] == '/' && strchr(name + 1, '/') == NULL;
 }
 
-static int name_open(const char *name, int oflags)
+/* Opens a file path or a shm name.  A file's last component is opened
+ * O_NOFOLLOW, so a symbolic link there gives ELOOP; glibc's and musl's
+ * shm_open add O_NOFOLLOW themselves. */
+static int name_open(const char *name, int oflags, mode_t mode)
 {
 	if (name_is_shm(name))
-		return shm_open(name, oflags, 0600);
-	return open(name, oflags | O_CLOEXEC, 0600);
+		return shm_open(name, oflags, mode);
+	return open(name, oflags | O_NOFOLLOW | O_CLOEXEC, mode);
+}
+
+static void name_unlink(const char *name)
+{
+	if (name_is_shm(name))
+		shm_unlink(name);
+	else
+		unlink(name);
 }
 
 /* Maps fd at base (anywhere if NULL) without clobbering anything there. */
@@ -277,6 +306,39 @@ struct heap *heap_open_existing(int fd, void *base, size_t size)
 	return h;
 }
 
+/* Makes a heap in fd, the object this call just created under name with
+ * O_EXCL, and closes fd.  The object gets exactly its mode, whatever the
+ * umask took; if anything fails it is removed again. */
+static ph_heap_t *open_created(const char *name, int fd, void *base,
+                               size_t size, unsigned flags)
+{
+	mode_t mode = (flags & PH_HEAP_GROUP) ? MODE_GROUP : MODE_PRIVATE;
+	struct heap *h = NULL;
+	if (fchmod(fd, mode) == 0)
+		h = heap_open_new(fd, base, size, flags);
+	int err = errno;
+	close(fd);
+	if (h == NULL)
+		name_unlink(name);   /* leave nothing half made behind */
+	errno = err;
+	return (ph_heap_t *)h;
+}
+
+/* Joins the heap in fd, an object someone else made, and closes fd.  The
+ * object is judged before anything is read from it or mapped
+ * (os_object_trusted): ours, or with PH_HEAP_GROUP our group's, and never
+ * writable by others; a hostile owner cannot plant it for us to adopt. */
+static ph_heap_t *open_joined(int fd, void *base, size_t size, unsigned flags)
+{
+	int err = os_object_trusted(fd, (flags & PH_HEAP_GROUP) != 0);
+	struct heap *h = err ? fail_ptr(err) :
+	    heap_open_existing(fd, base, size);
+	err = errno;
+	close(fd);
+	errno = err;
+	return (ph_heap_t *)h;
+}
+
 PH_EXPORT ph_heap_t *ph_heap_open(const char *name, void *base, size_t size,
                                   unsigned flags)
 {
@@ -284,39 +346,37 @@ PH_EXPORT ph_heap_t *ph_heap_open(const char *name, void *base, size_t size,
 	    ((uintptr_t)base & PAGE_MASK) != 0)
 		return fail_ptr(EINVAL);
 	int saved = errno;
-	for (;;) {
-		int fd = (flags & PH_HEAP_EXCL) ? -1 : name_open(name, O_RDWR);
+	bool create = (flags & (PH_HEAP_CREATE | PH_HEAP_EXCL)) != 0;
+	mode_t mode = (flags & PH_HEAP_GROUP) ? MODE_GROUP : MODE_PRIVATE;
+	ph_heap_t *h = NULL;
+	/* Create first, with O_EXCL, so that an object we did not make is
+	 * only ever joined, through open_joined's checks. */
+	for (unsigned lap = 0; lap < OPEN_TRIES; lap++) {
+		int fd;
+		if (create) {
+			fd = name_open(name, O_RDWR | O_CREAT | O_EXCL, mode);
+			if (fd >= 0) {
+				h = open_created(name, fd, base, size, flags);
+				break;
+			}
+			if (errno != EEXIST || (flags & PH_HEAP_EXCL))
+				break;
+		}
+		fd = name_open(name, O_RDWR, 0);
 		if (fd >= 0) {
-			ph_heap_t *h = (ph_heap_t *)heap_open_existing(fd,
-			    base, size);
-			int err = errno;
-			close(fd);
-			errno = h ? saved : err;
-			return h;
+			h = open_joined(fd, base, size, flags);
+			break;
 		}
-		if (!(flags & (PH_HEAP_CREATE | PH_HEAP_EXCL)) ||
-		    ((flags & PH_HEAP_EXCL) == 0 && errno != ENOENT))
-			return NULL;
-		fd = name_open(name, O_RDWR | O_CREAT | O_EXCL);
-		if (fd < 0) {
-			if (errno == EEXIST && !(flags & PH_HEAP_EXCL))
-				continue;   /* lost the race: join */
-			return NULL;
-		}
-		ph_heap_t *h = (ph_heap_t *)heap_open_new(fd, base, size,
-		    flags);
 		int err = errno;
-		close(fd);
-		if (h == NULL) {
-			/* Leave nothing half made behind. */
-			if (name_is_shm(name))
-				shm_unlink(name);
-			else
-				unlink(name);
-		}
-		errno = h ? saved : err;
-		return h;
+		if (err == EACCES && (flags & PH_HEAP_GROUP))
+			usleep(OPEN_RETRY_US);   /* maybe not chmod'ed yet */
+		else if (err != ENOENT || !create)
+			break;
+		errno = err;
 	}
+	if (h != NULL)
+		errno = saved;
+	return h;
 }
 
 PH_EXPORT int ph_heap_close(ph_heap_t *hp)
@@ -359,9 +419,14 @@ static __attribute__((noinline)) void *heap_malloc_slow(ph_heap_t *hp,
 	return p ? p : fail_ptr(ENOMEM);
 }
 
+/* The fast paths look the handle up among this thread's cache slots, which
+ * hold only heaps attached in this process (tcache_detach forgets them):
+ * a handle that is no heap matches none and goes to the slow path, whose
+ * handle_check reports it, without being followed.  NULL must be kept out
+ * first, since it matches every unused slot. */
 PH_EXPORT void *ph_heap_malloc(ph_heap_t *hp, size_t size)
 {
-	if (likely(size <= SMALL_MAX && !tbusy())) {
+	if (likely(hp != NULL && size <= SMALL_MAX && !tbusy())) {
 		tbusy_enter();
 		struct tslot *t = tslot_of(H(hp));
 		void *p = NULL;   /* cache_alloc leaves it if the bin is empty */
@@ -405,7 +470,7 @@ static void heap_owns_or_die(struct heap *h, const void *p, const char *op)
 
 PH_EXPORT void ph_heap_free(ph_heap_t *hp, void *p)
 {
-	if (likely(!tbusy())) {
+	if (likely(hp != NULL && !tbusy())) {   /* see ph_heap_malloc */
 		tbusy_enter();
 		struct tslot *t = tslot_of(H(hp));
 		bool done = t && cache_free(H(hp), t, p);
@@ -539,6 +604,8 @@ PH_EXPORT int P(config_private_heap)(void *start, size_t size)
 	}
 	if (registry_overlaps(start, size))
 		return EEXIST;
+	if ((err = os_range_writable(start, size)) != 0)
+		return err;   /* unmapped or read-only: EFAULT, nothing read */
 	uint32_t fresh = HEAP_INIT_FRESH;
 	uint64_t magic = atomic_load(&h->magic);
 	if (magic != HEAP_MAGIC &&

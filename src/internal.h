@@ -66,6 +66,14 @@ int      os_reserve_at(void *addr, size_t size);
 int      os_unmap(void *addr, size_t size);
 /* Is the mapping holding addr shared with other processes (MAP_SHARED)? */
 bool     os_range_shared(const void *addr);
+/* 0 if every byte of [addr, addr+size) is mapped readable and writable,
+ * else EFAULT; never faults (reads /proc/self/maps). */
+int      os_range_writable(const void *addr, size_t size);
+/* 0 if the object open at fd may be joined as a heap: a regular file, not
+ * writable by others, owned by the effective uid or, with group, by one of
+ * the process's groups; else EACCES (EINVAL: not a regular file).  Root is
+ * not exempt. */
+int      os_object_trusted(int fd, bool group);
 int      os_purge(void *addr, size_t size, bool shared);
 uint64_t os_now_ms(void);
 /* Start time of process pid (0 = this one) in clock ticks since boot, from

@@ -15,6 +15,7 @@
 #include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,40 +65,147 @@ int os_purge(void *addr, size_t size, bool shared)
 	return err;
 }
 
-/* Parses /proc/self/maps with read(2) into a stack buffer: no allocation. */
-bool os_range_shared(const void *addr)
+/* Calls fn(arg, lo, hi, perms) for each line of /proc/self/maps, in address
+ * order, until it returns true.  Parses with read(2) into a stack buffer: no
+ * allocation.  1 if fn said stop, 0 if it never did, -1 if there is no
+ * such file to read (no /proc). */
+static int maps_each(bool (*fn)(void *arg, uintptr_t lo, uintptr_t hi,
+                                 const char *perms), void *arg)
 {
-	int saved = errno;
 	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	bool shared = false, found = false;
+	bool stop = false;
 	char buf[4096];
 	size_t have = 0;
 
 	if (fd < 0)
-		return false;
-	while (!found) {
+		return -1;
+	while (!stop) {
 		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
 		if (n <= 0)
 			break;
 		have += (size_t)n;
 		buf[have] = '\0';
 		char *line = buf, *nl;
-		while (!found && (nl = strchr(line, '\n')) != NULL) {
+		while (!stop && (nl = strchr(line, '\n')) != NULL) {
 			unsigned long lo, hi;
 			char perms[8];
-			if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 &&
-			    (uintptr_t)addr >= lo && (uintptr_t)addr < hi) {
-				found = true;
-				shared = perms[3] == 's';
-			}
+			if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3)
+				stop = fn(arg, lo, hi, perms);
 			line = nl + 1;
 		}
 		have -= (size_t)(line - buf);
 		memmove(buf, line, have);
 	}
 	close(fd);
+	return stop ? 1 : 0;
+}
+
+static bool shared_at(void *arg, uintptr_t lo, uintptr_t hi,
+                      const char *perms)
+{
+	uintptr_t *addr = arg;
+	if (*addr < lo || *addr >= hi)
+		return false;
+	*addr = perms[3] == 's';   /* found: the answer replaces the key */
+	return true;
+}
+
+bool os_range_shared(const void *addr)
+{
+	int saved = errno;
+	uintptr_t a = (uintptr_t)addr;
+	bool shared = maps_each(shared_at, &a) == 1 && a == 1;
 	errno = saved;
 	return shared;
+}
+
+/* The walk of os_range_writable: next is the first byte not yet shown to
+ * be writable; a gap or a mapping without 'w' ends it. */
+struct writable_walk {
+	uintptr_t next, end;
+	bool ok;
+};
+
+static bool writable_step(void *arg, uintptr_t lo, uintptr_t hi,
+                          const char *perms)
+{
+	struct writable_walk *w = arg;
+	if (hi <= w->next)
+		return false;          /* below the range */
+	if (lo > w->next || perms[0] != 'r' || perms[1] != 'w')
+		return true;           /* a hole, or not readable and writable */
+	w->next = hi;
+	w->ok = w->next >= w->end;
+	return w->ok;
+}
+
+/* The kernel's list of mappings is the one answer that cannot fault:
+ * mincore and msync tell only whether pages are mapped, and a probe that
+ * writes (process_vm_writev) would race with another process writing the
+ * range.  It is read once per heap made or joined, never on a fast path. */
+int os_range_writable(const void *addr, size_t size)
+{
+	int saved = errno;
+	struct writable_walk w = { (uintptr_t)addr, (uintptr_t)addr + size,
+	    false };
+	if (size == 0 || w.end < w.next) {
+		errno = saved;
+		return EFAULT;
+	}
+	int err = 0;
+	if (maps_each(writable_step, &w) < 0) {
+		/* No /proc (a chroot, a sandbox): at least the pages must be
+		 * mapped; a read-only range then still faults at the write. */
+		err = msync((void *)addr, size, MS_ASYNC) == 0 ? 0 : EFAULT;
+	} else if (!w.ok) {
+		err = EFAULT;
+	}
+	errno = saved;
+	return err;
+}
+
+/* Is gid this process's effective group or one of its supplementary
+ * groups?  The list goes in a stack buffer, or a mapping when it is long:
+ * no allocation, since this may run inside a drop-in malloc's process. */
+static bool gid_member(gid_t gid)
+{
+	enum { GROUPS_ON_STACK = 64 };
+	gid_t small[GROUPS_ON_STACK], *list = small;
+	size_t mapped = 0;
+	if (gid == getegid())
+		return true;
+	int n = getgroups(0, NULL);
+	if (n > GROUPS_ON_STACK) {
+		mapped = ALIGN_UP((size_t)n * sizeof(gid_t), PAGE);
+		if ((list = os_reserve(mapped)) == NULL)
+			return false;
+	}
+	/* A list that grew since it was counted gives -1: not a member. */
+	n = n > 0 ? getgroups(n, list) : 0;
+	bool member = false;
+	for (int i = 0; i < n && !member; i++)
+		member = list[i] == gid;
+	if (mapped != 0)
+		os_unmap(list, mapped);
+	return member;
+}
+
+int os_object_trusted(int fd, bool group)
+{
+	int saved = errno;
+	struct stat st;
+	int err = 0;
+	if (fstat(fd, &st) != 0)
+		err = errno;
+	else if (!S_ISREG(st.st_mode))
+		err = EINVAL;   /* a heap lives in a file or shm object */
+	else if ((st.st_mode & S_IWOTH) != 0)
+		err = EACCES;
+	else if (st.st_uid != geteuid() &&
+	    !(group && gid_member(st.st_gid)))
+		err = EACCES;
+	errno = saved;
+	return err;
 }
 
 /* Reads start time (and state letter, if asked) of a process from /proc. */

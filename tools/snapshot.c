@@ -151,8 +151,27 @@ static bool tcache_at(const struct heap *c, uint64_t off)
 	    tcache_run_bytes();
 }
 
-/* Copies the slabs found by walking the copy's page map, then the caches
- * on its list; records the caches' offsets in s->tcaches. */
+/* Bytes of the large run at the copy's tag table offset (h->tags), the
+ * table of qmalloc.c whose entries tag_validate checks; 0 if the offset
+ * names no run in the used part of the page map (tag_validate then says
+ * what is wrong with it, as ph_heap_check would). */
+static size_t tags_run_bytes(const struct heap *c)
+{
+	uint64_t off = c->tags;
+	if (off == 0 || off % PAGE != 0 || off >= c->size)
+		return 0;
+	uint32_t idx = (uint32_t)(off >> LG_PAGE);
+	const struct page *pm = heap_pages((struct heap *)c);
+	if (idx < c->first_page || idx >= entries_used(c) ||
+	    pm[idx].kind != PAGE_LARGE || pm[idx].span == 0 ||
+	    pm[idx].span > c->npages - idx)
+		return 0;
+	return (size_t)pm[idx].span << LG_PAGE;
+}
+
+/* Copies the slabs found by walking the copy's page map, the tag table,
+ * then the caches on its list; records the caches' offsets in
+ * s->tcaches. */
 static void copy_data(struct snap *s)
 {
 	struct heap *c = s->h;
@@ -169,6 +188,7 @@ static void copy_data(struct snap *s)
 			break;
 		i += n;
 	}
+	copy_range(s, c->tags, tags_run_bytes(c));
 	s->ntcaches = 0;
 	s->tcache_list_ok = true;
 	uint64_t off = c->tcaches;
@@ -207,6 +227,8 @@ static bool copy_unchanged(const struct snap *s)
 	for (unsigned i = 0; i < n; i++)
 		if (!same_range(s, r[i].off, r[i].len))
 			return false;
+	if (!same_range(s, s->h->tags, tags_run_bytes(s->h)))
+		return false;
 	for (size_t i = 0; i < s->ntcaches; i++)
 		if (!same_range(s, s->tcaches[i].off, tcache_run_bytes()))
 			return false;

@@ -7,12 +7,12 @@
  * matter); no lock is taken and nothing in it is written.  Nothing read
  * from it is trusted either (DESIGN.md: a heap header read from a file is
  * input, not truth): the copy takes the metadata (header, slab map and page
- * map up to the high-water mark), the pages of slabs (their free chains)
- * and the thread caches into an anonymous reservation laid out like the
- * heap, so that the library's own validators and statistics run on it
- * unchanged and no racing writer can change what they walk.  Every read of
- * the live mapping is clamped to the file's size and guarded against
- * SIGBUS and SIGSEGV (a file truncated under us).
+ * map up to the high-water mark), the pages of slabs (their free chains),
+ * the tag table and the thread caches into an anonymous reservation laid
+ * out like the heap, so that the library's own validators and statistics
+ * run on it unchanged and no racing writer can change what they walk.
+ * Every read of the live mapping is clamped to the file's size and guarded
+ * against SIGBUS and SIGSEGV (a file truncated under us).
  *
  * A copy is consistent when the heap's lock was free and the metadata and
  * caches read the same after the copy as during it; otherwise it is taken

@@ -4,7 +4,8 @@
 INTEGRATION_TESTS = test/integration/test_malloc \
 	test/integration/test_aligned test/integration/test_mallocx \
 	test/integration/test_badinput test/integration/test_threads \
-	test/integration/test_heap test/integration/test_qmalloc
+	test/integration/test_heap test/integration/test_qmalloc \
+	test/integration/test_trust
 check_PROGRAMS += $(INTEGRATION_TESTS)
 TESTS += $(INTEGRATION_TESTS)
 INTEGRATION_LDADD = libphmalloc.la $(TEST_LIBS)
@@ -43,3 +44,18 @@ test_integration_test_qmalloc_SOURCES = test/integration/test_qmalloc.c \
 	test/integration/testutil.h
 test_integration_test_qmalloc_CFLAGS = $(TEST_CFLAGS)
 test_integration_test_qmalloc_LDADD = $(INTEGRATION_LDADD)
+
+test_integration_test_trust_SOURCES = test/integration/test_trust.c \
+	test/integration/testutil.h
+test_integration_test_trust_CFLAGS = $(TEST_CFLAGS)
+test_integration_test_trust_LDADD = $(INTEGRATION_LDADD)
+
+# test_image: damaged heap images are refused or work (issue 14).  It reads
+# the heap's layout from internal.h, so it links the engine's internals.
+check_PROGRAMS += test/integration/test_image
+TESTS += test/integration/test_image
+test_integration_test_image_SOURCES = test/integration/test_image.c \
+	test/fuzz/image_lib.h
+test_integration_test_image_CPPFLAGS = $(AM_CPPFLAGS) -DPH_PREFIX=$(PH_PREFIX)
+test_integration_test_image_CFLAGS = $(TEST_CFLAGS)
+test_integration_test_image_LDADD = libphinternal.la $(TEST_LIBS)

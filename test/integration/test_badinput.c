@@ -11,6 +11,10 @@
  * [DESIGN] "Size overflow: NULL + ENOMEM", "Bad alignment: EINVAL", "A
  * range that is unaligned, too small, ...: EINVAL": after every such
  * failed call the heap still works and live blocks are untouched.
+ *
+ * [DESIGN] "ph_heap_* with NULL or a non-heap handle: the one-line 'bad
+ * heap handle' abort; unmapped or read-only ranges: EFAULT before anything
+ * is written" (issue 14).
  */
 #include "testutil.h"
 
@@ -281,6 +285,195 @@ START_TEST(invalid_free_report_is_one_line)
 }
 END_TEST
 
+/* ---- bad heap handles ---------------------------------------------------- */
+
+/* One call through a bad handle; every one must report and abort before
+ * it follows the handle.  The fast paths (malloc and free of small
+ * blocks) are reached with this thread's cache slots in use. */
+enum { OP_MALLOC, OP_MALLOC_LARGE, OP_FREE, OP_FREE_NULL, OP_CALLOC,
+       OP_ALIGNED, OP_REALLOC, OP_USABLE, OP_RESET, OP_SET_ROOT, OP_GET_ROOT,
+       NOPS };
+
+struct bad_call {
+	ph_heap_t *h;
+	void *live;   /* a block of a real heap, for free and realloc */
+	int op;
+};
+
+static void do_bad_call(void *arg)
+{
+	struct bad_call *c = arg;
+	switch (c->op) {
+	case OP_MALLOC: ph_heap_malloc(c->h, 16); break;
+	case OP_MALLOC_LARGE: ph_heap_malloc(c->h, 1 * MIB); break;
+	case OP_FREE: ph_heap_free(c->h, c->live); break;
+	case OP_FREE_NULL: ph_heap_free(c->h, NULL); break;
+	case OP_CALLOC: ph_heap_calloc(c->h, 2, 16); break;
+	case OP_ALIGNED: ph_heap_aligned_alloc(c->h, 64, 64); break;
+	case OP_REALLOC: ph_heap_realloc(c->h, c->live, 100); break;
+	case OP_USABLE: ph_heap_usable_size(c->h, c->live); break;
+	case OP_RESET: ph_heap_reset(c->h); break;
+	case OP_SET_ROOT: ph_heap_set_root(c->h, 0, NULL); break;
+	default: ph_heap_get_root(c->h, 0); break;
+	}
+}
+
+/* NULL (which matches every unused cache slot), a buffer from libc's
+ * malloc, a static page, and a heap this process detached: each through
+ * every call above gives "phmalloc: bad heap handle <h> ..." and SIGABRT,
+ * never SIGSEGV. */
+START_TEST(bad_heap_handle_report_is_one_line)
+{
+	void *m = map_range(1 * MIB, true);
+	ph_heap_t *real = ph_heap_create(m, 1 * MIB, 0);
+	ck_assert_ptr_nonnull(real);
+	void *live = ph_heap_malloc(real, 16);   /* this thread has a slot */
+	ck_assert_ptr_nonnull(live);
+	ph_heap_free(real, ph_heap_malloc(real, 16));
+
+	void *m2 = map_range(1 * MIB, true);
+	ph_heap_t *gone = ph_heap_create(m2, 1 * MIB, 0);
+	ck_assert_ptr_nonnull(gone);
+	ph_heap_free(gone, ph_heap_malloc(gone, 16));
+	ck_assert_int_eq(ph_heap_detach(gone), 0);
+
+	void *buf = malloc(4096);   /* libc's, or in a drop-in build ours */
+	ck_assert_ptr_nonnull(buf);
+	ph_heap_t *bad[] = { NULL, buf, (ph_heap_t *)static_block, gone };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		for (int op = 0; op < NOPS; op++) {
+			struct bad_call c = { bad[i], live, op };
+			char out[1024];
+			int st = run_child_capture(do_bad_call, &c, out,
+			    sizeof(out));
+			ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
+			    "handle %p, call %d: status %#x, said \"%s\"",
+			    (void *)bad[i], op, st, out);
+			assert_one_line_about(out, bad[i], "bad heap handle");
+		}
+	}
+	free(buf);
+	/* The real heap did not notice. */
+	ck_assert_int_eq(ph_heap_check(real), 0);
+	ph_heap_free(real, live);
+	ck_assert_int_eq(ph_heap_detach(real), 0);
+	munmap(m, 1 * MIB);
+	munmap(m2, 1 * MIB);
+}
+END_TEST
+
+/* ---- ranges that cannot be written -------------------------------------- */
+
+enum { RANGE_READ_ONLY, RANGE_READ_ONLY_SHARED, RANGE_UNMAPPED,
+       RANGE_READ_ONLY_TAIL, RANGE_HOLE, RANGE_NONE_PROT, NRANGES };
+#define RANGE_BYTES (1 * MIB)
+
+/* A range of RANGE_BYTES that cannot be written in whole: read-only, not
+ * mapped, or mapped read-write only in part.  *rw is its writable part
+ * (readable, all zero) or NULL. */
+static char *bad_range(int kind, char **rw, size_t *rw_len)
+{
+	char *m = map_range(RANGE_BYTES, kind != RANGE_READ_ONLY);
+	size_t half = RANGE_BYTES / 2;
+	*rw = NULL;
+	*rw_len = 0;
+	switch (kind) {
+	case RANGE_READ_ONLY:
+	case RANGE_READ_ONLY_SHARED:
+		ck_assert_int_eq(mprotect(m, RANGE_BYTES, PROT_READ), 0);
+		break;
+	case RANGE_UNMAPPED:
+		ck_assert_int_eq(munmap(m, RANGE_BYTES), 0);
+		break;
+	case RANGE_READ_ONLY_TAIL:   /* the header would go in fine */
+		ck_assert_int_eq(mprotect(m + half, half, PROT_READ), 0);
+		*rw = m;
+		*rw_len = half;
+		break;
+	case RANGE_HOLE:
+		ck_assert_int_eq(munmap(m + half, os_page()), 0);
+		*rw = m;
+		*rw_len = half;
+		break;
+	default:   /* PROT_NONE after the first page */
+		ck_assert_int_eq(mprotect(m + os_page(), RANGE_BYTES -
+		    os_page(), PROT_NONE), 0);
+		*rw = m;
+		*rw_len = os_page();
+		break;
+	}
+	return m;
+}
+
+static void bad_range_free(char *m)
+{
+	munmap(m, RANGE_BYTES);   /* whatever of it is still mapped */
+}
+
+/* [issue 14] ph_heap_create on a range it cannot write: EFAULT, nothing
+ * written (the part that is writable still reads as zero). */
+START_TEST(create_on_unwritable_range_is_efault)
+{
+	char *rw;
+	size_t rw_len;
+	char *m = bad_range(_i, &rw, &rw_len);
+	assert_null_errno(ph_heap_create(m, RANGE_BYTES, 0), EFAULT);
+	assert_null_errno(ph_heap_create(m, RANGE_BYTES, PH_HEAP_SHARED |
+	    PH_HEAP_ZEROED), EFAULT);
+	if (rw != NULL)
+		assert_zero(rw, rw_len);
+	ck_assert_ptr_null(ph_heap_of(m));
+	bad_range_free(m);
+}
+END_TEST
+
+/* [issue 14] config_private_heap the same; malloc goes on from the heap it
+ * used before. */
+START_TEST(config_private_heap_on_unwritable_range_is_efault)
+{
+	void *keep = P_(malloc)(100);
+	ph_heap_t *before = ph_heap_default();
+	char *rw;
+	size_t rw_len;
+	char *m = bad_range(_i, &rw, &rw_len);
+	ck_assert_int_eq(P_(config_private_heap)(m, RANGE_BYTES), EFAULT);
+	if (rw != NULL)
+		assert_zero(rw, rw_len);
+	ck_assert_ptr_eq(ph_heap_default(), before);
+	std_heap_works();
+	P_(free)(keep);
+	bad_range_free(m);
+}
+END_TEST
+
+/* [issue 14] Attaching a heap mapped read-only: EFAULT before attaching
+ * writes this process into it; mapped read-write again, it attaches. */
+START_TEST(attach_read_only_heap_is_efault)
+{
+	char *m = map_range(RANGE_BYTES, true);
+	ph_heap_t *h = ph_heap_create(m, RANGE_BYTES, 0);
+	ck_assert_ptr_nonnull(h);
+	ck_assert_ptr_nonnull(ph_heap_malloc(h, 5000));
+	ck_assert_int_eq(ph_heap_detach(h), 0);
+	char *copy = malloc(RANGE_BYTES);
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, m, RANGE_BYTES);
+	ck_assert_int_eq(mprotect(m + RANGE_BYTES / 2, RANGE_BYTES / 2,
+	    PROT_READ), 0);
+	assert_null_errno(ph_heap_attach(m), EFAULT);
+	ck_assert_int_eq(mprotect(m, RANGE_BYTES, PROT_READ), 0);
+	assert_null_errno(ph_heap_attach(m), EFAULT);
+	ck_assert_msg(memcmp(copy, m, RANGE_BYTES) == 0, "a refused attach "
+	    "changed the heap");
+	ck_assert_int_eq(mprotect(m, RANGE_BYTES, PROT_READ | PROT_WRITE), 0);
+	ck_assert_ptr_eq(ph_heap_attach(m), h);
+	ck_assert_int_eq(ph_heap_check(h), 0);
+	ck_assert_int_eq(ph_heap_detach(h), 0);
+	free(copy);
+	munmap(m, RANGE_BYTES);
+}
+END_TEST
+
 /* ---- failed calls leave a working heap --------------------------------- */
 
 /* [DESIGN] After every failed call (ENOMEM, EINVAL, EEXIST) the standard
@@ -419,6 +612,16 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, double_free_report_is_one_line);
 	tcase_add_test(tc, invalid_free_report_is_one_line);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("bad handle or range");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, bad_heap_handle_report_is_one_line);
+	tcase_add_loop_test(tc, create_on_unwritable_range_is_efault, 0,
+	    NRANGES);
+	tcase_add_loop_test(tc, config_private_heap_on_unwritable_range_is_efault,
+	    0, NRANGES);
+	tcase_add_test(tc, attach_read_only_heap_is_efault);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("after failure");

@@ -15,6 +15,8 @@
  *   wait     wait for that thread to end
  *   lock     take the heap's lock (internal heap_lock) and keep it
  *   unlock   let it go
+ *   tag      allocate one small and one large block and give each a
+ *            malloc tag (the heap then holds a tag table)
  *   close    ph_heap_close, then exit
  * End of input exits without closing (as a process that dies would).
  */
@@ -198,6 +200,17 @@ int main(int argc, char **argv)
 		} else if (strcmp(line, "lock\n") == 0) {
 			heap_lock((struct heap *)heap);
 			printf("{\"locked\": %d}\n", (int)os_tid());
+		} else if (strcmp(line, "tag\n") == 0) {
+			void *a = must(ph_heap_malloc(heap, 48), "malloc 48");
+			void *b = must(ph_heap_malloc(heap, 100 << 10),
+			    "malloc 100K");
+			keep(a);
+			keep(b);
+			PHMALLOC_FN(setmalloctag)(a, 0x7a61);
+			PHMALLOC_FN(setmalloctag)(b, 0x7a62);
+			printf("{\"tagged\": %d}\n",
+			    PHMALLOC_FN(getmalloctag)(a) == 0x7a61 &&
+			    PHMALLOC_FN(getmalloctag)(b) == 0x7a62);
 		} else if (strcmp(line, "unlock\n") == 0) {
 			heap_unlock((struct heap *)heap);
 			printf("{\"unlocked\": 1}\n");

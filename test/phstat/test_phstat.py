@@ -282,6 +282,25 @@ def lock_tests(tmp):
     b.close()
 
 
+def tag_tests(tmp):
+    """A heap holding malloc tags (a tag table in a large run): phstat
+    --check and ph_heap_check must agree that it is sound, while it is
+    held open and after it is closed."""
+    name = os.path.join(tmp, "tagged.heap")
+    a = Holder("create", name, str(HEAP_SIZE))
+    check(a.cmd("tag") == {"tagged": 1}, "tagged heap: tags set")
+    check(a.cmd("check") == {"check": 0}, "tagged heap: ph_heap_check")
+    rc, out, err = phstat_json("--check", name)
+    check(rc == GOOD and out and out["check"]["ok"] is True,
+          "tagged heap: phstat --check exit %d, check %s %s"
+          % (rc, out and out["check"], err.strip()))
+    check(a.close()["closed"] == 0, "tagged heap: close")
+    rc, out, err = phstat_json("--check", name)
+    check(rc == GOOD and out and out["check"]["ok"] is True,
+          "tagged heap, closed: phstat --check exit %d, check %s %s"
+          % (rc, out and out["check"], err.strip()))
+
+
 def damaged(tmp, image, fn, label):
     path = os.path.join(tmp, "damaged.heap")
     b = bytearray(image)
@@ -426,6 +445,7 @@ def main():
         image = live_heap(os.path.join(tmp, "live.heap"), tmp, "file heap")
         live_heap(shm, tmp, "shm heap")
         lock_tests(tmp)
+        tag_tests(tmp)
         if image is not None:
             damage_tests(tmp, image)
             bad_arguments(tmp, image)
