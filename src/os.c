@@ -65,15 +65,26 @@ int os_purge(void *addr, size_t size, bool shared)
 	return err;
 }
 
+typedef bool (*maps_fn)(void *arg, uintptr_t lo, uintptr_t hi,
+                        const char *perms);
+
+/* Hands one line of /proc/self/maps to fn; its fields are at its start. */
+static bool maps_line(const char *line, maps_fn fn, void *arg)
+{
+	unsigned long lo, hi;
+	char perms[8];
+	return sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 &&
+	    fn(arg, lo, hi, perms);
+}
+
 /* Calls fn(arg, lo, hi, perms) for each line of /proc/self/maps, in address
  * order, until it returns true.  Parses with read(2) into a stack buffer: no
  * allocation.  1 if fn said stop, 0 if it never did, -1 if there is no
  * such file to read (no /proc). */
-static int maps_each(bool (*fn)(void *arg, uintptr_t lo, uintptr_t hi,
-                                 const char *perms), void *arg)
+static int maps_each(maps_fn fn, void *arg)
 {
 	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	bool stop = false;
+	bool stop = false, skip = false;   /* skip: the rest of a long line */
 	char buf[4096];
 	size_t have = 0;
 
@@ -81,19 +92,26 @@ static int maps_each(bool (*fn)(void *arg, uintptr_t lo, uintptr_t hi,
 		return -1;
 	while (!stop) {
 		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0)
 			break;
 		have += (size_t)n;
 		buf[have] = '\0';
 		char *line = buf, *nl;
 		while (!stop && (nl = strchr(line, '\n')) != NULL) {
-			unsigned long lo, hi;
-			char perms[8];
-			if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3)
-				stop = fn(arg, lo, hi, perms);
+			stop = !skip && maps_line(line, fn, arg);
+			skip = false;
 			line = nl + 1;
 		}
 		have -= (size_t)(line - buf);
+		if (!stop && have == sizeof(buf) - 1) {
+			/* A line longer than buf (a long path): take its
+			 * fields now and drop the rest of it. */
+			stop = !skip && maps_line(buf, fn, arg);
+			skip = true;
+			have = 0;
+		}
 		memmove(buf, line, have);
 	}
 	close(fd);
