@@ -60,10 +60,12 @@ static uint64_t snap_epoch;     /* 0: never taken */
 
 /* A thread of the parent may have held snap_lock at a fork: in the child
  * it is nobody's, and the snapshot is taken again (registry.c: fork). */
-static void snap_fork_child(void)
+PH_FORK_CHILD static void snap_fork_child(void)
 {
-	lock_reset(&snap_lock);
-	snap_epoch = 0;
+	if (lock_held(&snap_lock)) {
+		lock_reset(&snap_lock);
+		snap_epoch = 0;
+	}
 }
 
 static void __attribute__((constructor)) snap_fork_handler(void)

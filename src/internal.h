@@ -23,6 +23,10 @@
 #define PH_STR(x)       PH_STR2(x)
 #define PH_EXPORT       __attribute__((visibility("default")))
 #define likely(x)       __builtin_expect(!!(x), 1)
+/* What a fork's child runs before it returns: gcc puts cold functions
+ * side by side (.text.unlikely), so that a child faults in one or two
+ * pages of code, not one per file (each costs a minor fault per fork). */
+#define PH_FORK_CHILD   __attribute__((cold))
 #define unlikely(x)     __builtin_expect(!!(x), 0)
 #define ALIGN_UP(x, a)  (((x) + ((a) - 1)) & ~((a) - 1))
 
@@ -83,7 +87,7 @@ uint64_t os_proc_start(uint32_t pid);
 bool     os_proc_alive(uint32_t pid, uint64_t start);
 uint64_t os_random(void);
 uint32_t os_tid(void);
-void     os_tid_forget(void);
+PH_FORK_CHILD uint32_t os_tid_fork_child(void);   /* the new tid (= pid) */
 void     os_futex_wait(_Atomic uint32_t *word, uint32_t val, bool shared);
 /* Blocks every signal for this thread (nested calls count); restore undoes
  * the outermost block. */
@@ -103,7 +107,7 @@ void lock_init(struct lock *l, bool robust);
 bool lock_acquire_slow(struct lock *l);
 void lock_release_slow(struct lock *l);
 /* Forgets every holder (after fork, in the child, which has one thread). */
-void lock_reset(struct lock *l);
+PH_FORK_CHILD void lock_reset(struct lock *l);
 /* Is a futex lock held by anyone?  (In a fork's child: by a thread of the
  * parent, which the child does not have.) */
 static inline bool lock_held(struct lock *l)
@@ -375,7 +379,7 @@ static inline struct heap *arena_of(const void *p)
 struct heap *heap_process_if_any(void);  /* NULL before the first malloc */
 /* In a fork's child: clears the lock that guards making arenas, if a
  * thread of the parent held it (registry.c: fork). */
-void         heap_process_fork_child(void);
+PH_FORK_CHILD void heap_process_fork_child(void);
 size_t       heap_capacity_pages(size_t npages);
 void         heap_reset(struct heap *h);
 void         heap_vg_forget(struct heap *h);   /* valgrind.h */
@@ -652,7 +656,7 @@ bool     tcache_holds(struct heap *h, const void *p);
  * gets the bytes of other arenas' blocks those caches hold. */
 size_t   tcache_cached_bytes(struct heap *h, size_t *foreign);
 void     tcache_detach(struct heap *h);
-void     tcache_fork_child(struct heap *h);
+PH_FORK_CHILD void tcache_fork_child(struct heap *h);
 size_t   tcache_count_locked(struct heap *h);   /* caches on the list */
 unsigned tcache_reclaim_locked(struct heap *h);
 /* Cuts the heap's cache list at its first bad entry; returns how many

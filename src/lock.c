@@ -35,7 +35,10 @@ void lock_init(struct lock *l, bool robust)
 
 void lock_reset(struct lock *l)
 {
-	atomic_store_explicit(&l->word, 0, memory_order_release);
+	/* Written only if held: a fork's child would copy the page for a
+	 * store of the 0 already there. */
+	if (atomic_load_explicit(&l->word, memory_order_relaxed) != 0)
+		atomic_store_explicit(&l->word, 0, memory_order_release);
 }
 
 static inline void cpu_relax(void)

@@ -283,7 +283,9 @@ bool os_proc_alive(uint32_t pid, uint64_t start)
 	uint64_t now = proc_start_read(pid, &state);
 	if (state == 'Z' || state == 'X')
 		return false;
-	return now == 0 || now == start;
+	/* start 0: not recorded (a fork's child, tcache.c), so the pid must
+	 * do. */
+	return now == 0 || start == 0 || now == start;
 }
 
 uint64_t os_now_ms(void)
@@ -307,8 +309,8 @@ uint64_t os_random(void)
 	return r | 1;   /* never 0: 0 means "no key" */
 }
 
-/* The thread's kernel TID, cached; the cache is cleared in a fork child by
- * registry.c's atfork handler (os_tid_forget). */
+/* The thread's kernel TID, cached; a fork's child sets it anew from
+ * registry.c's atfork handler (os_tid_fork_child). */
 static __thread uint32_t tid_cache __attribute__((tls_model("initial-exec")));
 
 uint32_t os_tid(void)
@@ -318,9 +320,12 @@ uint32_t os_tid(void)
 	return tid_cache;
 }
 
-void os_tid_forget(void)
+/* In a fork's child: its one thread leads its thread group, so its tid
+ * is its pid (one system call, where gettid would be another). */
+uint32_t os_tid_fork_child(void)
 {
-	tid_cache = 0;
+	tid_cache = (uint32_t)getpid();
+	return tid_cache;
 }
 
 static __thread uint32_t sig_depth __attribute__((tls_model("initial-exec")));

@@ -198,7 +198,7 @@ void registry_foreach(void (*fn)(struct heap *h))
  * processes: the parent's threads go on with it, and the child leaves its
  * lock alone.
  */
-static void fork_child_one(struct heap *h)
+PH_FORK_CHILD static void fork_child_one(struct heap *h)
 {
 	if (h->flags & HEAP_F_SHARED)
 		return;
@@ -210,9 +210,9 @@ static void fork_child_one(struct heap *h)
 	}
 }
 
-static void fork_child(void)
+PH_FORK_CHILD static void fork_child(void)
 {
-	os_tid_forget();
+	os_tid_fork_child();
 	/* A registry update cut short leaves at worst a slot not yet
 	 * published: the heap it was adding is the parent thread's. */
 	lock_reset(&registry_lock);

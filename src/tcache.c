@@ -671,15 +671,23 @@ void tcache_fork_child(struct heap *h)
 		}
 	if (h->flags & HEAP_F_SHARED)
 		return;
+	/* The child's one thread is the pid (os_tid_fork_child).  Its start
+	 * time would cost reading /proc in every child; 0 says "not
+	 * recorded" (os_proc_alive), and nothing else reads a private
+	 * heap's caches. */
+	if (mine) {
+		mine->pid = mine->tid = os_tid();
+		mine->start = 0;
+	}
+	bool others = false;
+	TC_FOREACH(h, tc, nx, guard)
+		others |= tc != mine;
+	if (!others)
+		return;   /* a one-thread parent's child: nothing to lock for */
 	heap_lock(h);
 	TC_FOREACH(h, tc, nx, guard)
 		if (tc != mine)
 			tc_destroy_locked(h, tc, true);
-	if (mine) {
-		mine->pid = (uint32_t)getpid();
-		mine->tid = os_tid();
-		mine->start = os_proc_start(0);
-	}
 	heap_unlock(h);
 }
 

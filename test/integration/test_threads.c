@@ -14,6 +14,7 @@
  */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "testutil.h"
@@ -716,6 +717,119 @@ START_TEST(narenas_option_is_honoured)
 }
 END_TEST
 
+/* ---- fork from a signal handler while threads allocate ---------------------
+ * A process started for it sends SIGUSR1 to this one without pause; the
+ * handler, on whichever thread it lands (often inside malloc or free, in
+ * this thread's cache or between a lock and its use), forks.  The child
+ * allocates and frees from inside that handler, checks what it wrote and
+ * exits.  Nothing is locked at a fork (registry.c), so no child may hang
+ * on a lock another thread held, nor find a block given out twice; the
+ * parent goes on.  Counts, not time: FORK_ROUNDS forks. */
+
+#define FORK_ROUNDS   150
+#define FORK_THREADS  3
+static _Atomic int forks_done;
+static _Atomic bool fork_stop;
+static pid_t fork_children[FORK_ROUNDS];
+
+static int child_allocates(void)
+{
+	void *p[64];
+	for (int i = 0; i < 64; i++) {
+		size_t n = 16 + (size_t)i * 97 % 20000;
+		if ((p[i] = P_(malloc)(n)) == NULL)
+			return 2;
+		memset(p[i], i, n);
+	}
+	for (int i = 0; i < 64; i++) {
+		size_t n = 16 + (size_t)i * 97 % 20000;
+		for (size_t k = 0; k < n; k += 512)
+			if (((unsigned char *)p[i])[k] != (unsigned char)i)
+				return 3;
+		P_(free)(p[i]);
+	}
+	return 0;
+}
+
+static void fork_in_handler(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	int n = atomic_load(&forks_done);
+	if (n < FORK_ROUNDS) {
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(child_allocates());
+		if (pid > 0) {
+			fork_children[n] = pid;
+			atomic_store(&forks_done, n + 1);
+		}
+	}
+	errno = saved;
+}
+
+static void *allocate_until_stopped(void *arg)
+{
+	uint64_t rng = (uintptr_t)arg + 1;
+	void *p[32] = { 0 };
+	while (!atomic_load(&fork_stop)) {
+		unsigned k = (unsigned)rng_below(&rng, 32);
+		P_(free)(p[k]);
+		p[k] = P_(malloc)(1 + rng_below(&rng, k < 30 ? 2000 : 100000));
+		ck_assert_ptr_nonnull(p[k]);
+	}
+	for (unsigned k = 0; k < 32; k++)
+		P_(free)(p[k]);
+	return NULL;
+}
+
+START_TEST(fork_in_a_signal_handler_while_threads_allocate)
+{
+	/* Only the handler's thread forks; one fork at a time. */
+	struct sigaction sa = { .sa_handler = fork_in_handler };
+	sigfillset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	pthread_t t[FORK_THREADS];
+	for (uintptr_t i = 0; i < FORK_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL,
+		    allocate_until_stopped, (void *)i), 0);
+	char pid[32];
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	pid_t sender = fork();
+	ck_assert_int_ne(sender, -1);
+	if (sender == 0) {
+		/* a process of its own, by exec: kill(1) in a loop */
+		execl("/bin/sh", "sh", "-c",
+		    "while kill -USR1 \"$0\" 2>/dev/null; do :; done", pid,
+		    (char *)NULL);
+		_exit(127);
+	}
+	uint64_t rng = 99;
+	void *p[16] = { 0 };
+	while (atomic_load(&forks_done) < FORK_ROUNDS) {
+		unsigned k = (unsigned)rng_below(&rng, 16);
+		P_(free)(p[k]);
+		p[k] = P_(malloc)(1 + rng_below(&rng, 5000));
+		ck_assert_ptr_nonnull(p[k]);
+	}
+	kill(sender, SIGKILL);
+	waitpid(sender, NULL, 0);
+	atomic_store(&fork_stop, true);
+	for (int i = 0; i < FORK_THREADS; i++)
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+	for (int i = 0; i < FORK_ROUNDS; i++) {
+		int status;
+		ck_assert_int_eq(waitpid(fork_children[i], &status, 0),
+		    fork_children[i]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "child %d of the forks: status %#x", i, status);
+	}
+	for (unsigned k = 0; k < 16; k++)
+		P_(free)(p[k]);
+	ck_assert_int_eq(ph_heap_check(ph_heap_default()), 0);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "--print-narenas") == 0) {
@@ -739,6 +853,11 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, blocks_freed_by_another_arena_go_home);
 	tcase_add_test(tc, narenas_option_is_honoured);
 	tcase_add_test(tc, malloc_after_a_handle_stays_in_the_process_heap);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("fork");
+	tcase_set_timeout(tc, 60);   /* a hang, scaled by run_suite */
+	tcase_add_test(tc, fork_in_a_signal_handler_while_threads_allocate);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
