@@ -31,6 +31,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "phb_common.h"
@@ -438,6 +439,56 @@ static void w_frag(void)
 
 /* ------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------ */
+/* workload 10: fork cost -- a process holding 2,000 live blocks (and 3
+ * threads that allocated, so that their caches exist) forks; the child
+ * mallocs, writes, frees and exits; the parent waits.  What the
+ * allocator's at-fork work costs, in both processes.                   */
+
+#define FORK_LIVE 2000
+static void *fork_thread(void *arg)
+{
+	void **keep = arg;
+	for (unsigned i = 0; i < 64; i++) {
+		keep[i] = xmalloc(24 + i * 40);
+		memset(keep[i], 1, 24 + i * 40);
+	}
+	return NULL;
+}
+
+static void w_fork(void)
+{
+	static void *live[FORK_LIVE], *theirs[3][64];
+	for (unsigned i = 0; i < FORK_LIVE; i++) {
+		live[i] = xmalloc(16 + i % 1000 * 8);
+		memset(live[i], 1, 16 + i % 1000 * 8);
+	}
+	pthread_t th[3];
+	for (unsigned t = 0; t < 3; t++)
+		pthread_create(&th[t], NULL, fork_thread, theirs[t]);
+	for (unsigned t = 0; t < 3; t++)
+		pthread_join(th[t], NULL);
+	uint64_t n = scaled(2000);
+	uint64_t t0 = phb_now_ns();
+	for (uint64_t i = 0; i < n; i++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			char *p = xmalloc(100);
+			memset(p, 2, 100);
+			free(p);
+			_exit(0);
+		}
+		if (pid < 0 || waitpid(pid, NULL, 0) != pid) {
+			fprintf(stderr, "phb fork: fork or waitpid failed\n");
+			exit(1);
+		}
+	}
+	uint64_t t1 = phb_now_ns();
+	phb_result("us_per_fork", (double)(t1 - t0) / 1e3 / (double)n);
+	for (unsigned i = 0; i < FORK_LIVE; i++)
+		free(live[i]);
+}
+
 static void info(void)
 {
 	Dl_info di;
@@ -474,9 +525,11 @@ int main(int argc, char **argv)
 		w_sizemix();
 	else if (!strcmp(w, "frag"))
 		w_frag();
+	else if (!strcmp(w, "fork"))
+		w_fork();
 	else {
 		fprintf(stderr, "usage: phb info|clock|pair16|fifo256|ring|larson|"
-		        "xmalloc|scratch|sizemix|frag [SCALE]\n");
+		        "xmalloc|scratch|sizemix|frag|fork [SCALE]\n");
 		return 2;
 	}
 	return 0;

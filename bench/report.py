@@ -54,6 +54,7 @@ METRICS = {
     "recreate_ms": ("ms", "lower", 1),
     "alloc_first_ms": ("ms", "lower", 1),
     "alloc_after_reset_ms": ("ms", "lower", 1),
+    "us_per_fork": ("µs/fork", "lower", 1),
 }
 
 # The headline figures: (workload, metric, label); also the plot's rows.
@@ -68,6 +69,7 @@ HEADLINE = [
     ("sizemix", "ms", "W5 size mix + reallocs + large: ms"),
     ("frag", "peak_rss_mib", "W6 peak RSS: MiB"),
     ("frag", "rss_after_free_mib", "W6 RSS after freeing 90%: MiB"),
+    ("fork", "us_per_fork", "W10 fork+malloc+exit+wait: µs"),
     ("shared1", "ops_per_s", "W7 shared heap, 1 process: M ops/s"),
     ("shared2", "ops_per_s", "W7 shared heap, 2 processes: M ops/s each"),
     ("map1", "ops_per_s", "W9 hash map in a shared heap, 1 process: M ops/s"),
@@ -587,6 +589,13 @@ def main():
              "phase, peak RSS is VmHWM; all lower is better.\n\n")
     s.append(table_compact(d, "frag", ["peak_rss_mib", "rss_full_mib", "rss_after_free_mib",
                                        "rss_after_refill_mib", "rss_end_mib", "ms"], PROC))
+
+    s.append("\n## W10 — fork\n")
+    s.append("A process holding 2,000 live blocks of 16–8008 B, and the caches of 3 "
+             "threads that allocated and ended, forks 2,000 times (× scale); each child "
+             "mallocs 100 B, writes it, frees it and exits; the parent waits for it. "
+             "What the allocator's at-fork work costs both processes.\n\n")
+    s.append(table_single(d, "fork", ["us_per_fork"], PROC))
 
     s.append("\n## W7 — shared heap, separately started processes\n")
     s.append(f"A ring of 1024 live blocks of 16–512 B per process, run for "

@@ -8,7 +8,7 @@
 #   BENCH_QUICK=1        3 rounds, a quarter of the work (< 2 min)
 #   BENCH_ROUNDS=N       rounds per figure (default 7; 3 with BENCH_QUICK)
 #   BENCH_SCALE=F        multiplies the work of every process-mode workload
-#   BENCH_ONLY="w1 w7"   run only these workloads (w1..w9, cg for callgrind)
+#   BENCH_ONLY="w1 w7"   run only these workloads (w1..w10, cg for callgrind)
 #   BENCH_ALLOCS="phmalloc glibc"   process-mode allocators to run
 #   BENCH_OUT=FILE       write the report here (default SRCDIR/bench/results.md)
 #   BENCH_NO_INSTALL=1   never apt-get install; report what is missing
@@ -33,7 +33,7 @@ else
 	rounds=${BENCH_ROUNDS:-7}; scale=${BENCH_SCALE:-1}
 	shm_ms=1000; cg_pats="pair16 fifo256 ring"
 fi
-only=${BENCH_ONLY:-"w1 cg w2 w3 w4 w5 w6 w7 w8 w9"}
+only=${BENCH_ONLY:-"w1 cg w2 w3 w4 w5 w6 w10 w7 w8 w9"}
 want_allocs=${BENCH_ALLOCS:-"phmalloc glibc jemalloc mimalloc tcmalloc"}
 report=${BENCH_OUT:-$srcdir/bench/results.md}
 reset_blocks=1000000
@@ -211,8 +211,8 @@ run_proc() {
 
 # process-mode workloads, each figure interleaving the allocators
 declare -A PW=([w1]="pair16 fifo256 ring" [w2]=larson [w3]=xmalloc [w4]=scratch
-	[w5]=sizemix [w6]=frag)
-for wk in w1 w2 w3 w4 w5 w6; do
+	[w5]=sizemix [w6]=frag [w10]=fork)
+for wk in w1 w2 w3 w4 w5 w6 w10; do
 	wants "$wk" || continue
 	for w in ${PW[$wk]}; do
 		log "$wk $w"

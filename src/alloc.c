@@ -290,8 +290,15 @@ size_t heap_resize_in_place(struct heap *h, void *p, size_t size,
 	/* Large: settle anywhere in [lo, hi] pages, as high as fits. */
 	size_t most = extra > HEAP_ALLOC_MAX - size ? HEAP_ALLOC_MAX :
 	    size + extra;
+	/* Never below the smallest large class: a large block cannot become
+	 * the slab block nallocx gives for a small size, so a request that
+	 * fits only small sizes leaves it as it is (as jemalloc). */
+	size_t least = (SMALL_MAX >> LG_PAGE) + 1;
 	size_t lo = ALIGN_UP(size ? size : 1, PAGE) >> LG_PAGE;
 	size_t hi = ALIGN_UP(most, PAGE) >> LG_PAGE;
+	if (hi < least)
+		return block_usable(h, head);
+	lo = lo > least ? lo : least;
 	size_t old = e->span;
 	if (old > hi)
 		large_resize(h, head, hi, false);

@@ -318,6 +318,10 @@ static int c_action(void *oldp, size_t *oldlenp, void *newp, size_t newlen)
 	    newp != NULL || newlen != 0) ? EINVAL : 0;
 }
 
+/* [jemalloc] MALLCTL_ARENAS_ALL: arena.4096.* means every arena, and so
+ * does arena.<narenas>.* (jemalloc's older spelling). */
+#define ARENAS_ALL 4096
+
 static int c_arena_purge(const size_t *mib, void *oldp, size_t *oldlenp,
                          void *newp, size_t newlen)
 {
@@ -325,13 +329,17 @@ static int c_arena_purge(const size_t *mib, void *oldp, size_t *oldlenp,
 	 * configured private heap. */
 	struct heap *h = ctl_heap();
 	bool process = heap_is_process(h);
-	if (mib[1] >= (process ? heap_narenas_total() : 1u))
+	unsigned n = process ? heap_narenas_total() : 1u;
+	bool all = mib[1] == ARENAS_ALL || mib[1] == n;
+	if (mib[1] > n && !all)
 		return ENOENT;
 	int err = c_action(oldp, oldlenp, newp, newlen);
-	if (err == 0 && process)
-		h = heap_arena_if_any((unsigned)mib[1]);   /* NULL: not made yet */
-	if (err == 0 && h != NULL)
-		heap_purge(h, true);
+	for (unsigned i = all ? 0 : (unsigned)mib[1];
+	    err == 0 && i < (all ? n : (unsigned)mib[1] + 1); i++) {
+		struct heap *a = process ? heap_arena_if_any(i) : h;
+		if (a != NULL)   /* NULL: not made (yet) */
+			heap_purge(a, true);
+	}
 	return err;
 }
 
@@ -438,7 +446,9 @@ static const struct ctl_node arena_i_kids[] = {
 	LEAF("purge", c_arena_purge), LEAF("reset", c_arena_reset),
 	LEAF("destroy", c_arena_destroy),
 };
-static const struct ctl_node arena_index[] = { INDEXED(ARENAS_MAX, arena_i_kids) };
+static const struct ctl_node arena_index[] = {
+	INDEXED(ARENAS_ALL + 1, arena_i_kids)
+};
 static const struct ctl_node sbin_kids[] = {
 	LEAF("curregs", c_sbin_curregs), LEAF("nmalloc", c_sbin_nmalloc),
 	LEAF("ndalloc", c_sbin_ndalloc), LEAF("nslabs", c_sbin_nslabs),

@@ -218,11 +218,19 @@ START_TEST(xallocx_resizes_in_place_or_not_at_all)
 				ck_assert_msg(r >= to[j] || r == old,
 				    "xallocx(%zu -> %zu + %zu) = %zu, old %zu",
 				    from[i], to[j], extra[k], r, old);
+				/* r is a size class, and a large block
+				 * stays large (what sdallocx relies on) */
+				ck_assert_uint_eq(P_(nallocx)(r, 0), r);
+				ck_assert(old <= SMALL_MAX_REQ ||
+				    r > SMALL_MAX_REQ);
 				size_t keep = from[i] < to[j] ? from[i] : to[j];
 				pat_assert(p, keep < r ? keep : r, j);
 				/* the new usable size is usable */
 				p[r - 1] = 1;
-				P_(dallocx)(p, 0);
+				if (P_(nallocx)(to[j], 0) == r)
+					P_(sdallocx)(p, to[j], 0);
+				else
+					P_(dallocx)(p, 0);
 			}
 }
 END_TEST
@@ -677,6 +685,48 @@ START_TEST(thread_allocated_is_per_thread)
 }
 END_TEST
 
+/* [jemalloc] arena.4096.purge (MALLCTL_ARENAS_ALL) and arena.<narenas>.purge
+ * purge every arena; past that, no arena. */
+static size_t stats_dirty(void)
+{
+	uint64_t epoch = 1;
+	size_t len = sizeof(epoch);
+	ck_assert_int_eq(P_(mallctl)("epoch", &epoch, &len, &epoch,
+	    sizeof(epoch)), 0);
+	size_t dirty;
+	len = sizeof(dirty);
+	ck_assert_int_eq(P_(mallctl)("stats.dirty", &dirty, &len, NULL, 0), 0);
+	return dirty;
+}
+
+START_TEST(arena_purge_of_all_arenas)
+{
+	unsigned n = 0;
+	size_t len = sizeof(n);
+	ck_assert_int_eq(P_(mallctl)("arenas.narenas", &n, &len, NULL, 0), 0);
+	const char *all[] = { "arena.4096.purge", NULL };
+	char at_n[64], past[64];
+	snprintf(at_n, sizeof(at_n), "arena.%u.purge", n);
+	snprintf(past, sizeof(past), "arena.%u.purge", n + 1);
+	all[1] = at_n;
+	ssize_t decay;
+	len = sizeof(decay);
+	ck_assert_int_eq(P_(mallctl)("opt.decay_ms", &decay, &len, NULL, 0),
+	    0);
+	for (int k = 0; k < 2; k++) {
+		for (unsigned a = 0; a < n && a < 4; a++)
+			P_(dallocx)(P_(mallocx)(4 * MIB, MALLOCX_ARENA(a) |
+			    MALLOCX_TCACHE_NONE), MALLOCX_TCACHE_NONE);
+		if (decay != 0)
+			ck_assert_uint_gt(stats_dirty(), 0);
+		ck_assert_int_eq(P_(mallctl)(all[k], NULL, NULL, NULL, 0), 0);
+		ck_assert_uint_eq(stats_dirty(), 0);
+	}
+	ck_assert_int_eq(P_(mallctl)(past, NULL, NULL, NULL, 0),
+	    n + 1 == 4096 ? 0 : ENOENT);
+}
+END_TEST
+
 START_TEST(allocx_overflow)
 {
 	ck_assert_ptr_null(P_(mallocx)(SIZE_MAX, 0));
@@ -844,6 +894,7 @@ int main(void)
 	}
 	tcase_add_test(tc, thread_allocated_counts_usable_bytes);
 	tcase_add_test(tc, thread_allocated_is_per_thread);
+	tcase_add_test(tc, arena_purge_of_all_arenas);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ctl");
