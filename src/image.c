@@ -36,9 +36,16 @@
  * lists and counts from the walk of head spans.  Such a heap is checked
  * for what repair and recovery rely on (IMAGE_REPAIRABLE): the walk, what
  * lies beyond it, the caches, the roots, the lock.
+ *
+ * The lock: a robust mutex held by a thread that is not one of a live
+ * process in the heap's table of attached processes (a copied file, a
+ * damaged word, this very process) would be waited for forever; if it
+ * stays so for IMAGE_LOCK_TRIES readings the heap is refused.  (lock.c
+ * decides what a process that joined may do about such a lock later.)
  */
 #define _GNU_SOURCE   /* process_vm_readv */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,11 +56,13 @@
 
 #define IMAGE_TRIES      200   /* readings of a heap that keeps changing */
 #define IMAGE_RETRY_US   1000  /* between two of them */
+#define IMAGE_LOCK_TRIES 50    /* readings of a lock no attached process holds */
 #define IMAGE_PID_MAX    4194304u   /* Linux's PID_MAX_LIMIT */
 
 /* Robust mutexes: the futex word of glibc's pthread_mutex_t. */
 #define IMAGE_FUTEX_TID_MASK   0x3fffffffu
 #define IMAGE_FUTEX_OWNER_DIED 0x40000000u
+#define IMAGE_MUTEX_NOTRECOVERABLE (0x7fffffff - 1)   /* its __owner */
 
 #define FAIL(...) do { snprintf(why, whylen, __VA_ARGS__); return 1; } \
 	while (0)
@@ -72,15 +81,44 @@ static int image_bounds(struct heap *h, char *why, size_t whylen)
 	if (!(h->flags & HEAP_F_GROW) && h->limit != h->npages)
 		FAIL("limit %u below %u pages in a heap that does not grow",
 		    h->limit, h->npages);
+	/* A root names a block: handed out, so below hwm. */
 	for (unsigned k = 0; k < NROOTS; k++)
-		if (h->roots[k] >= h->size)
-			FAIL("root %u: offset %llu beyond the heap", k,
+		if (h->roots[k] >= (uint64_t)h->hwm << LG_PAGE)
+			FAIL("root %u: offset %llu beyond the pages in use", k,
 			    (unsigned long long)h->roots[k]);
 	for (unsigned i = 0; i < HEAP_NPROCS; i++)
 		if (h->procs[i].pid > IMAGE_PID_MAX)
 			FAIL("process table entry %u: pid %u", i,
 			    h->procs[i].pid);
 	return 0;
+}
+
+/* The process (thread group) of thread tid, 0 if there is none: the Tgid
+ * line of /proc/TID/status, read without stdio (this is the allocator). */
+static uint32_t image_tgid(uint32_t tid)
+{
+	char path[48], buf[1024];
+	if (tid == 0 || tid > IMAGE_PID_MAX)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%u/status", tid);
+	int saved = errno;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	const char *t = strstr(buf, "\nTgid:");
+	if (t == NULL)
+		return 0;
+	uint32_t pid = 0;
+	for (t += 6; *t == ' ' || *t == '\t'; t++)
+		;
+	for (; *t >= '0' && *t <= '9' && pid <= IMAGE_PID_MAX; t++)
+		pid = pid * 10 + (uint32_t)(*t - '0');
+	return pid <= IMAGE_PID_MAX ? pid : 0;
 }
 
 /* The lock as a joiner will take it: a private heap's futex lock free, a
@@ -124,19 +162,28 @@ static int image_lock(struct heap *h, bool *dead, bool *held, char *why,
 	    __ATOMIC_ACQUIRE);
 	uint32_t tid = w & IMAGE_FUTEX_TID_MASK;
 	*held = w != 0;
+	/* glibc refuses a mutex marked not recoverable (ENOTRECOVERABLE). */
+	if (__atomic_load_n(&l->mtx.__data.__owner, __ATOMIC_RELAXED) ==
+	    IMAGE_MUTEX_NOTRECOVERABLE)
+		FAIL("robust mutex marked not recoverable");
 	if (w & IMAGE_FUTEX_OWNER_DIED) {
 		*dead = true;
+	} else if (tid == 0 && w != 0) {
+		/* Waiters and no owner: a locker waits for a word of 0. */
+		FAIL("lock word %#x names no owner", w);
 	} else if (tid != 0) {
 		/* The kernel marks the word of a thread that dies holding
-		 * it; a TID that names no thread comes from a copied or
-		 * damaged image, and nobody would ever release it. */
-		int saved = errno;
-		bool exists = tid <= IMAGE_PID_MAX &&
-		    (kill((pid_t)tid, 0) == 0 || errno == EPERM);
-		errno = saved;
-		if (!exists)
-			FAIL("lock held by thread %u, which does not exist",
-			    tid);
+		 * it; a TID that names no thread of a live process attached
+		 * to the heap comes from a copied or damaged image (or names
+		 * this process, which has not joined yet), and nobody would
+		 * ever release it. */
+		uint32_t pid = image_tgid(tid);
+		bool attached = false;
+		for (unsigned i = 0; i < HEAP_NPROCS && pid != 0; i++)
+			attached |= h->procs[i].pid == pid;
+		if (!attached || pid == (uint32_t)getpid())
+			FAIL("lock held by thread %u, of no other process "
+			    "attached to the heap", tid);
 	}
 #endif
 	return 0;
@@ -149,6 +196,7 @@ struct image_walk {
 	uint64_t carved;   /* blocks ever carved, in all slabs */
 	uint64_t slabs;
 	bool     tags_ok;  /* h->tags is 0 or the head of a large run */
+	uint64_t used[NBINS];   /* blocks out of the slabs of each class */
 };
 
 /* The walk that repair trusts (page.c:page_repair): every head's span in
@@ -189,6 +237,9 @@ static int image_walk(struct heap *h, unsigned mode, struct image_walk *w,
 				    (unsigned long long)e->aux);
 			w->carved += e->s.carved;
 			w->slabs++;
+			if (e->nfree <= sizeclasses[e->cls].nblocks)
+				w->used[e->cls] += sizeclasses[e->cls].nblocks -
+				    e->nfree;
 		}
 		if (i == tags_idx && e->kind == PAGE_LARGE && e->nfree == 0)
 			w->tags_ok = true;
@@ -354,6 +405,14 @@ int heap_image_check(struct heap *h, unsigned mode, char *why, size_t whylen)
 		return 0;
 	if (tcache_validate(h, why, whylen) || tag_validate(h, why, whylen))
 		return 1;
+	/* Blocks out of their slabs (with the users, in caches, on remote
+	 * lists not yet drained) are what each bin counts as live; repair
+	 * counts them again. */
+	for (unsigned c = 0; config_stats && c < NBINS; c++)
+		if (h->bins[c].curblocks != w.used[c])
+			FAIL("bin %u: %llu live blocks counted, slabs hold %llu",
+			    c, (unsigned long long)h->bins[c].curblocks,
+			    (unsigned long long)w.used[c]);
 	if (config_stats) {
 		uint64_t blocks = 0;
 		for (unsigned c = 0; c < NBINS; c++)
@@ -401,15 +460,22 @@ int heap_image_validate(struct heap *h, size_t file_size, char *why,
 		    "says are backed", h->limit);
 		return err;
 	}
+	uint64_t lock_seq = 0;
+	unsigned lock_tries = 0;
 	for (unsigned t = 0; t < IMAGE_TRIES; t++) {
 		bool dead, held;
 		uint64_t seq = atomic_load_explicit(&h->lock_seq,
 		    memory_order_acquire);
 		if (image_lock(h, &dead, &held, why, whylen)) {
-			/* The lock word moves as processes come and go. */
+			/* A holder that goes away moves lock_seq; one that
+			 * stays past IMAGE_LOCK_TRIES readings never will. */
 			if (atomic_load_explicit(&h->lock_seq,
-			    memory_order_acquire) == seq)
+			    memory_order_acquire) != seq || lock_seq != seq)
+				lock_tries = 0;
+			lock_seq = seq;
+			if (++lock_tries >= IMAGE_LOCK_TRIES)
 				return EUCLEAN;
+			usleep(IMAGE_RETRY_US);
 			continue;
 		}
 		unsigned mode = IMAGE_JOIN | (dead ? IMAGE_REPAIRABLE : 0);
@@ -426,7 +492,10 @@ int heap_image_validate(struct heap *h, size_t file_size, char *why,
 		usleep(IMAGE_RETRY_US);
 	}
 	/* Busy in every reading: live processes use it and take its lock,
-	 * so it can be taken; check under it. */
+	 * so it can be taken (unless the lock itself was judged bad last);
+	 * check under it. */
+	if (lock_tries != 0)
+		return EUCLEAN;
 	heap_lock(h);
 	int bad = heap_image_check(h, IMAGE_JOIN, why, whylen);
 	heap_unlock(h);

@@ -207,6 +207,22 @@ static inline bool page_backed(struct heap *h, size_t end)
 	return end <= h->limit || heap_grow(h, end) == 0;
 }
 
+/* Entries from hwm up were not written since the heap was formatted or
+ * reset, and nothing checks them (that would read the whole map of a
+ * heap that may be mostly unused): a heap read from a file may hold
+ * anything there.  A run that reaches above hwm clears the page-map and
+ * slab-map entries of its pages [from, end) there first -- never a head
+ * the walk reaches (from > a published head), so the crash rule holds. */
+static void run_clear_above_hwm(struct heap *h, uint32_t from, size_t end)
+{
+	if (from < h->hwm)
+		from = h->hwm;
+	if (end <= from)
+		return;
+	memset(&heap_pages(h)[from], 0, page_map_bytes(end - from));
+	slabmap_clear(h, from, end - from);
+}
+
 /* Carves n pages off the front of free run `head` (already off its list)
  * as a run of `kind`; the rest stays free.  Returns how many of the n pages
  * may be dirty. */
@@ -216,6 +232,11 @@ static size_t run_carve(struct heap *h, uint32_t head, size_t n, uint8_t kind,
 	struct page *pm = heap_pages(h);
 	size_t len = pm[head].span, dirty = pm[head].aux;
 	uint64_t stamp = pm[head].stamp;
+
+	if (head + n > h->hwm) {
+		slabmap_clear(h, head, 1);   /* the head's, before it is used */
+		run_clear_above_hwm(h, head + 1, head + n);
+	}
 
 	/* The rest's head is interior until `head` is published shorter. */
 	if (len > n)
@@ -386,6 +407,10 @@ bool page_run_grow(struct heap *h, uint32_t head, size_t n, bool *zero)
 	size_t rn = pm[r].span, rdirty = pm[r].aux;
 	uint64_t stamp = pm[r].stamp;
 	run_remove(h, r);
+	if (r + need > h->hwm) {   /* r itself is cleared below */
+		slabmap_clear(h, r, 1);
+		run_clear_above_hwm(h, r + 1, r + need);
+	}
 	/* The rest of the free run is interior until `head` grows over r. */
 	if (rn > need)
 		run_make_free(h, r + (uint32_t)need, rn - need,
@@ -407,16 +432,20 @@ bool page_run_grow(struct heap *h, uint32_t head, size_t n, bool *zero)
 }
 
 /* The longest free run, in pages: the top non-empty class holds it.  The
- * walk checks each link and stops after npages entries, so that a damaged
- * heap (or phstat's copy of a live one) cannot send it astray. */
+ * walk checks each link -- a free head whose back link names the entry
+ * it came from, so that a loop ends where it closes -- and stops after
+ * npages entries in all, so that a damaged heap (or phstat's copy of a
+ * live one) cannot send it astray. */
 size_t page_largest_free(struct heap *h)
 {
 	struct page *pm = heap_pages(h);
 	size_t best = 0, guard = h->npages;
 	for (int c = NRUNCLASSES - 1; c >= 0 && best == 0; c--)
-		for (uint32_t idx = h->runs[c]; idx && idx < h->npages &&
-		    guard-- != 0; idx = pm[idx].next)
-			if (pm[idx].kind == PAGE_FREE && pm[idx].span > best)
+		for (uint32_t idx = h->runs[c], prev = 0; idx &&
+		    idx < h->npages && pm[idx].kind == PAGE_FREE &&
+		    pm[idx].prev == prev && guard != 0;
+		    guard--, prev = idx, idx = pm[idx].next)
+			if (pm[idx].span > best)
 				best = pm[idx].span;
 	return best;
 }
