@@ -1,49 +1,24 @@
 /*
  * types.h -- the words and the structs of phmalloc.
  *
- * Glossary (these words mean only this, everywhere in the source):
+ * The words used here and everywhere in the source -- heap, page, run,
+ * slab, block, bin, tcache, tslot, epoch, arena, remote list, root, tag,
+ * hwm, dirty, the crash rule -- mean only what the one glossary says:
+ * doc/design.md, section "Glossary".  This file gives each struct's fields
+ * and invariants.
  *
- *   heap     A contiguous, page-aligned address range [base, base+size) that
- *            holds ALL allocator state about itself (struct heap at `base`,
- *            then the page map, then data pages).  The process heap is a
- *            heap on a large reserved anonymous mapping; a private or shared
- *            heap is a heap on a range the caller gives.
- *   OS page  The kernel's page.  "page" alone is ours: PAGE bytes, the unit
- *            of the page map.  They are equal on x86-64 Linux (4 KiB).
- *   page map The array of struct page, one per page of the heap, right after
- *            struct heap.  Index 0 is the header page, so page index 0 also
- *            serves as the null link.
- *   run      A maximal span of pages with one use: free, large or slab.  Its
- *            first page is its "head" and carries the run's length; its last
- *            page (when the run has more than one) is its "tail" and names
- *            the head.
- *   slab     A run cut into blocks of one small size class.  No header in
- *            the run: its descriptor is the head's struct page.
- *   block    What the user gets.  Small blocks live in slabs; a large block
- *            is a whole run.
- *   bin      Per size class: the list of slabs that have free blocks.
- *   offset   A position in the heap as bytes from `base`.  Metadata stores
- *            offsets and page indices, never absolute pointers, so a heap
- *            works wherever it is mapped (DESIGN.md principle 2).
- *   epoch    A counter bumped by every reset (and detach); thread caches
- *            tagged with an older epoch are checked again before use.
- *   arena    One of the heaps that make up the process heap in process
- *            mode: each on its own reserved mapping with its own lock;
- *            a thread allocates from the one it was given (heap.c), and a
- *            block goes back to the arena it came from.  Arena 0 is "the
- *            process heap" where one heap is meant (ph_heap_default).
- *   tcache   A thread's stacks of free small blocks of one heap (tcache.c).
- *   lead     Bytes between a large block's run head and the block, below
- *            PAGE: nonzero only for mallocalign's offset blocks (qmalloc.c).
- *   tag      Two integers (malloc tag, realloc tag) kept for a live block
- *            in the heap's tag table, keyed by the block's offset.
- *   root     One of PH_HEAP_ROOTS named slots holding an offset, so that a
- *            process joining a heap can find shared data.
+ * Layout of a heap at base (internal.h: heap_slabmap, heap_pages):
+ *   struct heap | slab map (uint32_t per page) | page map (struct page per
+ *   page) | data pages from first_page on.  Index 0 is the header's page,
+ *   so page index 0 also serves as the null link.
  *
  * Locking: every field of struct heap below `lock`, and every struct page,
- * is protected by heap->lock, except the two smalloc words (atomic).  Fields
- * above it are set when the heap is formatted and read-only afterwards,
- * except `epoch` and `tagging` (atomic).
+ * is protected by heap->lock, except the two smalloc words (free_gen,
+ * wait_until), lock_seq and a slab's `aux` (its remote list), which are
+ * atomic.  Fields above `lock` are set when the heap is formatted and
+ * read-only afterwards, except `epoch`, `tagging` and `cache_limit`
+ * (atomic) and the remote stacks (pushed without the lock, emptied by its
+ * holder).  The slab map changes under the lock and is read without it.
  */
 #ifndef PH_TYPES_H
 #define PH_TYPES_H
@@ -114,7 +89,7 @@ static const bool config_valgrind = false;
  * PAGE_SLAB        a slab             every page: PAGE_SLAB_BODY
  * PAGE_NONE        header/page map pages, interiors of free and large runs
  *
- * Invariants (checked by page_validate):
+ * Invariants (checked by page_validate, slab_validate and bin_validate):
  *   a head's `span` is its run's length; the runs tile [first_page, npages);
  *   a tail's and a slab body's `span` is the head's index;
  *   no two free runs are adjacent (they are coalesced at once);
@@ -122,15 +97,12 @@ static const bool config_valgrind = false;
  *   aux <= span: its first aux pages may be dirty, the rest read as zero;
  *   sum of free runs' aux == stats.dirty_pages;
  *   slab: nfree == |free chain| + nblocks - carved; carved <= nblocks;
- *
- * Crash rule (a process may die at any instruction inside the lock): the
- * runs are always the tiling found by following head spans from first_page.
- * Every change first writes entries that this walk does not reach, then
- * switches the tiling with one 64-bit store of a head's first word
- * (page_publish).  heap_repair rebuilds the rest (tails, lists, counts)
- * from that walk.
  *         every chain index < carved, no index twice;
- *         nfree > 0  <=>  the slab is on its bin's list.
+ *         nfree > 0  <=>  the slab is on its bin's list;
+ *   slab map[i] == slabmap_entry(cls, i - head) for each page i of a slab,
+ *   0 for every other page.
+ * How these are changed so that a process may die at any point: the crash
+ * rule, below the struct.
  */
 enum page_kind {
 	PAGE_NONE = 0,
@@ -176,6 +148,19 @@ struct page {
 	                    lock; otherwise zero */
 };
 #define SLAB_NONE UINT16_MAX
+
+/* ---- the crash rule --------------------------------------------------------
+ * A process may die at any instruction inside the lock (a shared heap's
+ * robust mutex then goes to the next locker with EOWNERDEAD; a fork's child
+ * finds held a lock that another thread of the parent had).  So the runs
+ * are always the tiling found by following head spans from first_page:
+ * every change first writes entries that this walk does not reach, then
+ * switches the tiling with one 64-bit store of a head's first word
+ * (page.c:page_publish, the one publish point).  A slab's free chain and
+ * the heap's cache list are written the same way, their head last.
+ * heap.c:heap_repair rebuilds the rest (tails, free-run lists, bins, counts,
+ * the slab map) from that walk.
+ */
 
 /* ---- struct bin: one per small size class --------------------------------
  *   nonfull lists exactly the slabs of this class with nfree > 0.
@@ -261,10 +246,13 @@ struct heap {
 	/* The fields above are read on every malloc and free; the lock and
 	 * what it guards change often: keep them off that cache line. */
 
-	/* Blocks other threads gave back without taking the lock: a stack
-	 * linked through each block's first word (offsets, 0 = end), pushed
-	 * with compare-and-swap, emptied all at once by the lock holder
-	 * (tcache.c:heap_remote_drain_locked).  Only process arenas get it. */
+	/* Blocks other threads gave back without taking the lock whose key
+	 * says they may be free already (a double free?): a stack linked
+	 * through each block's first word (offsets, 0 = end), pushed with
+	 * compare-and-swap, emptied all at once by the lock holder, which
+	 * frees each through slab_free (slab.c:slab_remote_drain).  The
+	 * other blocks go on their slabs' remote lists.  Only process arenas
+	 * get it. */
 	_Atomic uint64_t remote __attribute__((aligned(64)));
 	/* Bytes pushed since the last drain, roughly (a push racing the drain
 	 * may be forgotten): a pusher drains an idle owner past a bound. */
