@@ -2,10 +2,12 @@
  * heap.c -- a heap as a whole: formatting a range, checking a header found
  * in one, the process heap, reset, consistency check and statistics.
  *
- * Layout of a heap at base:
- *   struct heap | page map (npages x struct page) | data pages ...
- *   ^ page 0                                       ^ first_page
- * Metadata costs sizeof(struct page) per PAGE (0.8%) plus the header.
+ * Layout of a heap at base (internal.h: heap_slabmap, heap_pages):
+ *   struct heap | slab map | page map | data pages ...
+ *   ^ page 0                           ^ first_page
+ * The slab map is npages x uint32_t, the page map npages x struct page:
+ * metadata costs 36 bytes per PAGE (0.9%) plus the header, rounded up to
+ * whole pages (heap_meta_pages).
  */
 #include <errno.h>
 #include <stdio.h>

@@ -270,16 +270,18 @@ bool     page_run_grow(struct heap *h, uint32_t head, size_t n, bool *zero);
 void     page_purge(struct heap *h, bool force);
 size_t   page_largest_free(struct heap *h);
 int      page_validate(struct heap *h, char *why, size_t whylen);
-/* Rebuilds tails, free-run lists, dirty counts and merges adjacent free
- * runs, from the walk of head spans; calls fn on each slab.  Needs lock.
+/* Rebuilds tails, free-run lists, dirty counts and the slab map and merges
+ * adjacent free runs, from the walk of head spans; calls fn on each used
+ * run.  Needs lock.
  * Returns 1 if the walk itself is broken. */
 int      page_repair(struct heap *h, void (*fn)(struct heap *, uint32_t));
 
 /* ---- slab.c: small blocks ------------------------------------------------
  * A slab is a run of sizeclasses[c].npages pages cut into blocks; free
- * blocks form a chain through their first word (offsets from the heap
- * base), and their second word holds heap->free_key so that a double free
- * is caught.  All calls need heap->lock.
+ * blocks form a chain through their first two bytes (block indices, masked
+ * with the heap key), and their second word holds heap->free_key so that a
+ * double free is caught.  All calls need heap->lock but slab_remote_push
+ * and slab_remote_give, which are made for callers without it.
  */
 void *slab_alloc(struct heap *h, unsigned cls);
 void  slab_free(struct heap *h, struct page *slab, uint32_t head, void *p);
@@ -395,7 +397,12 @@ void         heap_proc_detach(struct heap *h);
 unsigned     heap_proc_reclaim_locked(struct heap *h);
 void         heap_purge(struct heap *h, bool force);
 /* Rebuilds what a process killed inside the lock may have left half
- * written; needs lock.  Returns 0, or 1 if the page map itself is broken. */
+ * written (the crash rule, types.h); needs lock.  From the walk of head
+ * spans (page_repair): tails, free-run lists, bins, counts, the slab map
+ * and slab chains; then cuts the cache list at its first bad entry, drops
+ * roots outside the heap, and takes back dead processes' caches and
+ * table entries.  Always returns 0: a walk that is itself broken goes to
+ * report_fatal ("page map damaged beyond repair"). */
 int          heap_repair(struct heap *h);
 
 /* struct heap.lock_seq, by whoever took h->lock: odd (and larger than any
@@ -518,9 +525,9 @@ struct heap *heap_owner(const void *p, const char *op);
 
 /* ---- tcache.c: thread caches ----------------------------------------------
  * tthread.slots[0] caches heap_for_malloc(), the heap this thread's malloc
- * uses; malloc.c's fast paths read it inline and trust it while its epoch
- * holds, so whoever changes what heap_for_malloc() gives bumps the old
- * heap's epoch (registry.c:registry_default_set).
+ * uses; malloc.c's fast paths (fastpath.h) read it inline and trust it
+ * while its epoch holds, so whoever changes what heap_for_malloc() gives
+ * bumps the old heap's epoch (registry.c:registry_default_set).
  * A slot is good while its heap's epoch is the one it recorded.
  */
 #define TCACHE_SLOTS 4

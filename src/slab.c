@@ -14,7 +14,8 @@
  * goes back to the page runs, except the last one of its bin, which is kept
  * so that one malloc/free loop does not build and tear down a slab each time.
  *
- * Every function here needs heap->lock.
+ * Every function here needs heap->lock, but slab_remote_give and
+ * slab_remote_push, by which other threads give blocks back without it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -197,13 +198,14 @@ void slab_free(struct heap *h, struct page *s, uint32_t head, void *p)
 	slab_gained(h, s, head, s->nfree++);
 }
 
-/* ---- the remote stack: blocks given back without the lock ----------------
- * A thread cache may hold blocks of another arena (tcache.c).  When it
- * gives them back it does not take that arena's lock: it pushes them on
- * the arena's remote stack, and whoever next holds the arena's lock and
- * wants blocks or figures puts them back in their slabs.  Pushers only
- * push and the drainer takes the whole stack with one exchange, so the
- * stack has no ABA problem.
+/* ---- the block stack: blocks given back without the lock -----------------
+ * A thread cache may hold blocks of another arena (tcache.c).  It gives
+ * them back without that arena's lock, on their slabs' remote lists
+ * (below); a block whose key says it may be free already is pushed here
+ * instead, on the arena's block stack (struct heap.remote), and whoever
+ * next holds the arena's lock and drains puts it back through slab_free,
+ * which tells a double free.  Pushers only push and the drainer takes the
+ * whole stack with one exchange, so the stack has no ABA problem.
  */
 uint64_t slab_remote_push(struct heap *h, uint64_t first, void *last,
                           uint64_t bytes)
@@ -356,7 +358,6 @@ uint64_t slab_remote_give(struct heap *h, const uint64_t *off, uint32_t n)
 	    memory_order_relaxed) + bytes;
 }
 
-/* Splices every pending remote list into its slab's chain.  Needs lock. */
 /* Takes the whole of one of h's remote stacks (0 if it is empty); the
  * pending bytes start again. */
 static uint64_t remote_take(struct heap *h, _Atomic uint64_t *top)
@@ -368,6 +369,7 @@ static uint64_t remote_take(struct heap *h, _Atomic uint64_t *top)
 	return v;
 }
 
+/* Splices every pending remote list into its slab's chain.  Needs lock. */
 static void remote_slabs_drain(struct heap *h)
 {
 	uint64_t head = remote_take(h, &h->remote_slabs);

@@ -4,7 +4,8 @@
  * A thread keeps, per heap it uses (up to TCACHE_SLOTS heaps), a stack of
  * free blocks for each small class, so that a malloc/free pair served by
  * the cache is a few loads and stores and no atomic read-modify-write.
- * The fast paths are inline in malloc.c; this file is everything else:
+ * The fast paths are inline in fastpath.h (for malloc.c and heapapi.c);
+ * this file is everything else:
  * creating a cache, refilling it from the slabs and flushing it back (both
  * in batches, under one lock), thread exit, fork, detach, and taking back
  * the caches of processes that died.
@@ -415,8 +416,8 @@ static struct tslot *tcache_slot(struct heap *h)
 {
 	if (!tcache_usable())
 		return NULL;
-	/* Slot 0 is the malloc heap's and nobody else's: the fast paths of
-	 * malloc.c trust it without asking which heap it caches. */
+	/* Slot 0 is the malloc heap's and nobody else's: malloc.c's fast
+	 * paths (fastpath.h) trust it without asking which heap it caches. */
 	bool mine = heap_is_thread_malloc(h);
 	struct tslot *t = NULL, *spare = NULL;
 	for (unsigned i = 0; i < TCACHE_SLOTS && t == NULL; i++) {
