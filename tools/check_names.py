@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """check_names.py -- every function a comment or a document names exists.
 
-Comments in src/ and include/, doc/*.md and man/*.3 point at code as
-`file.c:function` and `function()` (and man pages as `.Fn function`).  Such
-a pointer goes stale silently when the code moves on; this finds every one
-that no longer holds and prints it as
+Comments in src/ and include/, doc/*.md, man/*.3 and README.md point at
+code as `file.c:function` and `function()` (man pages as `.Fn function`).
+Such a pointer goes stale silently when the code moves on; this finds
+every one that no longer holds and prints it as
 
     FILE:LINE: names X, which does not exist
 
@@ -23,7 +23,8 @@ function moved to another file is caught too.
 
 Usage: check_names.py [--root DIR] [--allow FILE] [FILE...]
        check_names.py --self-test [--root DIR]
-With no FILE, it checks src/*.c src/*.h include/ doc/*.md man/*.3.
+With no FILE, it checks src/*.c src/*.h include/ doc/*.md man/*.3 and
+README.md.
 --self-test proves the check fails: it must report a made-up function and
 a made-up `page.c:function`, and pass real ones.
 """
@@ -226,6 +227,9 @@ def default_paths(root):
             for f in sorted(files):
                 if exts is None or f.endswith(exts):
                     out.append(os.path.join(dirpath, f))
+    readme = os.path.join(root, "README.md")
+    if os.path.exists(readme):
+        out.append(readme)
     return out
 
 
