@@ -25,6 +25,7 @@ struct opts opts = {
 	.decay_ms = 10000,
 	.reserve = (size_t)256 << 30,
 	.narenas = 0,               /* 0: ARENAS_PER_CPU per CPU (heap.c) */
+	.paranoid = false,
 };
 
 static void conf_bad(const char *name, size_t nlen, const char *why)
@@ -99,6 +100,7 @@ static void conf_apply(const char *name, const char *v)
 	BOOL_OPT("abort_conf", abort_conf)
 	BOOL_OPT("tcache", tcache)
 	BOOL_OPT("stats_print", stats_print)
+	BOOL_OPT("paranoid", paranoid)
 #undef BOOL_OPT
 	if (strcmp(name, "junk") == 0 || strcmp(name, "zero") == 0) {
 		if (!parse_bool(v, &b))

@@ -130,6 +130,15 @@ BOOL_LEAF(c_config_tcache, config_tcache)
 BOOL_LEAF(c_opt_abort_conf, opts.abort_conf)
 BOOL_LEAF(c_opt_tcache, opts.tcache)
 BOOL_LEAF(c_opt_stats_print, opts.stats_print)
+/* opt.paranoid (tcache.c): what PHMALLOC_CONF says even before the first
+ * malloc has read it (conf_init parses once and allocates nothing). */
+static int c_opt_paranoid(const size_t *mib, void *oldp, size_t *oldlenp,
+                          void *newp, size_t newlen)
+{
+	READONLY();
+	conf_init();
+	READ(bool, opts.paranoid);
+}
 
 /* [jemalloc] opt.junk is a string ("true", "false", "alloc", "free") and
  * opt.junk and opt.zero exist only where config.fill is true. */
@@ -423,6 +432,7 @@ static const struct ctl_node opt_kids[] = {
 	LEAF("decay_ms", c_opt_decay_ms), LEAF("dirty_decay_ms", c_opt_decay_ms),
 	LEAF("reserve", c_opt_reserve), LEAF("narenas", c_opt_narenas),
 	LEAF("percpu_arena", c_opt_percpu_arena),
+	LEAF("paranoid", c_opt_paranoid),
 };
 static const struct ctl_node bin_kids[] = {
 	LEAF("size", c_bin_size), LEAF("nregs", c_bin_nregs),

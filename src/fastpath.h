@@ -74,8 +74,7 @@ static inline __attribute__((always_inline)) bool cache_push_block(
 	    top == b->hi || tc->slots[top - 1] == coff))
 		return false;   /* not a small block, full, or freed twice */
 	tc->slots[top] = coff;
-	atomic_signal_fence(memory_order_release);
-	b->top = top + 1;
+	tcache_top_publish(b, top + 1);
 	if (bytes != NULL)
 		*bytes += bin_size_tab[bin];
 	return true;

@@ -142,7 +142,9 @@ static __attribute__((noinline)) void free_slow(void *p)
 	if (!tbusy() && free_other_slot(p))
 		return;
 	struct heap *h = heap_owner(p, "free");
-	count(&tthread.deallocated, heap_usable_size(h, p));
+	/* A block that is not live is reported as a bad "free", not as the
+	 * size query that finds it out. */
+	count(&tthread.deallocated, heap_block_size(h, p, "free"));
 	if (!tcache_free(h, p))
 		heap_free(h, p);
 }

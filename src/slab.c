@@ -181,7 +181,11 @@ void slab_free(struct heap *h, struct page *s, uint32_t head, void *p)
 	struct bin *b = &h->bins[cls];
 
 	vg_open(fb, sizeof(*fb));
-	if (unlikely(fb->key == h->free_key) && slab_chain_has(h, s, head, idx))
+	/* The key says "maybe free"; the chain proves it.  Paranoid mode
+	 * walks the chain for every block, so that a free block whose key a
+	 * write after free overwrote is still caught (tcache.c). */
+	if (unlikely(fb->key == h->free_key || opts.paranoid) &&
+	    slab_chain_has(h, s, head, idx))
 		report_fatal("double free of %p in heap %p", p, (void *)h);
 	fb->next = s->s.free ^ key16(h);
 	fb->key = h->free_key;

@@ -17,6 +17,26 @@
  * once when it repeats the last free of that class, and otherwise when the
  * block goes back to its slab.
  *
+ * Paranoid mode (PHMALLOC_CONF=paranoid:true) catches every double free,
+ * A-B-A through a cache included, by keeping no cache at all in this
+ * process: tcache_usable says no, so slot 0 stays TSLOT_NONE, the fast
+ * paths of malloc.c and heapapi.c fail their one epoch test as they do
+ * for a thread that has no cache yet, and every malloc and free goes to
+ * heap_malloc/heap_free under the heap's lock.  Then every small block of
+ * a heap only this process uses is either live or on its slab's free
+ * chain, so the check of the slab (slab.c:slab_free, which in paranoid
+ * mode walks the chain even when the key was overwritten) is exact.  A
+ * shared heap may also be cached by processes that are not paranoid:
+ * heap_free asks tcache_holds, which in paranoid mode looks through every
+ * cache on the heap's list (tc_list_holds; why that cannot report a live
+ * block is written there).  The default fast paths do not change (their
+ * instruction count is the same, callgrind); paranoid mode costs two lock
+ * round trips per malloc+free pair, about 15 times the instructions
+ * (doc/design.md#paranoid).  The other way, keeping the caches and a
+ * "cached" mark in each block, would write the block on malloc's fast
+ * path, which the default mode must not pay for, or need a second set of
+ * fast paths.
+ *
  * The cache itself is a large block in the heap it caches, on the heap's
  * list (heap->tcaches), so another process can reclaim it.  The thread
  * finds it through tthread.slots[], which also hold the heap's epoch when the
@@ -55,9 +75,17 @@ static bool tcache_usable(void)
 {
 	if (likely(tthread.state == TSTATE_ON))
 		return true;
-	if (tthread.state == TSTATE_OFF || !config_tcache || !opts.tcache ||
-	    (config_fill && (opts.junk || opts.zero)))
+	if (tthread.state == TSTATE_OFF)
 		return false;
+	/* A program that uses only heap handles makes no process heap, which
+	 * is where the options are read otherwise.  They never change, so a
+	 * thread they keep from caching never asks again. */
+	conf_init();
+	if (!config_tcache || !opts.tcache || opts.paranoid ||
+	    (config_fill && (opts.junk || opts.zero))) {
+		tthread.state = TSTATE_OFF;
+		return false;
+	}
 #ifdef PH_HAVE_VALGRIND
 	if (RUNNING_ON_VALGRIND) {
 		/* Only memcheck answers GET_VBITS; it must see every malloc and
@@ -527,20 +555,61 @@ static bool tc_holds(struct tcache *tc, unsigned cls, uint64_t off)
 	    bin_holds(tc, &tc->outbox, off);
 }
 
+/* Paranoid mode: is the block at offset off of h, of class cls, in the
+ * bin of cls of any cache on h's list?  This process has none (see the
+ * top of this file), but processes that share h and are not paranoid do,
+ * and change their bins without the lock.  Needs lock, which keeps every
+ * refill, flush, creation and destruction of a cache out, so only the
+ * lock-free pushes and pops of their owners run meanwhile.  Exact both
+ * ways for a block p that the caller is freeing:
+ *   - p live (a correct free): whoever handed p out popped it from its
+ *     cache (or had it from a slab) before it reached the caller, and the
+ *     pop's store of top happens before the caller's acquire load of top,
+ *     so the slots read below top never hold p as that pop left them; a
+ *     later push that reuses the slot stores its block before its top,
+ *     with release (tcache_push, fastpath.h:cache_push_block), so the
+ *     acquire load of top makes that block, not p, visible in the slot.
+ *     p itself is pushed again only by a free of p, which makes the
+ *     caller's free a double free anyway.
+ *   - p found: it sits in a cache, that is free; an owner popping it at
+ *     this moment gives it out after our look, so our free came first.
+ * The layout of bins is the same in every cache (sizeclass.c), so lo and
+ * hi come from our table and top, written by another process, is
+ * clamped to them.  Outboxes are not looked at: only process arenas'
+ * caches have them, and a paranoid process's arenas have no cache. */
+static bool tc_list_holds(struct heap *h, unsigned cls, uint64_t off)
+{
+	const struct sizeclass *sc = &sizeclasses[cls];
+	uint32_t lo = sc->tcache_lo, hi = lo + sc->tcache_max;
+	TC_FOREACH(h, tc, nx, guard) {
+		uint32_t top = __atomic_load_n(&tcache_bin(tc, cls)->top,
+		    __ATOMIC_ACQUIRE);
+		for (uint32_t i = lo; i < top && i < hi; i++)
+			if (__atomic_load_n(&tc->slots[i], __ATOMIC_RELAXED) ==
+			    off)
+				return true;
+	}
+	return false;
+}
+
 bool tcache_holds(struct heap *h, const void *p)
 {
+	struct page *pm = heap_pages(h);
+	uint32_t idx = page_index(h, p);
+	uint32_t head = pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span : idx;
+	if (pm[head].kind != PAGE_SLAB)
+		return false;
+	if (opts.paranoid)   /* no cache of ours: maybe another process's */
+		return tc_list_holds(h, pm[head].cls,
+		    (uint64_t)((uintptr_t)p - (uintptr_t)h));
 	/* Blocks of a process arena may sit in this thread's arena's cache. */
 	struct heap *mine = heap_is_process(h) ? heap_arena() : h;
 	for (unsigned i = 0; i < TCACHE_SLOTS; i++) {
 		struct tslot *t = &tthread.slots[i];
 		if (t->heap != mine || t->epoch != atomic_load(&mine->epoch))
 			continue;
-		struct page *pm = heap_pages(h);
-		uint32_t idx = page_index(h, p);
-		uint32_t head = pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span :
-		    idx;
-		return pm[head].kind == PAGE_SLAB && tc_holds(t->tc,
-		    pm[head].cls, (uint64_t)((uintptr_t)p - (uintptr_t)mine));
+		return tc_holds(t->tc, pm[head].cls,
+		    (uint64_t)((uintptr_t)p - (uintptr_t)mine));
 	}
 	return false;
 }
