@@ -718,10 +718,13 @@ void heap_proc_attach(struct heap *h)
 	uint64_t start = os_proc_start(0);
 	heap_lock(h);
 	struct heap_proc *free_slot = NULL;
+	bool recorded = false;
 	for (unsigned i = 0; i < HEAP_NPROCS; i++) {
 		struct heap_proc *p = &h->procs[i];
-		if (p->pid == pid && p->start == start) {
-			free_slot = NULL;   /* already recorded */
+		if (p->pid == pid && (p->start == start || p->start == 0)) {
+			p->start = start;   /* 0: listed at a fork, no start */
+			free_slot = NULL;
+			recorded = true;
 			break;
 		}
 		if (p->pid == 0 && free_slot == NULL)
@@ -731,8 +734,52 @@ void heap_proc_attach(struct heap *h)
 		free_slot->start = start;
 		atomic_signal_fence(memory_order_release);
 		free_slot->pid = pid;    /* the entry counts once pid is set */
+	} else if (!recorded) {
+		__atomic_fetch_or(&h->flags, HEAP_F_PROCS_LOST,
+		    __ATOMIC_RELAXED);
 	}
 	heap_unlock(h);
+}
+
+/* In a fork's child of a process attached to shared heap h: the child
+ * uses h too, so it is listed at once, without the lock (which another
+ * process may hold; the child takes none at a fork): an empty entry is
+ * claimed by compare-and-swap, start left 0 ("not recorded"), or, with
+ * none empty, the heap is marked as having unlisted users. */
+void heap_proc_attach_fork_child(struct heap *h, uint32_t pid)
+{
+	for (unsigned i = 0; i < HEAP_NPROCS; i++) {
+		uint32_t empty = 0;
+		if (__atomic_compare_exchange_n(&h->procs[i].pid, &empty, pid,
+		    false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+			return;
+	}
+	__atomic_fetch_or(&h->flags, HEAP_F_PROCS_LOST, __ATOMIC_RELAXED);
+}
+
+bool heap_lock_gone(const void *ctx, uint32_t tid)
+{
+	const struct heap *h = ctx;
+	uint32_t pid = os_thread_process(tid);
+	if (pid == UINT32_MAX)
+		return false;   /* cannot tell: wait */
+	if (pid == 0)
+		return true;    /* no such thread, or a zombie */
+	if (pid == (uint32_t)getpid())
+		return false;   /* ours: the mutex says EDEADLK */
+	if (__atomic_load_n(&h->flags, __ATOMIC_RELAXED) & HEAP_F_PROCS_LOST)
+		return false;   /* its process may be an unlisted user */
+	for (unsigned i = 0; i < HEAP_NPROCS; i++) {
+		const struct heap_proc *p = &h->procs[i];
+		if (__atomic_load_n(&p->pid, __ATOMIC_ACQUIRE) != pid)
+			continue;
+		/* A listed pid that now names another process (a copied
+		 * file, a reboot) does not count. */
+		uint64_t now = p->start ? os_proc_start(pid) : 0;
+		if (p->start == 0 || now == 0 || now == p->start)
+			return false;
+	}
+	return true;   /* a thread of a process that never attached */
 }
 
 void heap_proc_detach(struct heap *h)
@@ -741,7 +788,8 @@ void heap_proc_detach(struct heap *h)
 	uint64_t start = os_proc_start(0);
 	heap_lock(h);
 	for (unsigned i = 0; i < HEAP_NPROCS; i++)
-		if (h->procs[i].pid == pid && h->procs[i].start == start)
+		if (h->procs[i].pid == pid && (h->procs[i].start == start ||
+		    h->procs[i].start == 0))
 			h->procs[i] = (struct heap_proc){ 0 };
 	heap_unlock(h);
 }

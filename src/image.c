@@ -75,8 +75,7 @@ static int image_bounds(struct heap *h, char *why, size_t whylen)
 	    h->limit > h->npages)
 		FAIL("hwm %u, limit %u outside [%u, %u]", h->hwm, h->limit,
 		    h->first_page, h->npages);
-	if ((h->flags & ~(HEAP_F_OSMEM | HEAP_F_SHARED | HEAP_F_ZEROED |
-	    HEAP_F_GROW)) != 0)
+	if ((h->flags & ~HEAP_F_ALL) != 0)
 		FAIL("unknown flags %#x", h->flags);
 	if (!(h->flags & HEAP_F_GROW) && h->limit != h->npages)
 		FAIL("limit %u below %u pages in a heap that does not grow",
@@ -91,34 +90,6 @@ static int image_bounds(struct heap *h, char *why, size_t whylen)
 			FAIL("process table entry %u: pid %u", i,
 			    h->procs[i].pid);
 	return 0;
-}
-
-/* The process (thread group) of thread tid, 0 if there is none: the Tgid
- * line of /proc/TID/status, read without stdio (this is the allocator). */
-static uint32_t image_tgid(uint32_t tid)
-{
-	char path[48], buf[1024];
-	if (tid == 0 || tid > IMAGE_PID_MAX)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%u/status", tid);
-	int saved = errno;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (fd >= 0)
-		close(fd);
-	errno = saved;
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	const char *t = strstr(buf, "\nTgid:");
-	if (t == NULL)
-		return 0;
-	uint32_t pid = 0;
-	for (t += 6; *t == ' ' || *t == '\t'; t++)
-		;
-	for (; *t >= '0' && *t <= '9' && pid <= IMAGE_PID_MAX; t++)
-		pid = pid * 10 + (uint32_t)(*t - '0');
-	return pid <= IMAGE_PID_MAX ? pid : 0;
 }
 
 /* The lock as a joiner will take it: a private heap's futex lock free, a
@@ -169,21 +140,21 @@ static int image_lock(struct heap *h, bool *dead, bool *held, char *why,
 	if (w & IMAGE_FUTEX_OWNER_DIED) {
 		*dead = true;
 	} else if (tid == 0 && w != 0) {
-		/* Waiters and no owner: a locker waits for a word of 0. */
-		FAIL("lock word %#x names no owner", w);
+		/* Waiters and no owner, which no locker leaves: the joiner's
+		 * heap_lock marks it "owner died" (lock.c) and repairs. */
+		*dead = true;
 	} else if (tid != 0) {
 		/* The kernel marks the word of a thread that dies holding
 		 * it; a TID that names no thread of a live process attached
-		 * to the heap comes from a copied or damaged image (or names
-		 * this process, which has not joined yet), and nobody would
-		 * ever release it. */
-		uint32_t pid = image_tgid(tid);
-		bool attached = false;
-		for (unsigned i = 0; i < HEAP_NPROCS && pid != 0; i++)
-			attached |= h->procs[i].pid == pid;
-		if (!attached || pid == (uint32_t)getpid())
-			FAIL("lock held by thread %u, of no other process "
-			    "attached to the heap", tid);
+		 * to the heap comes from a copied image, a reboot or damage,
+		 * and nobody will release it: the joiner's heap_lock takes
+		 * it over as the kernel would have and repairs
+		 * (heap.c:heap_lock_gone).  One of this process, which has
+		 * not joined yet, is damage. */
+		if (os_thread_process(tid) == (uint32_t)getpid())
+			FAIL("lock held by thread %u of this process, which "
+			    "has not joined the heap", tid);
+		*dead = heap_lock_gone(h, tid);
 	}
 #endif
 	return 0;

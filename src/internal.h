@@ -85,6 +85,9 @@ uint64_t os_now_ms(void);
 /* Start time of process pid (0 = this one) in clock ticks since boot, from
  * /proc; 0 if it cannot be read.  With the pid it names a process for good. */
 uint64_t os_proc_start(uint32_t pid);
+/* The process of live thread tid; 0 if it is not a live thread;
+ * UINT32_MAX if that cannot be told. */
+uint32_t os_thread_process(uint32_t tid);
 /* Is the process pid that started at `start` still running? */
 bool     os_proc_alive(uint32_t pid, uint64_t start);
 uint64_t os_random(void);
@@ -95,6 +98,10 @@ void     os_futex_wait(_Atomic uint32_t *word, uint32_t val, bool shared);
  * the outermost block. */
 void     os_signals_block(void);
 void     os_signals_restore(void);
+/* While waiting for a lock: if this thread's outermost block is the only
+ * one (it holds no lock), lets the signals that arrived meanwhile run their
+ * handlers (or end the process), then blocks again. */
+void     os_signals_let_pending(void);
 void     os_futex_wake(_Atomic uint32_t *word, bool shared);
 /* os_futex_wait for at most ms milliseconds; wake_all wakes every sleeper. */
 void     os_futex_wait_ms(_Atomic uint32_t *word, uint32_t val, bool shared,
@@ -106,7 +113,11 @@ void     os_futex_wake_all(_Atomic uint32_t *word, bool shared);
  * (robust locks only): the caller must repair what it protects.
  */
 void lock_init(struct lock *l, bool robust);
-bool lock_acquire_slow(struct lock *l);
+/* Asked by a waiter for a robust lock: can thread tid, which the lock's
+ * word names as its owner, never release it (no such thread, or not one
+ * of the lock's users)?  ctx is the caller's (heap.c: heap_lock_gone). */
+typedef bool (*lock_gone_fn)(const void *ctx, uint32_t tid);
+bool lock_acquire_slow(struct lock *l, lock_gone_fn gone, const void *ctx);
 void lock_release_slow(struct lock *l);
 /* Forgets every holder (after fork, in the child, which has one thread). */
 PH_FORK_CHILD void lock_reset(struct lock *l);
@@ -125,7 +136,7 @@ static inline bool lock_acquire(struct lock *l)
 	    &l->word, &expect, os_tid(), memory_order_acquire,
 	    memory_order_relaxed)))
 		return false;
-	return lock_acquire_slow(l);
+	return lock_acquire_slow(l, NULL, NULL);
 }
 
 /* Takes a futex lock if it is free, never waiting; false otherwise and
@@ -424,11 +435,18 @@ static inline void heap_seq_leave(struct heap *h)
 
 /* A heap's lock is held with signals blocked, so that a signal handler
  * that allocates never finds its own thread inside a locked section. */
+/* May a robust heap lock whose word names thread tid be taken over?  When
+ * tid is no live thread, or one of a process not attached to the heap
+ * (struct heap.procs), unless procs[] once overflowed (lock.c). */
+bool heap_lock_gone(const void *ctx, uint32_t tid);
+PH_FORK_CHILD void heap_proc_attach_fork_child(struct heap *h, uint32_t pid);
+
 static inline void heap_lock(struct heap *h)
 {
 	os_signals_block();
 	bool waited = !lock_try(&h->lock);   /* always, for a robust lock */
-	bool died = waited && lock_acquire_slow(&h->lock);   /* tried already */
+	bool died = waited && lock_acquire_slow(&h->lock, heap_lock_gone,
+	    h);   /* tried already */
 	heap_seq_enter(h);
 	if (h == tarena)
 		heap_arena_note(waited);

@@ -53,13 +53,59 @@ static inline void cpu_relax(void)
  * free lock (word 0, no waiters bit), its wakeup lost when another process
  * was killed between releasing the lock and waking it, or between being
  * woken and taking it.  Each slice looks at the word again, so such a
- * waiter is late by one slice at worst. */
+ * waiter is late by one slice at worst.
+ *
+ * Between slices the waiter (1) lets the signals that arrived run, when it
+ * holds no other lock, so that no wait with signals blocked outlasts a
+ * slice; and (2) asks `gone` whether the owner the word names can still
+ * release it.  The kernel marks a robust mutex whose owner died
+ * (FUTEX_OWNER_DIED) only for an owner it saw die: a heap file copied, or
+ * reopened after a reboot, keeps a word that names a thread that is not
+ * there, or is some other process's.  Such a lock is marked as the kernel
+ * would, and the next locker gets EOWNERDEAD and repairs. */
 #define ROBUST_SLICE_MS 50
 
-static int robust_wait(struct lock *l)
+#ifdef __GLIBC__
+/* glibc's robust mutex word: the owner's TID, FUTEX_WAITERS, and
+ * FUTEX_OWNER_DIED set by the kernel (<linux/futex.h>). */
+#define MTX_WORD(l)   ((_Atomic int *)&(l)->mtx.__data.__lock)
+#define MTX_WAITERS   0x80000000
+#define MTX_DIED      0x40000000
+#define MTX_TID       0x3fffffff
+
+/* Marks l as its owner's death would, if the word is still `word`. */
+static void robust_abandon(struct lock *l, int word)
+{
+	int died = MTX_DIED | (word & MTX_WAITERS);
+	if (atomic_compare_exchange_strong(MTX_WORD(l), &word, died) &&
+	    (died & MTX_WAITERS))
+		os_futex_wake_all((_Atomic uint32_t *)MTX_WORD(l), true);
+}
+
+static void robust_judge(struct lock *l, lock_gone_fn gone, const void *ctx)
+{
+	int word = atomic_load(MTX_WORD(l));
+	uint32_t tid = (uint32_t)word & MTX_TID;
+	/* Waiters but no owner is a word no locker leaves: nobody would
+	 * ever wake them. */
+	if (!(word & MTX_DIED) && (tid == 0 ? (word & MTX_WAITERS) != 0 :
+	    gone(ctx, tid)))
+		robust_abandon(l, word);
+}
+#else
+static void robust_judge(struct lock *l, lock_gone_fn gone, const void *ctx)
+{
+	(void)l, (void)gone, (void)ctx;   /* the word's layout is unknown */
+}
+#endif
+
+static int robust_wait(struct lock *l, lock_gone_fn gone, const void *ctx)
 {
 	int err = pthread_mutex_trylock(&l->mtx);
 	while (err == EBUSY || err == ETIMEDOUT) {
+		os_signals_let_pending();
+		if (gone != NULL)
+			robust_judge(l, gone, ctx);
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += ROBUST_SLICE_MS * 1000000L;
@@ -72,9 +118,10 @@ static int robust_wait(struct lock *l)
 	return err;
 }
 
-static bool lock_acquire_robust(struct lock *l)
+static bool lock_acquire_robust(struct lock *l, lock_gone_fn gone,
+                                const void *ctx)
 {
-	int err = robust_wait(l);
+	int err = robust_wait(l, gone, ctx);
 	if (likely(err == 0))
 		return false;
 	if (err == EOWNERDEAD) {
@@ -94,10 +141,10 @@ static noreturn void lock_reentered(struct lock *l, uint32_t me)
 	    "(re-entered from a signal handler?)", (void *)l, me);
 }
 
-bool lock_acquire_slow(struct lock *l)
+bool lock_acquire_slow(struct lock *l, lock_gone_fn gone, const void *ctx)
 {
 	if (l->robust)
-		return lock_acquire_robust(l);
+		return lock_acquire_robust(l, gone, ctx);
 	uint32_t me = os_tid();
 	for (int i = 0; i < LOCK_SPINS; i++) {
 		uint32_t w = atomic_load_explicit(&l->word,

@@ -271,6 +271,34 @@ uint64_t os_proc_start(uint32_t pid)
 	return v;
 }
 
+/* The process (thread group) of thread tid, 0 if no such thread runs (none,
+ * or a zombie), UINT32_MAX if that cannot be told (no /proc).  Any thread
+ * of the machine can be looked up at /proc/TID, listed or not. */
+uint32_t os_thread_process(uint32_t tid)
+{
+	char path[48], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%u/status", tid);
+	int saved = errno;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int err = errno;
+	errno = saved;
+	if (fd < 0)
+		return err == ENOENT || err == ESRCH ? 0 : UINT32_MAX;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	errno = saved;
+	if (n <= 0)
+		return 0;   /* it went away between open and read */
+	buf[n] = '\0';
+	const char *st = strstr(buf, "\nState:\t");
+	const char *tg = strstr(buf, "\nTgid:\t");
+	if (st == NULL || tg == NULL)
+		return UINT32_MAX;
+	if (st[8] == 'Z' || st[8] == 'X')
+		return 0;
+	return (uint32_t)strtoul(tg + 7, NULL, 10);
+}
+
 bool os_proc_alive(uint32_t pid, uint64_t start)
 {
 	int saved = errno;
@@ -356,6 +384,17 @@ void os_signals_restore(void)
 {
 	if (--sig_depth == 0)
 		pthread_sigmask(SIG_SETMASK, &sig_saved, NULL);
+}
+
+void os_signals_let_pending(void)
+{
+	/* Unblocking delivers what is pending before the call returns. */
+	if (sig_depth == 1) {
+		sigset_t all;
+		pthread_sigmask(SIG_SETMASK, &sig_saved, NULL);
+		signals_async(&all);
+		pthread_sigmask(SIG_BLOCK, &all, NULL);
+	}
 }
 
 void os_futex_wait(_Atomic uint32_t *word, uint32_t val, bool shared)

@@ -200,8 +200,10 @@ void registry_foreach(void (*fn)(struct heap *h))
  */
 PH_FORK_CHILD static void fork_child_one(struct heap *h)
 {
-	if (h->flags & HEAP_F_SHARED)
+	if (h->flags & HEAP_F_SHARED) {
+		heap_proc_attach_fork_child(h, os_tid());   /* tid = pid here */
 		return;
+	}
 	if (lock_held(&h->lock)) {
 		lock_reset(&h->lock);
 		heap_lock(h);

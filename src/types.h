@@ -294,6 +294,11 @@ struct heap {
 #define HEAP_F_SHARED   0x2u  /* mapped by other processes too */
 #define HEAP_F_ZEROED   0x4u  /* pages never handed out read as zero */
 #define HEAP_F_GROW     0x8u  /* backing file grows as limit rises */
+/* A process found procs[] full when it attached: not every user of the
+ * heap is listed, so a lock owner's process cannot be judged by it
+ * (heap.c:heap_lock_gone).  Set under the lock, never cleared. */
+#define HEAP_F_PROCS_LOST 0x10u
+#define HEAP_F_ALL      0x1fu /* every flag a valid header may carry */
 
 /* struct heap.init */
 #define HEAP_INIT_FRESH      0u  /* zeroed memory, nobody formatting */

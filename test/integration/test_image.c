@@ -279,6 +279,39 @@ static int attach_errno(const unsigned char *img)
 	return errno;
 }
 
+/* A robust lock word that nobody will release -- naming a thread that does
+ * not exist (a copied file, a reboot), a live thread of a process that
+ * never attached (TID 1), or waiters and no owner -- is taken over by the
+ * joiner as the kernel would have marked it, and the heap repaired
+ * (lock.c, heap.c:heap_lock_gone): the join neither hangs nor refuses. */
+START_TEST(abandoned_lock_is_taken_over)
+{
+#ifdef __GLIBC__
+	static unsigned char img[IMAGE_SIZE] __attribute__((aligned(4096)));
+	ck_assert_int_eq(image_make_killed(killed_img, 3), 0);
+	ck_assert_ptr_nonnull(image_map());
+	static const int words[] = { 0x3ffffffe, 1, (int)0x80000000,
+	    (int)0x80000001 };
+	for (unsigned i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		memcpy(img, killed_img, IMAGE_SIZE);
+		struct heap *h = (struct heap *)(uintptr_t)img;
+		ck_assert(h->flags & HEAP_F_SHARED);
+		h->lock.mtx.__data.__lock = words[i];
+		memcpy(IMAGE_ADDR, img, IMAGE_SIZE);
+		ph_heap_t *ph = ph_heap_attach(IMAGE_ADDR);
+		ck_assert_msg(ph != NULL, "word %#x: errno %d", words[i], errno);
+		ck_assert_int_eq(ph_heap_check(ph), 0);
+		void *p = ph_heap_malloc(ph, 100);
+		ck_assert_ptr_nonnull(p);
+		ph_heap_free(ph, p);
+		struct heap *live = (struct heap *)(uintptr_t)IMAGE_ADDR;
+		ck_assert_uint_ge(live->stats.nrepairs, 1);
+		ck_assert_int_eq(ph_heap_detach(ph), 0);
+	}
+#endif
+}
+END_TEST
+
 START_TEST(known_damage_is_refused)
 {
 	static unsigned char img[IMAGE_SIZE] __attribute__((aligned(4096)));
@@ -323,10 +356,6 @@ START_TEST(known_damage_is_refused)
 	    tc->bins[1].top = tc->bins[1].lo + 1);
 	DAMAGE(h->procs[0].pid = UINT32_MAX);
 	DAMAGE(h->tags = (uint64_t)large << LG_PAGE | 8);
-#ifdef __GLIBC__
-	/* a lock word naming a thread that does not exist (a copied file) */
-	DAMAGE(h->lock.mtx.__data.__lock = 0x3ffffffe);
-#endif
 	/* limit lowered below the pages in use, the file cut to it */
 	DAMAGE(h->flags |= 0x8; h->limit = h->first_page + 1);
 	/* a file shorter than the heap says is backed: ENODATA, no SIGBUS */
@@ -355,6 +384,7 @@ int main(void)
 	TCase *tc = tcase_create("sweep");
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, known_damage_is_refused);
+	tcase_add_test(tc, abandoned_lock_is_taken_over);
 	tcase_add_test(tc, clean_heap_mutations_are_refused_or_work);
 	tcase_add_test(tc, killed_heap_mutations_are_refused_or_work);
 	suite_add_tcase(s, tc);

@@ -78,8 +78,8 @@ START_TEST(errors_are_jemallocs)
 	ck_assert_int_eq(P(mallctl)("thread.tcache.flush", NULL, NULL, NULL,
 	    0), 0);
 	ck_assert_int_eq(P(mallctl)("arena.0.purge", NULL, NULL, NULL, 0), 0);
-	/* Arenas below arenas.narenas exist (made or not); the next does not,
-	 * nor does one past the most there can be. */
+	/* Arenas below arenas.narenas exist (made or not); arena.<narenas>
+	 * and arena.4096 mean all of them (jemalloc); past those, none. */
 	unsigned n;
 	len = sizeof(n);
 	ck_assert_int_eq(P(mallctl)("arenas.narenas", &n, &len, NULL, 0), 0);
@@ -88,8 +88,12 @@ START_TEST(errors_are_jemallocs)
 	snprintf(name, sizeof(name), "arena.%u.purge", n - 1);
 	ck_assert_int_eq(P(mallctl)(name, NULL, NULL, NULL, 0), 0);
 	snprintf(name, sizeof(name), "arena.%u.purge", n);
+	ck_assert_int_eq(P(mallctl)(name, NULL, NULL, NULL, 0), 0);
+	snprintf(name, sizeof(name), "arena.%u.purge", n + 1);
 	ck_assert_int_eq(P(mallctl)(name, NULL, NULL, NULL, 0), ENOENT);
-	ck_assert_int_eq(P(mallctl)("arena.64.purge", NULL, NULL, NULL, 0),
+	ck_assert_int_eq(P(mallctl)("arena.4096.purge", NULL, NULL, NULL, 0),
+	    0);
+	ck_assert_int_eq(P(mallctl)("arena.4097.purge", NULL, NULL, NULL, 0),
 	    ENOENT);
 }
 END_TEST

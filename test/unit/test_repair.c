@@ -4,6 +4,8 @@
  * lost still gets the lock. */
 #include <linux/futex.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,10 +23,16 @@ static void setup(void)
 	ck_assert_ptr_ne(base, MAP_FAILED);
 	h = heap_format(base, 16 * MIB, HEAP_F_SHARED, true);
 	ck_assert(h->lock.robust);
+	/* As ph_heap_create does: listed in the registry (so that fork's
+	 * child lists itself in procs) and attached (procs), which is how a
+	 * waiter tells a user holding the lock from a stranger. */
+	ck_assert_int_eq(registry_add(h), 0);
+	heap_proc_attach(h);
 }
 
 static void teardown(void)
 {
+	registry_remove(h);
 	munmap(h, h->size);
 }
 
@@ -219,6 +227,114 @@ START_TEST(waiter_of_a_lost_wakeup_gets_the_lock)
 }
 END_TEST
 
+/* ---- locks that cannot hang a waiter (issue 14) -----------------------------
+ * A robust lock's word that names a thread that will never release it --
+ * one that does not exist, or a live thread of a process that is not a user
+ * of the heap -- is taken over as the kernel marks a dead owner's, and the
+ * taker repairs.  A user that holds it is waited for, with the waiter's
+ * signals delivered every wait slice (lock.c). */
+
+static void lock_word_set(int word)
+{
+	atomic_store((_Atomic int *)&h->lock.mtx, word);   /* glibc */
+}
+
+static void take_over_and_check(int word)
+{
+	uint64_t repairs = h->stats.nrepairs;
+	lock_word_set(word);
+	heap_lock(h);   /* a hang here is the bug: the timeout names it */
+	heap_unlock(h);
+	ck_assert_uint_eq(h->stats.nrepairs, repairs + 1);
+	unit_validate(h);
+	void *p = heap_malloc(h, 100, false);
+	ck_assert_ptr_nonnull(p);
+	heap_free(h, p);
+}
+
+START_TEST(lock_of_a_thread_that_is_gone_is_taken_over)
+{
+	pid_t gone = fork();
+	ck_assert_int_ge(gone, 0);
+	if (gone == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(gone, NULL, 0), gone);
+	take_over_and_check(gone);                      /* a copied file */
+	take_over_and_check(gone | FUTEX_WAITERS);      /* ... with waiters */
+	take_over_and_check((int)FUTEX_WAITERS);        /* waiters, no owner */
+}
+END_TEST
+
+START_TEST(lock_of_a_stranger_is_taken_over)
+{
+	/* TID 1 lives (init) but never attached to this heap. */
+	take_over_and_check(1);
+}
+END_TEST
+
+static _Atomic int handled;
+static void note_signal(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&handled, 1);
+}
+
+static _Atomic pid_t waiter_tid;
+static void *lock_waiter(void *arg)
+{
+	(void)arg;
+	atomic_store(&waiter_tid, (pid_t)syscall(SYS_gettid));
+	heap_lock(h);
+	heap_unlock(h);
+	return NULL;
+}
+
+START_TEST(lock_of_a_user_is_waited_for_with_signals_delivered)
+{
+	enum { HELD = 1, GO = 2 };
+	volatile uint32_t *st = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne((void *)st, MAP_FAILED);
+	struct sigaction sa = { .sa_handler = note_signal };
+	ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	uint64_t repairs = h->stats.nrepairs;
+	pid_t holder = fork();   /* a user: fork's child lists itself */
+	ck_assert_int_ge(holder, 0);
+	if (holder == 0) {
+		heap_lock(h);
+		*st = HELD;
+		while (*st != GO)
+			usleep(1000);
+		heap_unlock(h);
+		_exit(0);
+	}
+	while (*st != HELD)
+		usleep(1000);
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, lock_waiter, NULL), 0);
+	while (atomic_load(&waiter_tid) == 0)
+		usleep(1000);
+	/* Signal the waiter until its handler has run three times, all while
+	 * the holder still holds the lock: before, the wait blocked every
+	 * signal until the lock came, and this loop never ended. */
+	for (int n = 1; n <= 3; n++) {
+		wait_until_asleep(getpid(), atomic_load(&waiter_tid));
+		pthread_kill(t, SIGUSR1);
+		while (atomic_load(&handled) < n)
+			usleep(1000);
+	}
+	ck_assert_uint_eq(*st, HELD);   /* the user was not robbed */
+	*st = GO;
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	int status;
+	ck_assert_int_eq(waitpid(holder, &status, 0), holder);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_uint_eq(h->stats.nrepairs, repairs);
+	unit_validate(h);
+	munmap((void *)st, 4096);
+}
+END_TEST
+
 /* A forked child that checks without Check exits with the number of the
  * step that failed: reaps it and fails the test with that number. */
 static void child_passed(pid_t pid)
@@ -395,6 +511,9 @@ int main(void)
 	tcase_add_test(tc, broken_slab_chain_is_cut);
 	tcase_add_test(tc, bad_cache_list_is_cut);
 	tcase_add_test(tc, waiter_of_a_lost_wakeup_gets_the_lock);
+	tcase_add_test(tc, lock_of_a_thread_that_is_gone_is_taken_over);
+	tcase_add_test(tc, lock_of_a_stranger_is_taken_over);
+	tcase_add_test(tc, lock_of_a_user_is_waited_for_with_signals_delivered);
 	suite_add_tcase(s, tc);
 	TCase *tf = tcase_create("fork");
 	tcase_set_timeout(tf, 30);
