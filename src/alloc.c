@@ -125,11 +125,12 @@ static uint32_t block_head(struct heap *h, const void *p, const char *op)
 	struct page *pm = heap_pages(h);
 	switch (pm[idx].kind) {
 	case PAGE_SLAB:
-		return idx;
-	case PAGE_SLAB_BODY:
-		if (pm[idx].span < idx && pm[pm[idx].span].kind == PAGE_SLAB)
-			return pm[idx].span;
+	case PAGE_SLAB_BODY: {
+		uint32_t head = slab_of(h, idx);
+		if (head != 0)
+			return head;
 		break;
+	}
 	case PAGE_LARGE:
 		if (((uintptr_t)p & PAGE_MASK) == large_lead(&pm[idx]))
 			return idx;

@@ -436,11 +436,10 @@ static size_t block_bytes_at(struct heap *h, uint64_t off)
 		return 0;
 	struct page *pm = heap_pages(h);
 	uint32_t idx = (uint32_t)(off >> LG_PAGE);
-	uint32_t head = pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span : idx;
-	if (head >= h->npages)
-		return 0;
+	uint32_t slab = slab_of(h, idx);
+	uint32_t head = slab ? slab : idx;
 	struct page *e = &pm[head];
-	if (e->kind == PAGE_SLAB && e->cls < NBINS) {
+	if (slab != 0) {
 		uint64_t boff = off - ((uint64_t)head << LG_PAGE);
 		uint32_t size = sizeclasses[e->cls].size;
 		return boff % size == 0 && boff / size < e->s.carved ? size : 0;
@@ -497,9 +496,8 @@ static size_t block_live(struct heap *h, const void *p, const char *op)
 {
 	size_t bytes = heap_block_size(h, p, op);
 	struct page *pm = heap_pages(h);
-	uint32_t idx = page_index(h, p);
-	uint32_t head = pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span : idx;
-	if (pm[head].kind == PAGE_SLAB) {
+	uint32_t head = slab_of(h, page_index(h, p));
+	if (head != 0) {
 		uint16_t k = slab_block_index(h, &pm[head], head, p);
 		/* The key is a shortcut memcheck would call a read of the
 		 * user's uninitialised bytes: under valgrind, walk. */

@@ -205,12 +205,8 @@ static int foreign_block_class(struct heap *h, uint64_t off)
 	struct heap *owner = arena_of(p);
 	if (owner == NULL || owner == h || !heap_is_process(h))
 		return -1;
-	struct page *pm = heap_pages(owner);
-	uint32_t idx = page_index(owner, p);
-	if (idx < owner->first_page)
-		return -1;
-	uint32_t hd = pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span : idx;
-	return pm[hd].kind == PAGE_SLAB ? pm[hd].cls : -1;
+	uint32_t hd = slab_of(owner, page_index(owner, p));
+	return hd != 0 ? heap_pages(owner)[hd].cls : -1;
 }
 
 /* Sends every block in tc's outbox home.  tc is h's, h a process arena.
@@ -595,9 +591,8 @@ static bool tc_list_holds(struct heap *h, unsigned cls, uint64_t off)
 bool tcache_holds(struct heap *h, const void *p)
 {
 	struct page *pm = heap_pages(h);
-	uint32_t idx = page_index(h, p);
-	uint32_t head = pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span : idx;
-	if (pm[head].kind != PAGE_SLAB)
+	uint32_t head = slab_of(h, page_index(h, p));
+	if (head == 0)
 		return false;
 	if (opts.paranoid)   /* no cache of ours: maybe another process's */
 		return tc_list_holds(h, pm[head].cls,
@@ -668,12 +663,8 @@ static bool tcache_free_busy(struct heap *owner, struct tslot *t, void *p)
 {
 	struct heap *h = t->heap;
 	struct page *pm = heap_pages(owner);
-	uint32_t idx = page_index(owner, p);
-	if (idx < owner->first_page || idx >= owner->npages)
-		return false;
-	uint32_t head = pm[idx].kind == PAGE_SLAB ? idx :
-	    pm[idx].kind == PAGE_SLAB_BODY ? pm[idx].span : 0;
-	if (head == 0 || pm[head].kind != PAGE_SLAB)
+	uint32_t head = slab_of(owner, page_index(owner, p));
+	if (head == 0)
 		return false;   /* large, or bad: the direct path decides */
 	struct page *s = &pm[head];
 	slab_block_index(owner, s, head, p);   /* aborts on a bad pointer */

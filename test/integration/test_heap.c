@@ -585,11 +585,13 @@ END_TEST
  * turn (a private copy per child) and attach.  The attach may fail with
  * an errno or succeed (and then ph_heap_check, get_root and detach must
  * return); it must never crash, and no sanitizer may fire (a child that
- * exits non-zero counts as a crash).  A child that hangs is tolerated a
- * few times: a lock word that reads "held" is indistinguishable from a
- * live holder in another process.
+ * exits non-zero counts as a crash), nor hang: a lock word that reads
+ * "held" in a private heap nobody has joined is refused (image.c), and a
+ * shared heap's is judged by its owner (lock.c).  A child found asleep
+ * past HANG_MS is hung (it would sleep for ever); one still running on a
+ * slow machine is waited for.
  */
-#define HANG_MS 1000
+#define HANG_MS 5000
 
 START_TEST(attach_never_crashes_on_a_corrupted_header)
 {
@@ -629,8 +631,7 @@ START_TEST(attach_never_crashes_on_a_corrupted_header)
 				(void)ph_heap_detach(g);
 				_exit(10);
 			}
-			/* a child waiting on a lock has its signals blocked:
-			 * past HANG_MS, one found asleep is hung (SIGKILL); a
+			/* past HANG_MS, one found asleep is hung (SIGKILL); a
 			 * slow machine's child that still runs is waited for */
 			int st = 0, w = 0;
 			for (int ms = 0; ; ms++) {
@@ -659,7 +660,7 @@ START_TEST(attach_never_crashes_on_a_corrupted_header)
 	}
 	ck_assert_msg(crashes == 0, "%u corrupted headers crashed attach; "
 	    "first: %s", crashes, first_crash);
-	ck_assert_msg(hangs <= 8, "%u corrupted headers hung attach", hangs);
+	ck_assert_msg(hangs == 0, "%u corrupted headers hung attach", hangs);
 	/* the pristine copy still attaches */
 	ph_heap_t *g = ph_heap_attach(m);
 	ck_assert_ptr_nonnull(g);
