@@ -712,33 +712,51 @@ void heap_stats_read_locked(struct heap *h, struct stats_snapshot *s)
 
 /* ---- the table of attached processes (struct heap.procs) ------------------ */
 
+/* Lists this process in procs[] without the lock: a process is listed
+ * before it ever takes the lock, so that a waiter never takes a user's
+ * hold for a stranger's (heap_lock_gone).  An entry counts from its pid;
+ * one claimed by compare-and-swap has start 0 ("not recorded") until the
+ * store that follows.  Only entries of dead processes are cleared by
+ * others (heap_proc_reclaim_locked), and an empty one is claimed only by
+ * a compare-and-swap from 0. */
+static bool proc_claim(struct heap *h, uint32_t pid, uint64_t start)
+{
+	for (unsigned i = 0; i < HEAP_NPROCS; i++) {
+		struct heap_proc *p = &h->procs[i];
+		uint32_t empty = 0;
+		if (__atomic_compare_exchange_n(&p->pid, &empty, pid, false,
+		    __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+			__atomic_store_n(&p->start, start, __ATOMIC_RELAXED);
+			return true;
+		}
+	}
+	__atomic_fetch_or(&h->flags, HEAP_F_PROCS_LOST, __ATOMIC_RELAXED);
+	return false;
+}
+
+/* This process's entry: its pid, started at `start` or not recorded. */
+static struct heap_proc *proc_mine(struct heap *h, uint32_t pid,
+                                   uint64_t start)
+{
+	for (unsigned i = 0; i < HEAP_NPROCS; i++) {
+		struct heap_proc *p = &h->procs[i];
+		uint64_t s = __atomic_load_n(&p->start, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&p->pid, __ATOMIC_ACQUIRE) == pid &&
+		    (s == start || s == 0))
+			return p;
+	}
+	return NULL;
+}
+
 void heap_proc_attach(struct heap *h)
 {
 	uint32_t pid = (uint32_t)getpid();
 	uint64_t start = os_proc_start(0);
-	heap_lock(h);
-	struct heap_proc *free_slot = NULL;
-	bool recorded = false;
-	for (unsigned i = 0; i < HEAP_NPROCS; i++) {
-		struct heap_proc *p = &h->procs[i];
-		if (p->pid == pid && (p->start == start || p->start == 0)) {
-			p->start = start;   /* 0: listed at a fork, no start */
-			free_slot = NULL;
-			recorded = true;
-			break;
-		}
-		if (p->pid == 0 && free_slot == NULL)
-			free_slot = p;
-	}
-	if (free_slot != NULL) {
-		free_slot->start = start;
-		atomic_signal_fence(memory_order_release);
-		free_slot->pid = pid;    /* the entry counts once pid is set */
-	} else if (!recorded) {
-		__atomic_fetch_or(&h->flags, HEAP_F_PROCS_LOST,
-		    __ATOMIC_RELAXED);
-	}
-	heap_unlock(h);
+	struct heap_proc *p = proc_mine(h, pid, start);
+	if (p != NULL)
+		__atomic_store_n(&p->start, start, __ATOMIC_RELAXED);
+	else
+		proc_claim(h, pid, start);
 }
 
 /* In a fork's child of a process attached to shared heap h: the child
@@ -748,13 +766,7 @@ void heap_proc_attach(struct heap *h)
  * none empty, the heap is marked as having unlisted users. */
 void heap_proc_attach_fork_child(struct heap *h, uint32_t pid)
 {
-	for (unsigned i = 0; i < HEAP_NPROCS; i++) {
-		uint32_t empty = 0;
-		if (__atomic_compare_exchange_n(&h->procs[i].pid, &empty, pid,
-		    false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-			return;
-	}
-	__atomic_fetch_or(&h->flags, HEAP_F_PROCS_LOST, __ATOMIC_RELAXED);
+	proc_claim(h, pid, 0);
 }
 
 bool heap_lock_gone(const void *ctx, uint32_t tid)
@@ -782,16 +794,15 @@ bool heap_lock_gone(const void *ctx, uint32_t tid)
 	return true;   /* a thread of a process that never attached */
 }
 
+/* Takes this process off procs[], without the lock (it holds none now). */
 void heap_proc_detach(struct heap *h)
 {
 	uint32_t pid = (uint32_t)getpid();
-	uint64_t start = os_proc_start(0);
-	heap_lock(h);
-	for (unsigned i = 0; i < HEAP_NPROCS; i++)
-		if (h->procs[i].pid == pid && (h->procs[i].start == start ||
-		    h->procs[i].start == 0))
-			h->procs[i] = (struct heap_proc){ 0 };
-	heap_unlock(h);
+	struct heap_proc *p;
+	while ((p = proc_mine(h, pid, os_proc_start(0))) != NULL) {
+		__atomic_store_n(&p->start, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&p->pid, 0, __ATOMIC_RELEASE);
+	}
 }
 
 unsigned heap_proc_reclaim_locked(struct heap *h)

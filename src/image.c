@@ -467,8 +467,13 @@ int heap_image_validate(struct heap *h, size_t file_size, char *why,
 	 * check under it. */
 	if (lock_tries != 0)
 		return EUCLEAN;
+	/* Listed before locking, as every holder is: a waiter that found an
+	 * unlisted holder would take the lock over (heap.c:heap_lock_gone). */
+	heap_proc_attach(h);
 	heap_lock(h);
 	int bad = heap_image_check(h, IMAGE_JOIN, why, whylen);
 	heap_unlock(h);
+	if (bad)
+		heap_proc_detach(h);
 	return bad ? EUCLEAN : 0;
 }

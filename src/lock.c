@@ -82,30 +82,50 @@ static void robust_abandon(struct lock *l, int word)
 		os_futex_wake_all((_Atomic uint32_t *)MTX_WORD(l), true);
 }
 
-static void robust_judge(struct lock *l, lock_gone_fn gone, const void *ctx)
+/* The lock's word if its owner can never release it, else 0.  Waiters
+ * but no owner is a word no locker leaves: nobody would wake them. */
+static int robust_gone_word(struct lock *l, lock_gone_fn gone,
+                            const void *ctx)
 {
 	int word = atomic_load(MTX_WORD(l));
 	uint32_t tid = (uint32_t)word & MTX_TID;
-	/* Waiters but no owner is a word no locker leaves: nobody would
-	 * ever wake them. */
-	if (!(word & MTX_DIED) && (tid == 0 ? (word & MTX_WAITERS) != 0 :
-	    gone(ctx, tid)))
-		robust_abandon(l, word);
+	if (word == 0 || (word & MTX_DIED))
+		return 0;
+	return (tid == 0 ? (word & MTX_WAITERS) != 0 : gone(ctx, tid)) ?
+	    word : 0;
 }
 #else
-static void robust_judge(struct lock *l, lock_gone_fn gone, const void *ctx)
+static int robust_gone_word(struct lock *l, lock_gone_fn gone,
+                            const void *ctx)
 {
 	(void)l, (void)gone, (void)ctx;   /* the word's layout is unknown */
+	return 0;
+}
+static void robust_abandon(struct lock *l, int word)
+{
+	(void)l, (void)word;
 }
 #endif
+
+/* Slices in a row the same word must be judged gone before it is taken
+ * over: a verdict must outlast any moment a user's hold could look like
+ * a stranger's. */
+#define GONE_SLICES 4
 
 static int robust_wait(struct lock *l, lock_gone_fn gone, const void *ctx)
 {
 	int err = pthread_mutex_trylock(&l->mtx);
+	int seen = 0;
+	unsigned times = 0;
 	while (err == EBUSY || err == ETIMEDOUT) {
 		os_signals_let_pending();
-		if (gone != NULL)
-			robust_judge(l, gone, ctx);
+		int word = gone != NULL ? robust_gone_word(l, gone, ctx) : 0;
+		times = word != 0 && word == seen ? times + 1 : word != 0;
+		seen = word;
+		if (times >= GONE_SLICES) {
+			robust_abandon(l, word);
+			times = 0;
+		}
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += ROBUST_SLICE_MS * 1000000L;
