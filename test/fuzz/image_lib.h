@@ -84,19 +84,29 @@ static inline void image_populate(ph_heap_t *h, unsigned seed)
 		ph_heap_set_root(h, k, keep[1 + 3 * k]);
 }
 
-/* A clean heap's image into img (IMAGE_SIZE bytes); 0 or -1. */
-static inline int image_make_clean(unsigned char *img, unsigned seed)
+/* A shared heap made at IMAGE_ADDR, populated and detached: its range,
+ * or NULL. */
+static inline void *image_populated(unsigned seed)
 {
 	void *m = image_map();
 	if (m == NULL)
-		return -1;
+		return NULL;
 	ph_heap_t *h = ph_heap_create(m, IMAGE_SIZE, PH_HEAP_SHARED);
 	if (h == NULL) {
 		munmap(m, IMAGE_SIZE);
-		return -1;
+		return NULL;
 	}
 	image_populate(h, seed);
 	ph_heap_detach(h);
+	return m;
+}
+
+/* A clean heap's image into img (IMAGE_SIZE bytes); 0 or -1. */
+static inline int image_make_clean(unsigned char *img, unsigned seed)
+{
+	void *m = image_populated(seed);
+	if (m == NULL)
+		return -1;
 	memcpy(img, m, IMAGE_SIZE);
 	munmap(m, IMAGE_SIZE);
 	return 0;
@@ -106,16 +116,9 @@ static inline int image_make_clean(unsigned char *img, unsigned seed)
  * thread cache (and blocks allocated, a root set); 0 or -1. */
 static inline int image_make_killed(unsigned char *img, unsigned seed)
 {
-	void *m = image_map();
+	void *m = image_populated(seed);
 	if (m == NULL)
 		return -1;
-	ph_heap_t *h = ph_heap_create(m, IMAGE_SIZE, PH_HEAP_SHARED);
-	if (h == NULL) {
-		munmap(m, IMAGE_SIZE);
-		return -1;
-	}
-	image_populate(h, seed);
-	ph_heap_detach(h);
 	pid_t pid = fork();
 	if (pid < 0) {
 		munmap(m, IMAGE_SIZE);

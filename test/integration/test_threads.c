@@ -717,19 +717,18 @@ START_TEST(narenas_option_is_honoured)
 }
 END_TEST
 
-/* ---- fork from a signal handler while threads allocate ---------------------
+/* ---- fork from a signal handler inside malloc --------------------------------
  * A process started for it sends SIGUSR1 to this one without pause; the
- * handler, on whichever thread it lands (often inside malloc or free, in
- * this thread's cache or between a lock and its use), forks.  The child
- * allocates and frees from inside that handler, checks what it wrote and
- * exits.  Nothing is locked at a fork (registry.c), so no child may hang
- * on a lock another thread held, nor find a block given out twice; the
- * parent goes on.  Counts, not time: FORK_ROUNDS forks. */
+ * handler, landing often inside malloc or free (in the thread's cache, or
+ * between a lock and its use), forks.  The child allocates and frees from
+ * inside that handler, checks what it wrote and exits; the parent goes on.
+ * One thread, as glibc's tst-mallocfork2: glibc's fork is async-signal-safe
+ * only in a process of one thread (it takes its own locks otherwise);
+ * forks while other threads hold phmalloc's locks are test_repair's "fork"
+ * tests.  Counts, not time: FORK_ROUNDS forks. */
 
 #define FORK_ROUNDS   150
-#define FORK_THREADS  3
 static _Atomic int forks_done;
-static _Atomic bool fork_stop;
 static pid_t fork_children[FORK_ROUNDS];
 
 static int child_allocates(void)
@@ -768,31 +767,12 @@ static void fork_in_handler(int sig)
 	errno = saved;
 }
 
-static void *allocate_until_stopped(void *arg)
+START_TEST(fork_in_a_signal_handler_inside_malloc)
 {
-	uint64_t rng = (uintptr_t)arg + 1;
-	void *p[32] = { 0 };
-	while (!atomic_load(&fork_stop)) {
-		unsigned k = (unsigned)rng_below(&rng, 32);
-		P_(free)(p[k]);
-		p[k] = P_(malloc)(1 + rng_below(&rng, k < 30 ? 2000 : 100000));
-		ck_assert_ptr_nonnull(p[k]);
-	}
-	for (unsigned k = 0; k < 32; k++)
-		P_(free)(p[k]);
-	return NULL;
-}
-
-START_TEST(fork_in_a_signal_handler_while_threads_allocate)
-{
-	/* Only the handler's thread forks; one fork at a time. */
+	/* One fork at a time. */
 	struct sigaction sa = { .sa_handler = fork_in_handler };
 	sigfillset(&sa.sa_mask);
 	ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
-	pthread_t t[FORK_THREADS];
-	for (uintptr_t i = 0; i < FORK_THREADS; i++)
-		ck_assert_int_eq(pthread_create(&t[i], NULL,
-		    allocate_until_stopped, (void *)i), 0);
 	char pid[32];
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	pid_t sender = fork();
@@ -814,9 +794,6 @@ START_TEST(fork_in_a_signal_handler_while_threads_allocate)
 	}
 	kill(sender, SIGKILL);
 	waitpid(sender, NULL, 0);
-	atomic_store(&fork_stop, true);
-	for (int i = 0; i < FORK_THREADS; i++)
-		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
 	for (int i = 0; i < FORK_ROUNDS; i++) {
 		int status;
 		ck_assert_int_eq(waitpid(fork_children[i], &status, 0),
@@ -857,7 +834,7 @@ int main(int argc, char **argv)
 
 	tc = tcase_create("fork");
 	tcase_set_timeout(tc, 60);   /* a hang, scaled by run_suite */
-	tcase_add_test(tc, fork_in_a_signal_handler_while_threads_allocate);
+	tcase_add_test(tc, fork_in_a_signal_handler_inside_malloc);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
