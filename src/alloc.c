@@ -14,6 +14,9 @@
 #define JUNK_ALLOC 0xa5
 #define JUNK_FREE  0x5a
 
+static void *refuge_alloc(struct heap *h, size_t size, size_t align,
+                          size_t at, bool zero);
+
 /* The smallest class at or above cls whose blocks are all aligned to align
  * (slabs start on a page, so a class that is a multiple of align is). */
 static unsigned class_aligned(unsigned cls, size_t align)
@@ -89,6 +92,8 @@ static void *large_alloc(struct heap *h, size_t size, size_t align, size_t at,
 
 void *heap_malloc(struct heap *h, size_t size, bool zero)
 {
+	if (unlikely(tsection_in()))
+		return refuge_alloc(h, size, QUANTUM, 0, zero);
 	if (likely(size <= SMALL_MAX))
 		return small_alloc(h, size2class(size), zero);
 	return large_alloc(h, size, PAGE, 0, zero);
@@ -99,6 +104,8 @@ void *heap_malloc_aligned(struct heap *h, size_t size, size_t align,
 {
 	if (align <= QUANTUM)
 		return heap_malloc(h, size, zero);
+	if (unlikely(tsection_in()))
+		return refuge_alloc(h, size, align, 0, zero);
 	if (size <= SMALL_MAX && align <= PAGE) {
 		unsigned cls = class_aligned(size2class(size), align);
 		if (cls < NBINS)
@@ -110,6 +117,8 @@ void *heap_malloc_aligned(struct heap *h, size_t size, size_t align,
 void *heap_malloc_at(struct heap *h, size_t size, size_t mod, size_t at,
                      bool zero)
 {
+	if (unlikely(tsection_in()))
+		return refuge_alloc(h, size, mod, at, zero);
 	return large_alloc(h, size, mod, at, zero);
 }
 
@@ -161,6 +170,8 @@ size_t heap_usable_size(struct heap *h, const void *p)
 
 size_t heap_block_size(struct heap *h, const void *p, const char *op)
 {
+	if (unlikely(refuge_has(h, p)))
+		return refuge_usable(h, p, op);
 	/* A live block's own entries do not change under us. */
 	uint32_t head = block_head(h, p, op);
 	struct page *e = &heap_pages(h)[head];
@@ -182,11 +193,28 @@ static void debug_check(struct heap *h)
 		report_fatal("heap %p is inconsistent: %s", (void *)h, why);
 }
 
+void heap_large_free_locked(struct heap *h, uint32_t head)
+{
+	if (config_stats) {
+		h->stats.ndalloc_large++;
+		h->stats.cur_large--;
+		h->stats.allocated -= (size_t)heap_pages(h)[head].span <<
+		    LG_PAGE;
+	}
+	page_run_free(h, head);
+}
+
 void heap_free(struct heap *h, void *p)
 {
+	if (unlikely(refuge_has(h, p) || tsection_in())) {
+		refuge_free(h, p);
+		return;
+	}
 	if (config_debug)
 		debug_check(h);
 	heap_lock(h);
+	if (unlikely(atomic_load_explicit(&h->remote, memory_order_relaxed)))
+		slab_remote_drain(h);   /* a signal handler's frees */
 	uint32_t head = block_head(h, p, "free");
 	struct page *e = &heap_pages(h)[head];
 	if (unlikely(heap_tagging(h)))
@@ -201,19 +229,50 @@ void heap_free(struct heap *h, void *p)
 		vg_free(h, p);
 		slab_free(h, e, head, p);
 	} else {
-		size_t bytes = (size_t)e->span << LG_PAGE;
 		if (config_fill && opts.junk)
-			memset(p, JUNK_FREE, bytes - large_lead(e));
+			memset(p, JUNK_FREE, ((size_t)e->span << LG_PAGE) -
+			    large_lead(e));
 		vg_free(h, p);
-		if (config_stats) {
-			h->stats.ndalloc_large++;
-			h->stats.cur_large--;
-			h->stats.allocated -= bytes;
-		}
-		page_run_free(h, head);
+		heap_large_free_locked(h, head);
 		page_purge(h, false);
 	}
 	heap_unlock(h);
+}
+
+/* ---- a signal handler inside its thread's locked section (refuge.c) ------ */
+
+static void *refuge_alloc(struct heap *h, size_t size, size_t align,
+                          size_t at, bool zero)
+{
+	size_t usable;
+	void *p = refuge_take(h, size, align, at, &usable);
+	return p ? block_ready(h, p, usable, zero, false) : NULL;
+}
+
+/* A refuge block goes back to the refuge (its tag dropped first when the
+ * heap lock can be had); any other block, in a handler inside a locked
+ * section, on the heap's block stack, which the next lock holder drains
+ * (slab.c:slab_remote_drain).  It is checked as far as can be without
+ * the lock (a live block's own entries do not change); the drain catches
+ * a double free. */
+void refuge_free(struct heap *h, void *p)
+{
+	int junk = config_fill && opts.junk ? JUNK_FREE : -1;
+	if (refuge_has(h, p)) {
+		if (unlikely(heap_tagging(h)) && !tsection_in()) {
+			heap_lock(h);
+			tag_drop_locked(h, p);
+			heap_unlock(h);
+		}
+		refuge_give(h, p, junk);
+		return;
+	}
+	size_t usable = heap_block_size(h, p, "free");
+	if (junk >= 0)
+		memset(p, junk, usable);
+	/* Memcheck keeps the block open until the drain frees it. */
+	slab_remote_push(h, (uint64_t)((uintptr_t)p - (uintptr_t)h), p,
+	    usable);
 }
 
 /* ---- resizing ------------------------------------------------------------ */
@@ -227,6 +286,8 @@ static bool large_resize(struct heap *h, uint32_t head, size_t n, bool zero)
 
 	if (n == old)
 		return true;
+	if (unlikely(tsection_in()))
+		return false;   /* no lock: the caller moves the block */
 	heap_lock(h);
 	if (n < old)
 		page_run_shrink(h, head, n);
@@ -246,9 +307,27 @@ static bool large_resize(struct heap *h, uint32_t head, size_t n, bool zero)
 	return true;
 }
 
+/* Moves refuge block p to a block made as any other (from the refuge
+ * again only inside a locked section). */
+static void *refuge_realloc(struct heap *h, void *p, size_t size,
+                            size_t align, bool zero)
+{
+	size_t old = refuge_usable(h, p, "realloc");
+	void *q = heap_malloc_aligned(h, size, align, zero);
+	if (q == NULL)
+		return NULL;
+	memcpy(q, p, old < size ? old : size);
+	if (unlikely(heap_tagging(h)) && !tsection_in())
+		tag_move(h, p, q);
+	refuge_free(h, p);
+	return q;
+}
+
 void *heap_realloc(struct heap *h, void *p, size_t size, size_t align,
                    bool zero)
 {
+	if (unlikely(refuge_has(h, p)))
+		return refuge_realloc(h, p, size, align ? align : 1, zero);
 	uint32_t head = block_head(h, p, "realloc");
 	struct page *e = &heap_pages(h)[head];
 	size_t old = block_usable(h, head);
@@ -273,7 +352,7 @@ void *heap_realloc(struct heap *h, void *p, size_t size, size_t align,
 	if (q == NULL)
 		return NULL;
 	memcpy(q, p, old < size ? old : size);
-	if (unlikely(heap_tagging(h)))
+	if (unlikely(heap_tagging(h)) && !tsection_in())
 		tag_move(h, p, q);
 	if (e->kind != PAGE_SLAB || !tcache_free(h, p))
 		heap_free(h, p);
@@ -283,6 +362,8 @@ void *heap_realloc(struct heap *h, void *p, size_t size, size_t align,
 size_t heap_resize_in_place(struct heap *h, void *p, size_t size,
                             size_t extra)
 {
+	if (unlikely(refuge_has(h, p)))
+		return refuge_usable(h, p, "xallocx");   /* stays put */
 	uint32_t head = block_head(h, p, "xallocx");
 	struct page *e = &heap_pages(h)[head];
 

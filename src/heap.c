@@ -3,11 +3,12 @@
  * in one, the process heap, reset, consistency check and statistics.
  *
  * Layout of a heap at base (internal.h: heap_slabmap, heap_pages):
- *   struct heap | slab map | page map | data pages ...
- *   ^ page 0                           ^ first_page
+ *   struct heap | slab map | page map | refuge | data pages ...
+ *   ^ page 0                          ^ refuge_page ^ first_page
  * The slab map is npages x uint32_t, the page map npages x struct page:
  * metadata costs 36 bytes per PAGE (0.9%) plus the header, rounded up to
- * whole pages (heap_meta_pages).
+ * whole pages (heap_meta_pages).  The refuge (refuge.c) is 1/64 of the
+ * pages, 4 to 256 of them (heap_data_first).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +18,8 @@
 #include "internal.h"
 #include "valgrind.h"
 
+__thread uint32_t tsection __attribute__((tls_model("initial-exec")));
+
 static size_t heap_meta_pages(size_t npages)
 {
 	size_t bytes = ALIGN_UP(sizeof(struct heap), 64) +
@@ -24,10 +27,16 @@ static size_t heap_meta_pages(size_t npages)
 	return ALIGN_UP(bytes, PAGE) >> LG_PAGE;
 }
 
+/* The first data page of a range of npages: after metadata and refuge. */
+static size_t heap_data_first(size_t npages)
+{
+	return heap_meta_pages(npages) + refuge_pages(npages);
+}
+
 /* Pages of data a range of npages can give, 0 if it is too small. */
 size_t heap_capacity_pages(size_t npages)
 {
-	size_t meta = heap_meta_pages(npages);
+	size_t meta = heap_data_first(npages);
 	return npages > meta ? npages - meta : 0;
 }
 
@@ -48,7 +57,7 @@ static size_t heap_grow_step(size_t npages)
 size_t heap_initial_backing(size_t size)
 {
 	size_t npages = size >> LG_PAGE;
-	size_t want = heap_meta_pages(npages) + heap_grow_step(npages);
+	size_t want = heap_data_first(npages) + heap_grow_step(npages);
 	return (want < npages ? want : npages) << LG_PAGE;
 }
 
@@ -100,7 +109,7 @@ struct heap *heap_format(void *base, size_t size, unsigned hflags,
 	h->base = (uint64_t)(uintptr_t)base;
 	h->size = npages << LG_PAGE;
 	h->npages = (uint32_t)npages;
-	h->first_page = (uint32_t)meta;
+	h->first_page = (uint32_t)heap_data_first(npages);
 	h->limit = (hflags & HEAP_F_GROW) ?
 	    (uint32_t)(heap_initial_backing(size) >> LG_PAGE) : h->npages;
 	h->free_key = os_random();
@@ -108,6 +117,7 @@ struct heap *heap_format(void *base, size_t size, unsigned hflags,
 	atomic_store_explicit(&h->epoch, 1, memory_order_relaxed);
 	atomic_store_explicit(&h->cache_limit, h->size, memory_order_relaxed);
 	lock_init(&h->lock, (hflags & HEAP_F_SHARED) != 0);
+	refuge_format(h, npages, zeroed);
 	page_map_init(h, heap_initial_dirty(h, h->npages), 0);
 	atomic_store_explicit(&h->magic, HEAP_MAGIC, memory_order_relaxed);
 	atomic_store_explicit(&h->init, HEAP_INIT_READY, memory_order_release);
@@ -128,7 +138,9 @@ int heap_verify_header(const struct heap *h, size_t size)
 		return EPROTO;
 	if (h->size == 0 || h->size % PAGE != 0 ||
 	    h->npages != h->size >> LG_PAGE ||
-	    h->first_page != heap_meta_pages(h->npages) ||
+	    h->first_page != heap_data_first(h->npages) ||
+	    h->refuge_page != heap_meta_pages(h->npages) ||
+	    h->refuge_gran != refuge_granules(refuge_pages(h->npages)) ||
 	    h->first_page >= h->npages || h->size < HEAP_MIN_SIZE)
 		return EINVAL;
 	if (size != 0 && size != h->size)
@@ -589,6 +601,7 @@ void heap_reset(struct heap *h)
 	atomic_store_explicit(&h->remote_bytes, 0, memory_order_relaxed);
 	atomic_store_explicit(&h->remote_slabs, 0, memory_order_relaxed);
 	h->tags = 0;      /* so was the tag table */
+	refuge_reset(h);
 	atomic_store_explicit(&h->tagging, 0, memory_order_relaxed);
 	atomic_store_explicit(&h->cache_limit, h->size, memory_order_relaxed);
 	struct heap_stats keep = h->stats;
@@ -661,7 +674,7 @@ int heap_validate(struct heap *h, char *why, size_t whylen)
 	heap_lock(h);
 	int bad = heap_validate_locked(h, why, whylen);
 	heap_unlock(h);
-	return bad;
+	return bad || refuge_validate(h, why, whylen);
 }
 
 void heap_stats_read(struct heap *h, struct stats_snapshot *s)

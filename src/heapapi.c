@@ -539,7 +539,7 @@ PH_EXPORT void *ph_heap_get_root(ph_heap_t *hp, unsigned key)
 	heap_unlock(h);
 	if (off == 0)
 		return fail_ptr(ENOENT);
-	if (off < (uint64_t)h->first_page << LG_PAGE || off >= h->size)
+	if (off < (uint64_t)h->refuge_page << LG_PAGE || off >= h->size)
 		return fail_ptr(EUCLEAN);   /* the header is damaged */
 	return (char *)h + off;
 }

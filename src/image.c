@@ -27,8 +27,8 @@
  * takes the lock and checks under it.  Fields changed without the lock
  * (a live thread's cache top, the remote stacks of process arenas) are
  * checked only where they cannot change: a dead process's cache, and, for
- * a joined heap, remote stacks that must be empty (only process arenas,
- * which nobody joins, have them).
+ * a joined heap, the remote slab stack, which must be empty (only process
+ * arenas, which nobody joins, have one).
  *
  * A process killed inside the lock leaves lock_seq odd and the robust
  * mutex marked "owner died": the next locker repairs the heap
@@ -97,10 +97,9 @@ static int image_bounds(struct heap *h, char *why, size_t whylen)
  * shared heap's robust mutex made as lock.c makes it, held by nobody, by a
  * thread that exists, or marked "owner died" (the next locker repairs).
  * Sets *dead for the last, *held when anyone holds it. */
-static int image_lock(struct heap *h, bool *dead, bool *held, char *why,
-                      size_t whylen)
+static int image_lock(struct heap *h, struct lock *l, bool *dead, bool *held,
+                      char *why, size_t whylen)
 {
-	struct lock *l = &h->lock;
 	*dead = false;
 	*held = false;
 	bool shared = (h->flags & HEAP_F_SHARED) != 0;
@@ -299,30 +298,36 @@ static int image_caches(struct heap *h, unsigned mode, char *why,
 	return 0;
 }
 
-/* ---- the remote stacks of process arenas ----------------------------------
- * Blocks and slabs given back without the lock (slab.c).  A joined heap
- * has none; a process arena's are checked as slab.c's drain will follow
- * them: the block stack to carved blocks, the slab stack to slabs whose
- * remote lists hold as many blocks as they say, from head to tail. */
+/* ---- the remote stacks ---------------------------------------------------
+ * Blocks and slabs given back without the lock (slab.c).  Only process
+ * arenas, which nobody joins, have remote slabs; any heap may have blocks
+ * on its block stack (a signal handler's frees, refuge.c).  They are
+ * checked as slab.c's drain will follow them: the block stack to carved
+ * blocks and large blocks, the slab stack to slabs whose remote lists hold
+ * as many blocks as they say, from head to tail. */
 static int image_remote(struct heap *h, unsigned mode,
                         const struct image_walk *w, char *why, size_t whylen)
 {
 	uint64_t off = atomic_load_explicit(&h->remote, memory_order_acquire);
 	uint64_t top = atomic_load_explicit(&h->remote_slabs,
 	    memory_order_acquire);
-	if ((mode & IMAGE_JOIN) && (off != 0 || top != 0))
-		FAIL("remote stacks %#llx, %#llx in a heap that is no process "
-		    "arena", (unsigned long long)off, (unsigned long long)top);
+	if ((mode & IMAGE_JOIN) && top != 0)
+		FAIL("remote slab stack %#llx in a heap that is no process "
+		    "arena", (unsigned long long)top);
 	struct page *pm = heap_pages(h);
 	/* A stack longer than the blocks there are holds one twice: a loop. */
-	for (uint64_t guard = w->carved; off != 0; guard--) {
-		uint32_t head = off < h->size && off % QUANTUM == 0 ?
-		    slab_of(h, (uint32_t)(off >> LG_PAGE)) : 0;
+	for (uint64_t guard = w->carved + h->npages; off != 0; guard--) {
+		uint32_t idx = off < h->size && off % QUANTUM == 0 ?
+		    (uint32_t)(off >> LG_PAGE) : 0;
+		uint32_t head = idx != 0 ? slab_of(h, idx) : 0;
 		uint64_t boff = off - ((uint64_t)head << LG_PAGE);
-		if (guard == 0 || head == 0 ||
+		bool large = head == 0 && idx >= h->first_page &&
+		    pm[idx].kind == PAGE_LARGE &&
+		    (off & PAGE_MASK) == large_lead(&pm[idx]);
+		if (guard == 0 || (!large && (head == 0 ||
 		    boff % sizeclasses[pm[head].cls].size != 0 ||
 		    boff / sizeclasses[pm[head].cls].size >=
-		    pm[head].s.carved)
+		    pm[head].s.carved)))
 			FAIL("remote block stack broken at offset %llu",
 			    (unsigned long long)off);
 		off = __atomic_load_n((uint64_t *)((char *)h + off),
@@ -362,6 +367,20 @@ static int image_remote(struct heap *h, unsigned mode,
 	return 0;
 }
 
+/* ---- the refuge ------------------------------------------------------------
+ * Its map is checked entry by entry with the rest (refuge.c:
+ * refuge_image_check: each entry written whole is one the code may meet);
+ * then its lock as the heap's, and the map in full under that lock, which
+ * repairs what a holder killed inside left (refuge.c, crash rule). */
+static int image_refuge(struct heap *h, char *why, size_t whylen)
+{
+	bool dead, held;
+	if (image_lock(h, &h->refuge_lock, &dead, &held, why, whylen) ||
+	    refuge_validate(h, why, whylen))
+		return EUCLEAN;
+	return 0;
+}
+
 /* ---- all of it ----------------------------------------------------------- */
 
 int heap_image_check(struct heap *h, unsigned mode, char *why, size_t whylen)
@@ -374,7 +393,8 @@ int heap_image_check(struct heap *h, unsigned mode, char *why, size_t whylen)
 	    bin_validate(h, why, whylen)))
 		return 1;
 	if (image_caches(h, mode, why, whylen) ||
-	    image_remote(h, mode, &w, why, whylen))
+	    image_remote(h, mode, &w, why, whylen) ||
+	    refuge_image_check(h, why, whylen))
 		return 1;
 	if (mode & IMAGE_REPAIRABLE)
 		return 0;
@@ -441,7 +461,7 @@ int heap_image_validate(struct heap *h, size_t file_size, char *why,
 		bool dead, held;
 		uint64_t seq = atomic_load_explicit(&h->lock_seq,
 		    memory_order_acquire);
-		if (image_lock(h, &dead, &held, why, whylen)) {
+		if (image_lock(h, &h->lock, &dead, &held, why, whylen)) {
 			/* A holder that goes away moves lock_seq; one that
 			 * stays past IMAGE_LOCK_TRIES readings never will. */
 			if (atomic_load_explicit(&h->lock_seq,
@@ -457,7 +477,7 @@ int heap_image_validate(struct heap *h, size_t file_size, char *why,
 		int bad = heap_image_check(h, mode, why, whylen);
 		atomic_thread_fence(memory_order_acquire);
 		if (!bad)
-			return 0;
+			return image_refuge(h, why, whylen);
 		/* Nobody changed it as we read: lock_seq stayed even, or
 		 * odd with its holder dead, or odd with the lock free, which
 		 * no holder leaves (it makes lock_seq even, then frees). */
@@ -479,5 +499,5 @@ int heap_image_validate(struct heap *h, size_t file_size, char *why,
 	heap_unlock(h);
 	if (bad)
 		heap_proc_detach(h);
-	return bad ? EUCLEAN : 0;
+	return bad ? EUCLEAN : image_refuge(h, why, whylen);
 }

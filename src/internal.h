@@ -433,8 +433,31 @@ static inline void heap_seq_leave(struct heap *h)
 	atomic_store_explicit(&h->lock_seq, s + 1, memory_order_release);
 }
 
-/* A heap's lock is held with signals blocked, so that a signal handler
- * that allocates never finds its own thread inside a locked section. */
+/* ---- sections: the heap locks a thread holds --------------------------------
+ * Heap locks are held without blocking signals.  tsection counts the heap
+ * locks this thread holds or is taking, from before the try to after the
+ * release; a call into phmalloc that finds it non-zero runs in a signal
+ * handler that interrupted its own thread inside a locked section, and
+ * takes no heap lock: it allocates from the heap's refuge and gives blocks
+ * back on the heap's block stack (refuge.c).  Only this thread and its
+ * handlers touch the count, so plain stores behind compiler fences. */
+extern __thread uint32_t tsection __attribute__((tls_model("initial-exec")));
+
+static inline bool tsection_in(void)
+{
+	return tsection != 0;
+}
+static inline void tsection_enter(void)
+{
+	tsection++;
+	atomic_signal_fence(memory_order_seq_cst);
+}
+static inline void tsection_leave(void)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	tsection--;
+}
+
 /* May a robust heap lock whose word names thread tid be taken over?  When
  * tid is no live thread, or one of a process not attached to the heap
  * (struct heap.procs), unless procs[] once overflowed (lock.c). */
@@ -443,7 +466,7 @@ PH_FORK_CHILD void heap_proc_attach_fork_child(struct heap *h, uint32_t pid);
 
 static inline void heap_lock(struct heap *h)
 {
-	os_signals_block();
+	tsection_enter();
 	bool waited = !lock_try(&h->lock);   /* always, for a robust lock */
 	bool died = waited && lock_acquire_slow(&h->lock, heap_lock_gone,
 	    h);   /* tried already */
@@ -458,9 +481,9 @@ static inline void heap_lock(struct heap *h)
  * never waits.  heap_unlock ends it. */
 static inline bool heap_trylock(struct heap *h)
 {
-	os_signals_block();
+	tsection_enter();
 	if (!lock_try(&h->lock)) {
-		os_signals_restore();
+		tsection_leave();
 		return false;
 	}
 	heap_seq_enter(h);
@@ -471,7 +494,7 @@ static inline void heap_unlock(struct heap *h)
 {
 	heap_seq_leave(h);
 	lock_release(&h->lock);
-	os_signals_restore();
+	tsection_leave();
 }
 /* Backs pages below `end` (growable heaps: extends the file); 0 or errno.
  * Needs heap->lock. */
@@ -531,6 +554,11 @@ void  *heap_malloc_aligned(struct heap *h, size_t size, size_t align,
 void  *heap_malloc_at(struct heap *h, size_t size, size_t mod, size_t at,
                       bool zero);
 void   heap_free(struct heap *h, void *p);
+/* heap_free inside a locked section (refuge.c's rule), and of refuge
+ * blocks: never takes the heap lock there. */
+void   refuge_free(struct heap *h, void *p);
+/* Frees large run head: the run and its counts.  Needs lock. */
+void   heap_large_free_locked(struct heap *h, uint32_t head);
 void  *heap_realloc(struct heap *h, void *p, size_t size, size_t align,
                     bool zero);
 /* Resizes in place to at least size, at most size+extra; returns the usable
@@ -542,6 +570,35 @@ size_t heap_usable_size(struct heap *h, const void *p);
 size_t heap_block_size(struct heap *h, const void *p, const char *op);
 /* The heap owning p, or report_fatal naming op if none does. */
 struct heap *heap_owner(const void *p, const char *op);
+
+/* ---- refuge.c: what a handler gets inside its thread's locked section ---
+ * Pages [refuge_page, first_page) of every heap, with an allocator and a
+ * lock of their own; see refuge.c for the rule.  Each call takes the
+ * refuge lock itself (signals blocked) and never the heap's. */
+uint32_t refuge_pages(size_t npages);        /* pages of a heap's refuge */
+uint32_t refuge_granules(uint32_t pages);    /* its granules */
+/* Sets a freshly formatted heap's refuge fields (first_page set) and
+ * clears its map unless the range reads as zero. */
+void     refuge_format(struct heap *h, size_t npages, bool zeroed);
+/* A block of size bytes whose pointer is `at` modulo align (a power of
+ * two), its usable size in *usable; NULL if the refuge has no room. */
+void    *refuge_take(struct heap *h, size_t size, size_t align, size_t at,
+                     size_t *usable);
+/* Gives back refuge block p, filled with byte `junk` unless junk < 0;
+ * report_fatal for a pointer that is no live refuge block. */
+void     refuge_give(struct heap *h, void *p, int junk);
+size_t   refuge_usable(struct heap *h, const void *p, const char *op);
+int      refuge_validate(struct heap *h, char *why, size_t whylen);
+/* Without the lock: is every map entry one the code may meet? */
+int      refuge_image_check(struct heap *h, char *why, size_t whylen);
+void     refuge_reset(struct heap *h);   /* needs heap->lock, no users */
+
+static inline bool refuge_has(const struct heap *h, const void *p)
+{
+	uintptr_t off = (uintptr_t)p - (uintptr_t)h;
+	return off >= ((uintptr_t)h->refuge_page << LG_PAGE) &&
+	    off < ((uintptr_t)h->first_page << LG_PAGE);
+}
 
 /* ---- tcache.c: thread caches ----------------------------------------------
  * tthread.slots[0] caches heap_for_malloc(), the heap this thread's malloc

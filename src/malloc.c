@@ -336,8 +336,10 @@ PH_EXPORT void P(sdallocx)(void *p, size_t size, int flags)
 	struct heap *h = heap_owner(p, "sdallocx");
 	size_t usable = heap_usable_size(h, p);
 	size_t claimed = P(nallocx)(size, flags);
-	/* A size between the request and the usable size is fine. */
+	/* A size between the request and the usable size is fine; a refuge
+	 * block's usable size is no class's. */
 	if (unlikely(size > usable || (claimed != usable &&
+	    !refuge_has(h, p) &&
 	    P(nallocx)(size, 0) != usable && size <= SMALL_MAX)))
 		report_fatal("sdallocx of %p with size %zu, but the block "
 		    "holds %zu", p, size, usable);

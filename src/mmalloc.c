@@ -155,11 +155,11 @@ PH_EXPORT int mmalloc_setkey(void *md, int keynum, void *key)
 {
 	ph_heap_t *hp = mm_handle(md);
 	struct heap *h = mm_check(hp);
-	/* A key must be in the heap's data pages: only those mean the same
-	 * thing to the next process that attaches. */
+	/* A key must be in the heap's blocks (data pages or refuge): only
+	 * those mean the same thing to the next process that attaches. */
 	uintptr_t off = (uintptr_t)key - (uintptr_t)h;
 	if (!mm_key_ok(keynum) || (key != NULL &&
-	    (off < ((uintptr_t)h->first_page << LG_PAGE) || off >= h->size))) {
+	    (off < ((uintptr_t)h->refuge_page << LG_PAGE) || off >= h->size))) {
 		mm_fail(hp, EINVAL);
 		return 0;
 	}

@@ -208,8 +208,11 @@ void slab_free(struct heap *h, struct page *s, uint32_t head, void *p)
  * (below); a block whose key says it may be free already is pushed here
  * instead, on the arena's block stack (struct heap.remote), and whoever
  * next holds the arena's lock and drains puts it back through slab_free,
- * which tells a double free.  Pushers only push and the drainer takes the
- * whole stack with one exchange, so the stack has no ABA problem.
+ * which tells a double free.  A signal handler that interrupted its
+ * thread inside a locked section pushes the blocks it frees here too,
+ * large ones included, in any heap (refuge.c).  Pushers only push and the
+ * drainer takes the whole stack with one exchange, so the stack has no ABA
+ * problem.
  */
 uint64_t slab_remote_push(struct heap *h, uint64_t first, void *last,
                           uint64_t bytes)
@@ -427,11 +430,20 @@ void slab_remote_drain(struct heap *h)
 			    "offset %llu", (void *)h, (unsigned long long)off);
 		void *p = (char *)h + off;
 		off = *(uint64_t *)p;
+		if (unlikely(heap_tagging(h)))
+			tag_drop_locked(h, p);
+		vg_free(h, p);   /* refuge.c's frees stay open until here */
 		uint32_t head = slab_of(h, idx);
-		if (head == 0)
-			report_fatal("invalid free of %p in heap %p (not a "
-			    "small block)", p, (void *)h);
-		slab_free(h, &pm[head], head, p);
+		if (head != 0) {
+			slab_free(h, &pm[head], head, p);
+			continue;
+		}
+		/* a large block a signal handler gave back (refuge.c) */
+		if (pm[idx].kind != PAGE_LARGE ||
+		    ((uintptr_t)p & PAGE_MASK) != large_lead(&pm[idx]))
+			report_fatal("invalid free of %p in heap %p (not an "
+			    "allocated block; double free?)", p, (void *)h);
+		heap_large_free_locked(h, idx);
 	}
 }
 
@@ -486,11 +498,20 @@ int bin_validate(struct heap *h, char *why, size_t whylen)
 	struct page *pm = heap_pages(h);
 	uint32_t nslabs[NBINS] = { 0 }, nonfull[NBINS] = { 0 };
 
-	for (uint32_t i = h->first_page; i < h->npages; i += pm[i].span)
-		if (pm[i].kind == PAGE_SLAB) {
+	/* Each span read once and checked: a reading without the lock
+	 * (image.c) may meet a walk that changes under it. */
+	for (uint32_t i = h->first_page, n; i < h->npages; i += n) {
+		n = __atomic_load_n(&pm[i].span, __ATOMIC_RELAXED);
+		if (n == 0 || n > h->npages - i) {
+			snprintf(why, whylen, "page %u: run length %u out of "
+			    "range", i, n);
+			return 1;
+		}
+		if (pm[i].kind == PAGE_SLAB && pm[i].cls < NBINS) {
 			nslabs[pm[i].cls]++;
 			nonfull[pm[i].cls] += pm[i].nfree > 0;
 		}
+	}
 	for (unsigned c = 0; c < NBINS; c++) {
 		const struct bin *b = &h->bins[c];
 		uint32_t n = 0, prev = 0;

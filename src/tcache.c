@@ -186,8 +186,6 @@ _Static_assert(TCACHE_OUTBOX <= REMOTE_GIVE_MAX, "an outbox is one give");
 
 static void remote_give(struct heap *owner, const uint64_t *off, uint32_t n)
 {
-	/* heap_trylock blocks signals: the outbox may be emptied outside any
-	 * lock, and a handler must never find its thread holding one. */
 	if (slab_remote_give(owner, off, n) > REMOTE_DRAIN_BYTES &&
 	    heap_trylock(owner)) {
 		slab_remote_drain(owner);
@@ -269,7 +267,7 @@ static void bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
 
 static void tc_flush_all(struct heap *h, struct tcache *tc)
 {
-	heap_lock(h);   /* signals blocked: a handler's free cannot push */
+	heap_lock(h);
 	outbox_flush(h, tc);
 	slab_remote_drain(h);
 	for (unsigned c = 0; c < NBINS; c++)
@@ -523,7 +521,7 @@ static void tcache_thread_exit(void *unused)
 void *tcache_alloc(struct heap *h, unsigned cls)
 {
 	uint32_t was = tbusy_hold();
-	struct tslot *t = was ? NULL : tcache_slot(h);
+	struct tslot *t = was || tsection_in() ? NULL : tcache_slot(h);
 	uint64_t *p = NULL;
 	if (t != NULL) {
 		struct tcache *tc = t->tc;
@@ -652,7 +650,7 @@ bool tcache_free(struct heap *h, void *p)
 	 * later without that arena's lock.  Busy as in tcache_alloc. */
 	struct heap *mine = heap_is_process(h) ? heap_arena() : h;
 	uint32_t was = tbusy_hold();
-	struct tslot *t = was ? NULL : tcache_slot(mine);
+	struct tslot *t = was || tsection_in() ? NULL : tcache_slot(mine);
 	bool done = t != NULL && tcache_free_busy(h, t, p);
 	tbusy_restore(was);
 	return done;

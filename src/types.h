@@ -9,8 +9,8 @@
  *
  * Layout of a heap at base (internal.h: heap_slabmap, heap_pages):
  *   struct heap | slab map (uint32_t per page) | page map (struct page per
- *   page) | data pages from first_page on.  Index 0 is the header's page,
- *   so page index 0 also serves as the null link.
+ *   page) | refuge (refuge.c) | data pages from first_page on.  Index 0 is
+ *   the header's page, so page index 0 also serves as the null link.
  *
  * Locking: every field of struct heap below `lock`, and every struct page,
  * is protected by heap->lock, except the two smalloc words (free_gen,
@@ -68,8 +68,9 @@ static const bool config_valgrind = false;
 #define SLAB_MAXPAGES   16                 /* a slab is at most this long */
 #define NRUNCLASSES     128                /* free-run size classes */
 #define HEAP_MAGIC      UINT64_C(0x3170616568687028) /* "(phheap1" */
-#define HEAP_VERSION    3u  /* 2: remote stack, tags, waiters, procs;
-                               * 3: cache bins as top/lo/hi with a guard */
+#define HEAP_VERSION    4u  /* 2: remote stack, tags, waiters, procs;
+                               * 3: cache bins as top/lo/hi with a guard;
+                               * 4: the refuge, before first_page */
 #define HEAP_MIN_SIZE   ((size_t)64 * 1024) /* smallest range we format */
 #define HEAP_MIN_RESERVE ((size_t)64 << 20) /* smallest process heap */
 #define ARENA_MIN_BYTES ((size_t)4 << 20)   /* ... where address space is short */
@@ -233,6 +234,8 @@ struct heap {
 	uint64_t size;            /* bytes in the range */
 	uint32_t npages;          /* pages in the range */
 	uint32_t first_page;      /* first data page */
+	uint32_t refuge_page;     /* first page of the refuge (refuge.c) */
+	uint32_t refuge_gran;     /* granules in the refuge */
 	uint64_t free_key;        /* marks freed small blocks (double free) */
 	uint64_t class_sig;       /* signature of the size-class table */
 	_Atomic uint64_t epoch;   /* bumped by each reset and detach: thread
@@ -246,13 +249,13 @@ struct heap {
 	/* The fields above are read on every malloc and free; the lock and
 	 * what it guards change often: keep them off that cache line. */
 
-	/* Blocks other threads gave back without taking the lock whose key
-	 * says they may be free already (a double free?): a stack linked
-	 * through each block's first word (offsets, 0 = end), pushed with
-	 * compare-and-swap, emptied all at once by the lock holder, which
-	 * frees each through slab_free (slab.c:slab_remote_drain).  The
-	 * other blocks go on their slabs' remote lists.  Only process arenas
-	 * get it. */
+	/* Blocks given back without taking the lock: other threads' whose key
+	 * says they may be free already (a double free?), and a signal
+	 * handler's inside its thread's locked section (refuge.c): a stack
+	 * linked through each block's first word (offsets, 0 = end), pushed
+	 * with compare-and-swap, emptied all at once by the lock holder
+	 * (slab.c:slab_remote_drain).  Other threads' other blocks go on their
+	 * slabs' remote lists. */
 	_Atomic uint64_t remote __attribute__((aligned(64)));
 	/* Bytes pushed since the last drain, roughly (a push racing the drain
 	 * may be forgotten): a pusher drains an idle owner past a bound. */
@@ -282,6 +285,12 @@ struct heap {
 	_Atomic uint64_t wait_until; /* no lock: os_now_ms until which some
 	                             smalloc may sleep; 0 nobody waits */
 	struct heap_stats stats;
+
+	/* The refuge's own lock (refuge.c), held with signals blocked; it
+	 * protects the refuge's map and the two counts after it. */
+	struct lock refuge_lock __attribute__((aligned(64)));
+	uint64_t refuge_nmalloc;  /* blocks the refuge ever gave */
+	uint64_t refuge_bytes;    /* bytes in its live blocks */
 
 	/* Attached processes (phstat): filled at create/attach/open/
 	 * config_private_heap, cleared at detach/close; dead entries are

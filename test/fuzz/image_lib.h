@@ -27,7 +27,7 @@
 
 #include <phmalloc.h>
 
-#define IMAGE_SIZE  ((size_t)512 << 10)
+#define IMAGE_SIZE  ((size_t)640 << 10)
 /* Far from the kernel's default mmap area, ASan's shadow and the range
  * ph_heap_open picks for new heaps (16-80 TiB). */
 #define IMAGE_ADDR  ((void *)(uintptr_t)0x6f0000000000)

@@ -1,7 +1,7 @@
 # test/unit/local.mk -- unit tests of the engine's internals (libphinternal).
 UNIT_TESTS = test/unit/test_sizeclass test/unit/test_page \
 	test/unit/test_slab test/unit/test_heap test/unit/test_repair \
-	test/unit/test_tcache
+	test/unit/test_tcache test/unit/test_refuge
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 EXTRA_DIST += test/unit/unit.h
@@ -32,3 +32,7 @@ test_unit_test_tcache_SOURCES = test/unit/test_tcache.c
 test_unit_test_tcache_CPPFLAGS = $(UNIT_CPPFLAGS)
 test_unit_test_tcache_CFLAGS = $(TEST_CFLAGS)
 test_unit_test_tcache_LDADD = $(UNIT_LDADD)
+test_unit_test_refuge_SOURCES = test/unit/test_refuge.c
+test_unit_test_refuge_CPPFLAGS = $(UNIT_CPPFLAGS)
+test_unit_test_refuge_CFLAGS = $(TEST_CFLAGS)
+test_unit_test_refuge_LDADD = $(UNIT_LDADD)
