@@ -12,9 +12,10 @@
  *   thread, even one that interrupts the same thread inside phmalloc
  *   (inside AO_malloc, AO_free, malloc, free or another handler's call):
  *   a thread marks itself busy while it works on its cache, so a handler
- *   that finds it busy goes around the cache, and the heap lock is only
- *   ever held with all signals blocked, so a handler never waits for its
- *   own thread.  Handlers may nest and need no lock around calls outside
+ *   that finds it busy goes around the cache, and a handler that finds its
+ *   thread holding a heap lock takes no heap lock: it allocates from the
+ *   heap's refuge (1/64 of it) and its frees wait on a lock-free stack, so
+ *   a handler never waits for its own thread.  Handlers may nest and need no lock around calls outside
  *   handlers: libatomic_ops' restrictions do not apply.  The one condition:
  *   the process heap must exist before the first call from a handler (it
  *   reads PHMALLOC_CONF and may register an atexit hook); any malloc or
