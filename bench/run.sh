@@ -119,7 +119,7 @@ for p in libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 libboost-dev libmm-dev
 	meta "pkg_$p" "$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null)"
 done
 meta phmalloc_version "$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"/\1/p' "$builddir/config.h" 2>/dev/null)"
-meta phmalloc_commit "$(git -C "$srcdir" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$srcdir" status --porcelain 2>/dev/null | grep -q . && echo ' (with uncommitted changes)')"
+meta phmalloc_commit "$(git -C "$srcdir" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$srcdir" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo ' (with uncommitted changes)')"
 meta phmalloc_configure "$("$builddir/config.status" --config 2>/dev/null)"
 meta phmalloc_prefix "$(sed -n 's/^#define PHMALLOC_PREFIX *"\(.*\)"/\1/p' "$builddir/include/phmalloc.h" 2>/dev/null)"
 meta quick "${quick:-0}"
