@@ -708,7 +708,7 @@ def main():
 
     s.append("\n## W12 — a large working set in every size class (glibc-simple-like)\n")
     s.append("One thread; 14 size classes from 16 B to 2 KiB are all live at once, "
-             "400–1600 blocks each (about 14,000 blocks). Each step takes one class, "
+             "400–1600 blocks each (13,400 in all). Each step takes one class, "
              "frees all its blocks (in allocation order, or in reverse on odd passes) "
              "and allocates them again: far more blocks of a size than a thread cache "
              "holds. 20 M pairs (× scale) after one pass of warm-up; ns per free + "
