@@ -19,6 +19,18 @@
  *   scratch   cache-scratch: passive false sharing, 2 threads
  *   sizemix   small blocks, growing reallocs, large blocks 64 KiB..16 MiB
  *   frag      peak RSS, RSS after freeing 90%, after refilling, at the end
+ *   fork      fork, malloc in the child, exit, wait                us/fork
+ *   memalign  2 threads, short-lived 16..512 B, half memalign'd    M ops/s
+ *   classes   14 size classes, 400..1600 live blocks each, freed
+ *             and refilled a class at a time                      ns/pair
+ *   handoff   producer/consumer, blocks streamed one at a time    M blocks/s
+ *
+ * Every workload also prints
+ *     INFO alloc_ops=N
+ * the number of malloc, free, realloc and memalign calls it made (set-up,
+ * warm-up and clean-up included, in every thread and fork child), so that
+ * bench/run.sh can divide the system calls that strace counts in a whole
+ * run by the operations of that run.
  *
  * With PHB_CALLGRIND=1 the ring workloads do a fixed 1,000,000 measured
  * pairs (PHB_CG_PAIRS=N to change) in the function phb_measured, so that
@@ -27,6 +39,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -54,6 +67,13 @@ static void *map_anon(size_t size)
 		exit(1);
 	}
 	return p;
+}
+
+/* The malloc/free/realloc/memalign calls a run made, for the system calls
+ * per 1,000 operations (bench/run.sh's strace step). */
+static void alloc_ops(uint64_t n)
+{
+	printf("INFO alloc_ops=%llu\n", (unsigned long long)n);
 }
 
 static void *xmalloc(size_t n)
@@ -133,8 +153,9 @@ static void w_ring(int pat)
 	int cg = getenv("PHB_CALLGRIND") != NULL;
 	const char *cgn = getenv("PHB_CG_PAIRS");
 	uint64_t n = cg ? (cgn && *cgn ? strtoull(cgn, NULL, 0) : 1000000) : scaled(20000000);
+	uint64_t warm = cg ? 100000 : n / 10;
 	ring_setup(pat);
-	ring_run(pat, cg ? 100000 : n / 10); /* warm-up, not counted */
+	ring_run(pat, warm); /* warm-up, not timed */
 	uint64_t t0 = phb_now_ns();
 	phb_measured(pat, n);
 	uint64_t t1 = phb_now_ns();
@@ -144,6 +165,7 @@ static void w_ring(int pat)
 		printf("RESULT metric=pairs value=%llu\n", (unsigned long long)n);
 	else
 		phb_result("ns_per_pair", (double)(t1 - t0) / (double)n);
+	alloc_ops(2 * (uint64_t)ring_len + 2 * (warm + n));
 }
 
 /* ------------------------------------------------------------------ */
@@ -206,6 +228,8 @@ static void w_larson(void)
 			free(larson_arrays[t][i]);
 	double ops = (double)(LARSON_THREADS * larson_rounds * larson_ops_per_round);
 	phb_result("mops_per_s", ops / ((double)(t1 - t0) / 1e9) / 1e6);
+	alloc_ops(2 * (uint64_t)LARSON_THREADS * LARSON_SLOTS +
+	          2 * (uint64_t)LARSON_THREADS * larson_rounds * larson_ops_per_round);
 }
 
 /* ------------------------------------------------------------------ */
@@ -276,6 +300,7 @@ static void w_xmalloc(void)
 		exit(1);
 	}
 	phb_result("mblocks_per_s", (double)blocks / ((double)(t1 - t0) / 1e9) / 1e6);
+	alloc_ops(2 * blocks);
 }
 
 /* ------------------------------------------------------------------ */
@@ -322,6 +347,7 @@ static void w_scratch(void)
 		pthread_join(th[t], NULL);
 	uint64_t t1 = phb_now_ns();
 	phb_result("ms", (double)(t1 - t0) / 1e6);
+	alloc_ops(2 * (uint64_t)SCR_THREADS + 2 * (uint64_t)SCR_THREADS * scr_iters);
 }
 
 /* ------------------------------------------------------------------ */
@@ -338,7 +364,7 @@ static void touch_pages(char *p, size_t sz)
 static void w_sizemix(void)
 {
 	void *slots[MIX_SLOTS] = { 0 };
-	uint64_t s = 31337, nops = scaled(30000);
+	uint64_t s = 31337, nops = scaled(30000), reallocs = 0;
 	uint64_t t0 = phb_now_ns();
 	for (uint64_t op = 0; op < nops; op++) {
 		uint64_t x = phb_rand(&s);
@@ -361,6 +387,7 @@ static void w_sizemix(void)
 				p = realloc(p, nsz);
 				if (!p)
 					abort();
+				reallocs++;
 				memset(p + sz, 2, nsz - sz);  /* push_back fills the new part */
 				sz = nsz;
 			}
@@ -376,6 +403,7 @@ static void w_sizemix(void)
 		free(slots[i]);
 	uint64_t t1 = phb_now_ns();
 	phb_result("ms", (double)(t1 - t0) / 1e6);
+	alloc_ops(2 * nops + reallocs + MIX_SLOTS);
 }
 
 /* ------------------------------------------------------------------ */
@@ -435,9 +463,8 @@ static void w_frag(void)
 	printf("RESULT metric=ms value=%.1f hwm_kb=%ld\n", (double)(t1 - t0) / 1e6, hwm);
 	printf("INFO frag_phase1_mib=%.1f live_after_free_mib=%.1f refill_mib=%.1f\n",
 	       target / 1048576.0, live / 1048576.0, refill / 1048576.0);
+	alloc_ops(2 * (uint64_t)(n + m));
 }
-
-/* ------------------------------------------------------------------ */
 
 /* ------------------------------------------------------------------ */
 /* workload 10: fork cost -- a process holding 2,000 live blocks (and 3
@@ -487,6 +514,213 @@ static void w_fork(void)
 	phb_result("us_per_fork", (double)(t1 - t0) / 1e3 / (double)n);
 	for (unsigned i = 0; i < FORK_LIVE; i++)
 		free(live[i]);
+	/* the threads' blocks stay allocated; each child mallocs and frees one */
+	alloc_ops(2 * (uint64_t)FORK_LIVE + 3 * 64 + 2 * n);
+}
+
+/* ------------------------------------------------------------------ */
+/* workload 11: aligned small blocks, 2 threads (rptest-like)           */
+
+/* Each thread keeps a short ring of MA_SLOTS live blocks of 16..512 B;
+ * each step frees the oldest block and allocates a new one, half of the
+ * time with memalign(8, 16, 32 or 64, size), else with malloc.  Blocks
+ * live MA_SLOTS steps: the figure is the aligned path beside the plain
+ * one, not a large working set (W12 is that).  Every aligned block's
+ * address is checked. */
+#define MA_THREADS 2
+#define MA_SLOTS 64u             /* power of two */
+static pthread_barrier_t ma_bar;
+static uint64_t ma_steps;        /* per thread */
+
+static void *ma_thread(void *arg)
+{
+	unsigned tid = (unsigned)(uintptr_t)arg;
+	void *slot[MA_SLOTS] = { 0 };
+	uint64_t s = 0x5eed0011ull * (tid + 1);
+	pthread_barrier_wait(&ma_bar);
+	for (uint64_t i = 0; i < ma_steps; i++) {
+		uint64_t x = phb_rand(&s);
+		uint32_t k = (uint32_t)i & (MA_SLOTS - 1);
+		size_t sz = 16 + (size_t)((x >> 8) % 497);
+		char *p;
+		free(slot[k]);
+		if (x & 1) {
+			size_t align = (size_t)8 << ((x >> 1) & 3);
+			p = memalign(align, sz);
+			if (p && ((uintptr_t)p & (align - 1))) {
+				fprintf(stderr, "phb memalign: %p is not %zu-aligned\n",
+				        (void *)p, align);
+				exit(1);
+			}
+		} else {
+			p = malloc(sz);
+		}
+		if (!p)
+			abort();
+		p[0] = (char)i;
+		p[sz - 1] = (char)i;
+		slot[k] = p;
+	}
+	pthread_barrier_wait(&ma_bar);
+	for (uint32_t k = 0; k < MA_SLOTS; k++)
+		free(slot[k]);
+	return NULL;
+}
+
+static void w_memalign(void)
+{
+	pthread_t th[MA_THREADS];
+	ma_steps = scaled(10000000);
+	pthread_barrier_init(&ma_bar, NULL, MA_THREADS + 1);
+	for (unsigned t = 0; t < MA_THREADS; t++)
+		pthread_create(&th[t], NULL, ma_thread, (void *)(uintptr_t)t);
+	pthread_barrier_wait(&ma_bar);
+	uint64_t t0 = phb_now_ns();
+	pthread_barrier_wait(&ma_bar);
+	uint64_t t1 = phb_now_ns();
+	for (unsigned t = 0; t < MA_THREADS; t++)
+		pthread_join(th[t], NULL);
+	double steps = (double)(MA_THREADS * ma_steps);
+	phb_result("mops_per_s", steps / ((double)(t1 - t0) / 1e9) / 1e6);
+	/* the first MA_SLOTS frees of a thread are free(NULL): calls all the same */
+	alloc_ops((uint64_t)MA_THREADS * (2 * ma_steps + MA_SLOTS));
+}
+
+/* ------------------------------------------------------------------ */
+/* workload 12: a large working set in every size class (glibc-simple-like) */
+
+/* CL_N size classes are all live at once, class c with cl_live(c)
+ * blocks (400..1600, not in the order of the sizes); each step takes one
+ * class, frees all its blocks and allocates them again.  A thread cache
+ * holds far fewer than 400 blocks of a class, so most of these frees and
+ * mallocs go past it to the shared free lists.  Frees go in allocation
+ * order on even passes and in reverse on odd ones. */
+#define CL_N 14
+#define CL_MAX 1600
+static const uint32_t cl_size[CL_N] = {
+	16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048
+};
+static void *cl_block[CL_N][CL_MAX];
+
+static uint32_t cl_live(unsigned c)
+{
+	return 400 + (uint32_t)(c * 5 % 13) * 100;   /* 400..1600 */
+}
+
+static void cl_fill(unsigned c)
+{
+	for (uint32_t i = 0; i < cl_live(c); i++) {
+		char *p = xmalloc(cl_size[c]);
+		p[0] = (char)i;
+		cl_block[c][i] = p;
+	}
+}
+
+static void cl_empty(unsigned c, int reverse)
+{
+	uint32_t n = cl_live(c);
+	for (uint32_t i = 0; i < n; i++)
+		free(cl_block[c][reverse ? n - 1 - i : i]);
+}
+
+__attribute__((noinline)) static void cl_pass(int reverse)
+{
+	for (unsigned c = 0; c < CL_N; c++) {
+		cl_empty(c, reverse);
+		cl_fill(c);
+	}
+}
+
+static void w_classes(void)
+{
+	uint64_t live = 0;
+	for (unsigned c = 0; c < CL_N; c++) {
+		live += cl_live(c);
+		cl_fill(c);
+	}
+	uint64_t passes = scaled(20000000) / live + 1;
+	cl_pass(1);                                   /* warm-up, not timed */
+	uint64_t t0 = phb_now_ns();
+	for (uint64_t k = 0; k < passes; k++)
+		cl_pass((int)(k & 1));
+	uint64_t t1 = phb_now_ns();
+	for (unsigned c = 0; c < CL_N; c++)
+		cl_empty(c, 0);
+	phb_result("ns_per_pair", (double)(t1 - t0) / (double)(passes * live));
+	alloc_ops(2 * live * (passes + 2));
+}
+
+/* ------------------------------------------------------------------ */
+/* workload 13: producer/consumer, blocks streamed one at a time        */
+
+/* W3 hands over batches of 1024 blocks; here the producer writes single
+ * blocks of 16..4096 B into a ring of HO_SLOTS pointers and publishes its
+ * position every HO_PUBLISH blocks, and the consumer frees each block as
+ * soon as it sees it.  So the consumer's remote frees land while the
+ * producer still carves the same pages, and fewer than HO_SLOTS blocks
+ * are in flight at any time. */
+#define HO_SLOTS 4096u           /* power of two */
+#define HO_PUBLISH 32u
+static void *ho_ring[HO_SLOTS];
+static _Atomic uint64_t ho_head, ho_tail;   /* blocks published, blocks freed */
+static uint64_t ho_total, ho_sum;
+
+static void *ho_producer(void *arg)
+{
+	uint64_t s = 0x0dd5eedull, tail = 0;
+	for (uint64_t i = 0; i < ho_total; i++) {
+		while (i - tail >= HO_SLOTS) {
+			tail = atomic_load_explicit(&ho_tail, memory_order_acquire);
+			if (i - tail >= HO_SLOTS)
+				sched_yield();
+		}
+		size_t sz = 16 + (size_t)(phb_rand(&s) % 4081);
+		uint64_t *p = malloc(sz);
+		if (!p)
+			abort();
+		p[0] = i;
+		ho_ring[i & (HO_SLOTS - 1)] = p;
+		if ((i + 1) % HO_PUBLISH == 0 || i + 1 == ho_total)
+			atomic_store_explicit(&ho_head, i + 1, memory_order_release);
+	}
+	return arg;
+}
+
+static void *ho_consumer(void *arg)
+{
+	uint64_t sum = 0, head = 0;
+	for (uint64_t i = 0; i < ho_total; i++) {
+		while (head <= i) {
+			head = atomic_load_explicit(&ho_head, memory_order_acquire);
+			if (head <= i)
+				sched_yield();
+		}
+		uint64_t *p = ho_ring[i & (HO_SLOTS - 1)];
+		sum += p[0];
+		free(p);
+		if ((i + 1) % HO_PUBLISH == 0 || i + 1 == ho_total)
+			atomic_store_explicit(&ho_tail, i + 1, memory_order_release);
+	}
+	ho_sum = sum;
+	return arg;
+}
+
+static void w_handoff(void)
+{
+	pthread_t a, b;
+	ho_total = scaled(3000000);
+	uint64_t t0 = phb_now_ns();
+	pthread_create(&b, NULL, ho_consumer, NULL);
+	pthread_create(&a, NULL, ho_producer, NULL);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	uint64_t t1 = phb_now_ns();
+	if (ho_sum != ho_total * (ho_total - 1) / 2) {
+		fprintf(stderr, "phb handoff: checksum mismatch\n");
+		exit(1);
+	}
+	phb_result("mblocks_per_s", (double)ho_total / ((double)(t1 - t0) / 1e9) / 1e6);
+	alloc_ops(2 * ho_total);
 }
 
 static void info(void)
@@ -527,9 +761,16 @@ int main(int argc, char **argv)
 		w_frag();
 	else if (!strcmp(w, "fork"))
 		w_fork();
+	else if (!strcmp(w, "memalign"))
+		w_memalign();
+	else if (!strcmp(w, "classes"))
+		w_classes();
+	else if (!strcmp(w, "handoff"))
+		w_handoff();
 	else {
 		fprintf(stderr, "usage: phb info|clock|pair16|fifo256|ring|larson|"
-		        "xmalloc|scratch|sizemix|frag|fork [SCALE]\n");
+		        "xmalloc|scratch|sizemix|frag|fork|memalign|classes|handoff "
+		        "[SCALE]\n");
 		return 2;
 	}
 	return 0;

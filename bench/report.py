@@ -55,7 +55,29 @@ METRICS = {
     "alloc_first_ms": ("ms", "lower", 1),
     "alloc_after_reset_ms": ("ms", "lower", 1),
     "us_per_fork": ("µs/fork", "lower", 1),
+    # under strace -f -c, one run: system calls per 1,000 malloc/free calls
+    "sys_per_kop": ("system calls/1,000 ops", "lower", 1),
+    "sigmask_per_kop": ("rt_sigprocmask/1,000 ops", "lower", 1),
+    "sysmem_per_kop": ("memory calls/1,000 ops", "lower", 1),
+    "futex_per_kop": ("futex/1,000 ops", "lower", 1),
+    "yield_per_kop": ("sched_yield/1,000 ops", "lower", 1),
 }
+
+# The process-mode workloads, in report order, with their labels.
+PROC_WORKLOADS = [
+    ("pair16", "W1 pair 16 B"),
+    ("fifo256", "W1 512 live FIFO 256 B"),
+    ("ring", "W1 ring 1024 live"),
+    ("larson", "W2 larson"),
+    ("xmalloc", "W3 producer/consumer, batches"),
+    ("scratch", "W4 cache-scratch"),
+    ("sizemix", "W5 size mix"),
+    ("frag", "W6 fragmentation"),
+    ("fork", "W10 fork"),
+    ("memalign", "W11 memalign-heavy"),
+    ("classes", "W12 working set per class"),
+    ("handoff", "W13 producer/consumer, single blocks"),
+]
 
 # The headline figures: (workload, metric, label); also the plot's rows.
 HEADLINE = [
@@ -70,6 +92,9 @@ HEADLINE = [
     ("frag", "peak_rss_mib", "W6 peak RSS: MiB"),
     ("frag", "rss_after_free_mib", "W6 RSS after freeing 90%: MiB"),
     ("fork", "us_per_fork", "W10 fork+malloc+exit+wait: µs"),
+    ("memalign", "mops_per_s", "W11 memalign-heavy, 2 threads: M ops/s"),
+    ("classes", "ns_per_pair", "W12 400–1600 live per class: ns/pair"),
+    ("handoff", "mblocks_per_s", "W13 producer/consumer, single blocks: M blocks/s"),
     ("shared1", "ops_per_s", "W7 shared heap, 1 process: M ops/s"),
     ("shared2", "ops_per_s", "W7 shared heap, 2 processes: M ops/s each"),
     ("map1", "ops_per_s", "W9 hash map in a shared heap, 1 process: M ops/s"),
@@ -222,6 +247,18 @@ def ratio_head(d, w, m, allocs):
     return f"× {NAMES[b]} †"
 
 
+def sys_cell(d, w, a):
+    """System calls per 1,000 operations: "total (rt_sigprocmask N)"."""
+    t = d.median(w, "sys_per_kop", a)
+    if t is None:
+        return "–"
+    m = d.median(w, "sigmask_per_kop", a)
+    return f"{fmt(t)} (rt_sigprocmask {fmt(m)})"
+
+
+SYS_HEAD = "system calls / 1,000 ops (strace, 1 run)"
+
+
 def table_single(d, w, metrics, allocs, extra_ir=None, show_peak=True):
     """One table for a workload: allocator x (median, spread, ratio) per
     metric, then peak RSS."""
@@ -234,6 +271,9 @@ def table_single(d, w, metrics, allocs, extra_ir=None, show_peak=True):
         head += ["instructions/pair (callgrind)", ratio_head(d, extra_ir, "ir_per_pair", allocs)]
     if show_peak:
         head.append("peak RSS, MiB")
+    show_sys = any(d.median(w, "sys_per_kop", a) is not None for a in allocs)
+    if show_sys:
+        head.append(SYS_HEAD)
     rows = []
     for a in allocs:
         have = any(d.median(w, m, a) is not None for m in metrics)
@@ -255,6 +295,8 @@ def table_single(d, w, metrics, allocs, extra_ir=None, show_peak=True):
             row += [cell, fmt_ratio(r)]
         if show_peak:
             row.append(fmt(d.peak_mib(w, a)))
+        if show_sys:
+            row.append(sys_cell(d, w, a))
         rows.append(row)
     return md_table(head, rows)
 
@@ -266,6 +308,9 @@ def table_compact(d, w, metrics, allocs):
         unit, better, _ = METRICS[m]
         head.append(f"{LABELS.get(m, m)}, {unit}: median (min–max) "
                     f"{ratio_head(d, w, m, allocs)}")
+    show_sys = any(d.median(w, "sys_per_kop", a) is not None for a in allocs)
+    if show_sys:
+        head.append(SYS_HEAD)
     rows = []
     for a in allocs:
         if all(d.median(w, m, a) is None for m in metrics):
@@ -275,6 +320,8 @@ def table_compact(d, w, metrics, allocs):
         for m in metrics:
             r, _ = d.ratio(w, m, a, allocs)
             row.append(f"{fmt(d.median(w, m, a))} ({d.spread(w, m, a)}) {fmt_ratio(r)}")
+        if show_sys:
+            row.append(sys_cell(d, w, a))
         rows.append(row)
     return md_table(head, rows)
 
@@ -406,6 +453,60 @@ def shared_table(d):
     return md_table(head, rows)
 
 
+def sys_tables(d):
+    """System calls per 1,000 operations: a workload x allocator summary
+    (total, rt_sigprocmask), then every figure, then the start-up alone."""
+    have = [(w, label) for w, label in PROC_WORKLOADS
+            if any(d.median(w, "sys_per_kop", a) is not None for a in PROC)]
+    if not have:
+        return "Not measured in this run (BENCH_ONLY without `sys`, or see Notes).\n"
+    head = ["workload"] + [f"{NAMES[a]}: total (rt_sigprocmask)" for a in PROC]
+    rows = []
+    for w, label in have:
+        row = [label]
+        for a in PROC:
+            if d.median(w, "sys_per_kop", a) is None:
+                why = d.reasons.get(("sys_" + w, a))
+                row.append(f"n/a ({why})" if why else "n/a")
+            else:
+                row.append(f"{fmt(d.median(w, 'sys_per_kop', a))} "
+                           f"({fmt(d.median(w, 'sigmask_per_kop', a))})")
+        rows.append(row)
+    t = md_table(head, rows)
+    t += ("\nEvery system call of the process per 1,000 operations: total, and in "
+          "brackets rt_sigprocmask alone. Below, the same runs by kind: memory "
+          "(mmap, munmap, mremap, madvise, brk, mprotect), futex, sched_yield (W3 "
+          "and W13 yield while their ring is full or empty: that is the driver "
+          "waiting, not the allocator), and what the run made in all.\n\n")
+    rows = []
+    for w, label in have:
+        for a in PROC:
+            v = d.median(w, "sys_per_kop", a)
+            if v is None:
+                continue
+            rows.append([label, NAMES[a], fmt(v),
+                         fmt(d.median(w, "sigmask_per_kop", a)),
+                         fmt(d.median(w, "sysmem_per_kop", a)),
+                         fmt(d.median(w, "futex_per_kop", a)),
+                         fmt(d.median(w, "yield_per_kop", a)),
+                         f"{d.median(w, 'sys_calls', a):,.0f}",
+                         f"{d.median(w, 'alloc_ops', a):,.0f}"])
+    t += md_table(["workload", "allocator", "total / 1,000 ops", "rt_sigprocmask",
+                   "memory", "futex", "sched_yield", "system calls in the run",
+                   "operations in the run"], rows)
+    rows = []
+    for a in PROC:
+        v = d.median("startup", "sys_calls", a)
+        if v is not None:
+            rows.append([NAMES[a], f"{v:,.0f}",
+                         f"{d.median('startup', 'sigmask_calls', a) or 0:,.0f}"])
+    if rows:
+        t += ("\nStart-up alone (`phb info`: load, resolve malloc, print a line, exit), "
+              "counted in every figure above:\n\n")
+        t += md_table(["allocator", "system calls", "rt_sigprocmask"], rows)
+    return t
+
+
 # ---------------------------------------------------------------------- plot
 
 def plot_svg(d, path):
@@ -510,7 +611,7 @@ def main():
         ["glibc", M("glibc", "?")],
         ["peers (Debian)", ", ".join(f"{p} {M('pkg_' + p) or 'missing'}" for p in
                                      ["libjemalloc2", "libmimalloc2.0", "libtcmalloc-minimal4",
-                                      "libboost-dev", "libmm-dev", "valgrind"])],
+                                      "libboost-dev", "libmm-dev", "valgrind", "strace"])],
         ["phmalloc", f"{M('phmalloc_version', '?')}, commit {M('phmalloc_commit', '?')}, "
                      f"configured `{(M('phmalloc_configure') or '').strip() or 'default'}`, "
                      f"prefix '{M('phmalloc_prefix', '?')}'; process mode: the drop-in "
@@ -597,6 +698,45 @@ def main():
              "What the allocator's at-fork work costs both processes.\n\n")
     s.append(table_single(d, "fork", ["us_per_fork"], PROC))
 
+    s.append("\n## W11 — memalign-heavy small blocks (rptest-like)\n")
+    s.append("2 threads; each keeps a ring of 64 live blocks of 16–512 B and replaces the "
+             "oldest per step (free + allocation); half the allocations are "
+             "`memalign(8, 16, 32 or 64, size)`, half `malloc(size)`, and every aligned "
+             "address is checked. Blocks live 64 steps: short-lived, a small working set. "
+             "10 M steps per thread (× scale); M ops/s = steps per second, both threads.\n\n")
+    s.append(table_single(d, "memalign", ["mops_per_s"], PROC))
+
+    s.append("\n## W12 — a large working set in every size class (glibc-simple-like)\n")
+    s.append("One thread; 14 size classes from 16 B to 2 KiB are all live at once, "
+             "400–1600 blocks each (13,400 in all). Each step takes one class, "
+             "frees all its blocks (in allocation order, or in reverse on odd passes) "
+             "and allocates them again: far more blocks of a size than a thread cache "
+             "holds. 20 M pairs (× scale) after one pass of warm-up; ns per free + "
+             "malloc pair.\n\n")
+    s.append(table_single(d, "classes", ["ns_per_pair"], PROC))
+
+    s.append("\n## W13 — producer/consumer, single blocks (xmalloc-like)\n")
+    s.append("One thread allocates 3 M blocks of 16–4096 B (× scale) and writes them "
+             "one at a time into a ring of 4096 slots, publishing its position every 32 "
+             "blocks; a second thread reads and frees each block as soon as it is "
+             "published. Unlike W3's batches of 1024, the remote frees land while the "
+             "producer is still carving the same pages, and fewer than 4096 blocks are "
+             "in flight.\n\n")
+    s.append(table_single(d, "handoff", ["mblocks_per_s"], PROC))
+
+    s.append("\n## System calls per 1,000 operations\n")
+    s.append("Each process-mode workload run once per allocator under "
+             "`strace -f -c` (every thread and fork child counted), at work scale "
+             f"{M('sys_scale', '?')} (strace makes each system call cost tens of "
+             "microseconds), divided by the malloc, free, realloc and memalign calls "
+             "the run made (the driver prints that count; set-up, warm-up and clean-up "
+             "included). Not timed; a count is a count, but in the threaded workloads "
+             "how often threads meet on a lock (futex) or wait on the ring "
+             "(sched_yield) depends on scheduling, which strace changes. W4 makes only "
+             "about 4,000 operations, so its figure is mostly start-up and thread "
+             "creation; W10's includes the forks, waits and exits.\n\n")
+    s.append(sys_tables(d))
+
     s.append("\n## W7 — shared heap, separately started processes\n")
     s.append(f"A ring of 1024 live blocks of 16–512 B per process, run for "
              f"{M('shm_ms', '?')} ms by 1 or 2 processes at once in one heap of "
@@ -645,8 +785,8 @@ def main():
              "apt-get when run as root (or names them), and writes this file and "
              f"{svgname} next to it. Raw figures: BUILDDIR/bench/out/raw.tsv; every "
              "run's output: BUILDDIR/bench/out/runs/. Other knobs: BENCH_ROUNDS, "
-             "BENCH_SCALE, BENCH_ONLY=\"w1 cg w2 … w9\", BENCH_ALLOCS, BENCH_OUT, "
-             "BENCH_NO_INSTALL=1.\n")
+             "BENCH_SCALE, BENCH_SYS_SCALE (the strace runs), BENCH_ONLY=\"w1 cg w2 … w13 "
+             "sys\", BENCH_ALLOCS, BENCH_OUT, BENCH_NO_INSTALL=1.\n")
     with open(o.out, "w", encoding="utf-8") as f:
         f.write("\n".join(s))
 

@@ -8,7 +8,9 @@
 #   BENCH_QUICK=1        3 rounds, a quarter of the work (< 2 min)
 #   BENCH_ROUNDS=N       rounds per figure (default 7; 3 with BENCH_QUICK)
 #   BENCH_SCALE=F        multiplies the work of every process-mode workload
-#   BENCH_ONLY="w1 w7"   run only these workloads (w1..w10, cg for callgrind)
+#   BENCH_ONLY="w1 w7"   run only these workloads (w1..w13, cg for callgrind,
+#                        sys for the system calls under strace)
+#   BENCH_SYS_SCALE=F    work multiplier of the strace runs (default 0.01)
 #   BENCH_ALLOCS="phmalloc glibc"   process-mode allocators to run
 #   BENCH_OUT=FILE       write the report here (default SRCDIR/bench/results.md)
 #   BENCH_NO_INSTALL=1   never apt-get install; report what is missing
@@ -33,7 +35,11 @@ else
 	rounds=${BENCH_ROUNDS:-7}; scale=${BENCH_SCALE:-1}
 	shm_ms=1000; cg_pats="pair16 fifo256 ring"
 fi
-only=${BENCH_ONLY:-"w1 cg w2 w3 w4 w5 w6 w10 w7 w8 w9"}
+# strace makes every system call cost tens of microseconds, and an
+# allocator that makes one per operation would take minutes at full scale;
+# a count per 1,000 operations needs little work.
+sys_scale=${BENCH_SYS_SCALE:-0.01}
+only=${BENCH_ONLY:-"w1 cg w2 w3 w4 w5 w6 w10 w11 w12 w13 sys w7 w8 w9"}
 want_allocs=${BENCH_ALLOCS:-"phmalloc glibc jemalloc mimalloc tcmalloc"}
 report=${BENCH_OUT:-$srcdir/bench/results.md}
 reset_blocks=1000000
@@ -65,7 +71,7 @@ wants() { case " $only " in *" $1 "*) return 0;; esac; return 1; }
 # 1. packages: install what is missing (apt-get update first), or say so
 
 pkg_ok() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-need="libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 libboost-dev libmm-dev valgrind"
+need="libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 libboost-dev libmm-dev valgrind strace"
 missing=
 if command -v dpkg-query >/dev/null; then
 	for p in $need; do pkg_ok "$p" || missing="$missing $p"; done
@@ -109,16 +115,17 @@ meta kernel "$(uname -r)"
 meta gcc "$(${CC:-gcc} --version 2>/dev/null | head -1)"
 meta glibc "$(ldd --version 2>/dev/null | head -1 | sed 's/.* //')"
 meta memory "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
-for p in libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 libboost-dev libmm-dev valgrind; do
+for p in libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 libboost-dev libmm-dev valgrind strace; do
 	meta "pkg_$p" "$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null)"
 done
 meta phmalloc_version "$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"/\1/p' "$builddir/config.h" 2>/dev/null)"
-meta phmalloc_commit "$(git -C "$srcdir" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$srcdir" status --porcelain 2>/dev/null | grep -q . && echo ' (with uncommitted changes)')"
+meta phmalloc_commit "$(git -C "$srcdir" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$srcdir" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo ' (with uncommitted changes)')"
 meta phmalloc_configure "$("$builddir/config.status" --config 2>/dev/null)"
 meta phmalloc_prefix "$(sed -n 's/^#define PHMALLOC_PREFIX *"\(.*\)"/\1/p' "$builddir/include/phmalloc.h" 2>/dev/null)"
 meta quick "${quick:-0}"
 meta rounds "$rounds"
 meta scale "$scale"
+meta sys_scale "$sys_scale"
 meta shm_ms "$shm_ms"
 meta reset_blocks "$reset_blocks"
 
@@ -211,8 +218,9 @@ run_proc() {
 
 # process-mode workloads, each figure interleaving the allocators
 declare -A PW=([w1]="pair16 fifo256 ring" [w2]=larson [w3]=xmalloc [w4]=scratch
-	[w5]=sizemix [w6]=frag [w10]=fork)
-for wk in w1 w2 w3 w4 w5 w6 w10; do
+	[w5]=sizemix [w6]=frag [w10]=fork [w11]=memalign [w12]=classes [w13]=handoff)
+proc_wks="w1 w2 w3 w4 w5 w6 w10 w11 w12 w13"
+for wk in $proc_wks; do
 	wants "$wk" || continue
 	for w in ${PW[$wk]}; do
 		log "$wk $w"
@@ -252,6 +260,81 @@ if wants cg; then
 						note failed "callgrind $w $a: no instruction total in $f.cg"
 					fi
 				fi
+			done
+		done
+	fi
+fi
+
+# system calls per 1,000 operations: one run of each process-mode
+# workload under `strace -f -c` per allocator (strace is deterministic
+# enough for counts, and slow, so one run at BENCH_SYS_SCALE).  The driver
+# says how many malloc/free/realloc/memalign calls the run made
+# (INFO alloc_ops=N); every system call of the process is counted,
+# start-up included, which `phb info` under strace shows on its own.
+
+# sys_record WORKLOAD ALLOC STRACE_FILE OPS: counts -> raw.tsv, per 1,000 ops
+sys_record() {
+	awk -v w="$1" -v a="$2" -v ops="$4" '
+	# strace -c rows: % time, seconds, usecs/call, calls, [errors,] syscall
+	/^ *[0-9.]+ +[0-9.]+ +[0-9]+ +[0-9]+/ {
+		n = $4; name = $NF
+		if (name == "total") total = n
+		else if (name == "rt_sigprocmask") mask += n
+		else if (name ~ /^(mmap|munmap|mremap|madvise|brk|mprotect)$/) mem += n
+		else if (name == "futex") futex += n
+		else if (name == "sched_yield") yield += n
+	}
+	END {
+		if (total == "") exit 1
+		k = ops > 0 ? 1000 / ops : 0
+		printf "%s\t%s\t1\t0\tsys_calls\t%d\t\n", w, a, total
+		if (ops > 0) {
+			printf "%s\t%s\t1\t0\talloc_ops\t%d\t\n", w, a, ops
+			printf "%s\t%s\t1\t0\tsys_per_kop\t%.4f\t\n", w, a, total * k
+			printf "%s\t%s\t1\t0\tsigmask_per_kop\t%.4f\t\n", w, a, mask * k
+			printf "%s\t%s\t1\t0\tsysmem_per_kop\t%.4f\t\n", w, a, mem * k
+			printf "%s\t%s\t1\t0\tfutex_per_kop\t%.4f\t\n", w, a, futex * k
+			printf "%s\t%s\t1\t0\tyield_per_kop\t%.4f\t\n", w, a, yield * k
+		} else {
+			printf "%s\t%s\t1\t0\tsigmask_calls\t%d\t\n", w, a, mask
+		}
+	}' "$3" >>"$raw"
+}
+
+# sys_run WORKLOAD ALLOC ARGS...: one driver run under strace; WORKLOAD
+# startup is `phb info`, which runs no workload and counts no operations
+sys_run() {
+	local w=$1 a=$2 f ops rc; shift 2
+	f=$out/runs/sys-$w-$a
+	LD_PRELOAD=${LIB[$a]} timeout "$timeout_s" strace -f -c -o "$f.strace" \
+		"$PHB" "$@" >"$f.out" 2>"$f.out.err"
+	rc=$?
+	if [ "$w" = startup ]; then
+		ops=0
+		[ "$rc" = 0 ] || { note failed "strace phb info $a: exit status $rc"; return; }
+	else
+		outcome "sys_$w" "$a" 1 "$rc" "$f.out" || return
+		ops=$(sed -n 's/^INFO alloc_ops=//p' "$f.out" | head -1)
+	fi
+	if [ -z "$ops" ] || ! sys_record "$w" "$a" "$f.strace" "$ops"; then
+		note failed "strace $w $a: no alloc_ops line or no total in $f.strace"
+	fi
+}
+
+if wants sys; then
+	if ! command -v strace >/dev/null; then
+		note missing "strace is not installed: no system call counts"
+	else
+		sys_ws=
+		for wk in $proc_wks; do wants "$wk" && sys_ws="$sys_ws ${PW[$wk]}"; done
+		# BENCH_ONLY=sys alone: every process-mode workload
+		[ -n "$sys_ws" ] || for wk in $proc_wks; do sys_ws="$sys_ws ${PW[$wk]}"; done
+		log "system calls under strace, scale $sys_scale:$sys_ws"
+		for a in $allocs; do sys_run startup "$a" info; done
+		for w in $sys_ws; do
+			for a in $allocs; do
+				[ -n "${FAILED[$w/$a]:-}" ] && continue
+				sys_run "$w" "$a" "$w" "$sys_scale"
 			done
 		done
 	fi
