@@ -17,11 +17,12 @@
 static void *refuge_alloc(struct heap *h, size_t size, size_t align,
                           size_t at, bool zero);
 
-/* The smallest class at or above cls whose blocks are all aligned to align
- * (slabs start on a page, so a class that is a multiple of align is). */
+/* The smallest class at or above cls whose blocks are all aligned to align,
+ * a power of two (slabs start on a page, so a class that is a multiple of
+ * align is). */
 static unsigned class_aligned(unsigned cls, size_t align)
 {
-	while (cls < NBINS && sizeclasses[cls].size % align != 0)
+	while (cls < NBINS && (sizeclasses[cls].size & (align - 1)) != 0)
 		cls++;
 	return cls;
 }

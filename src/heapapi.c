@@ -457,6 +457,11 @@ PH_EXPORT void *ph_heap_aligned_alloc(ph_heap_t *hp, size_t align,
 		return fail_ptr(EINVAL);
 	if (size > HEAP_ALLOC_MAX || align > HEAP_ALLOC_MAX)
 		return fail_ptr(ENOMEM);
+	/* An alignment a small class satisfies: that class, cached. */
+	size_t usable = align <= PAGE ? size_usable_aligned(size, align) :
+	    HEAP_ALLOC_MAX;
+	if (usable <= SMALL_MAX)
+		return ph_heap_malloc(hp, usable);
 	void *p = heap_malloc_aligned(h, size, align, false);
 	return p ? p : fail_ptr(ENOMEM);
 }

@@ -56,6 +56,26 @@ static void *alloc_checked(size_t size, size_t align, bool zero)
 	return alloc_in(heap_for_malloc(), size, align, zero);
 }
 
+PH_EXPORT void *P(malloc)(size_t size);
+
+/* An aligned block, through the caches when a small class satisfies the
+ * alignment (a class whose size is a multiple of it: slabs start on a
+ * page): then it is a malloc of that class's size. */
+static void *alloc_aligned(size_t size, size_t align, bool zero)
+{
+	if (size <= SMALL_MAX && align <= PAGE) {
+		sizeclass_init();   /* before the first heap, too */
+		size_t usable = size_usable_aligned(size, align);
+		if (usable <= SMALL_MAX) {
+			void *p = P(malloc)(usable);
+			if (p != NULL && zero)
+				memset(p, 0, usable);
+			return p;
+		}
+	}
+	return alloc_checked(size, align, zero);
+}
+
 /* ---- the fast paths (fastpath.h) on the default heap; the rest is slow ---- */
 static __attribute__((noinline)) void *malloc_slow(size_t size)
 {
@@ -201,7 +221,7 @@ PH_EXPORT int P(posix_memalign)(void **out, size_t align, size_t size)
 	if (!is_pow2(align) || align % sizeof(void *) != 0)
 		return EINVAL;
 	int saved = errno;
-	void *p = alloc_checked(size, align, false);
+	void *p = alloc_aligned(size, align, false);
 	if (p == NULL) {
 		errno = saved;
 		return ENOMEM;
@@ -216,7 +236,7 @@ PH_EXPORT void *P(aligned_alloc)(size_t align, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
-	return alloc_checked(size, align, false);
+	return alloc_aligned(size, align, false);
 }
 
 PH_EXPORT void *P(memalign)(size_t align, size_t size)
@@ -231,12 +251,12 @@ PH_EXPORT void *P(memalign)(size_t align, size_t size)
 		}
 		align = (size_t)1 << (64 - __builtin_clzl(align));
 	}
-	return alloc_checked(size, align, false);
+	return alloc_aligned(size, align, false);
 }
 
 PH_EXPORT void *P(valloc)(size_t size)
 {
-	return alloc_checked(size, PAGE, false);
+	return alloc_aligned(size, PAGE, false);
 }
 
 PH_EXPORT void *P(pvalloc)(size_t size)
@@ -245,7 +265,7 @@ PH_EXPORT void *P(pvalloc)(size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return alloc_checked(ALIGN_UP(size ? size : 1, PAGE), PAGE, false);
+	return alloc_aligned(ALIGN_UP(size ? size : 1, PAGE), PAGE, false);
 }
 
 PH_EXPORT size_t P(malloc_usable_size)(const void *p)
@@ -272,13 +292,8 @@ PH_EXPORT void *P(mallocx)(size_t size, int flags)
 	if (unlikely(arena != 0))
 		return alloc_in(heap_arena_nth(arena - 1), size, align,
 		    (flags & FLAG_ZERO) != 0);
-	if (!(flags & FLAG_TCACHE_NONE) && align <= QUANTUM &&
-	    size <= SMALL_MAX) {
-		void *p = P(malloc)(size);
-		if (p != NULL && (flags & FLAG_ZERO))
-			memset(p, 0, size_usable(size));
-		return p;
-	}
+	if (!(flags & FLAG_TCACHE_NONE))
+		return alloc_aligned(size, align, (flags & FLAG_ZERO) != 0);
 	return alloc_checked(size, align, (flags & FLAG_ZERO) != 0);
 }
 
