@@ -205,12 +205,10 @@ void heap_large_free_locked(struct heap *h, uint32_t head)
 	page_run_free(h, head);
 }
 
-void heap_free(struct heap *h, void *p)
+size_t heap_free(struct heap *h, void *p)
 {
-	if (unlikely(refuge_has(h, p) || tsection_in())) {
-		refuge_free(h, p);
-		return;
-	}
+	if (unlikely(refuge_has(h, p) || tsection_in()))
+		return refuge_free(h, p);
 	if (config_debug)
 		debug_check(h);
 	heap_lock(h);
@@ -218,26 +216,29 @@ void heap_free(struct heap *h, void *p)
 		slab_remote_drain(h);   /* a signal handler's frees */
 	uint32_t head = block_head(h, p, "free");
 	struct page *e = &heap_pages(h)[head];
+	size_t usable;
 	if (unlikely(heap_tagging(h)))
 		tag_drop_locked(h, p);
 	if (e->kind == PAGE_SLAB) {
-		slab_block_index(h, e, head, p);
-		if (tcache_holds(h, p))
+		uint16_t idx = slab_block_index(h, e, head, p);
+		usable = sizeclasses[e->cls].size;
+		if (tcache_holds_block(h, e->cls, p))
 			report_fatal("double free of %p in heap %p", p,
 			    (void *)h);
 		if (config_fill && opts.junk)
-			memset(p, JUNK_FREE, sizeclasses[e->cls].size);
+			memset(p, JUNK_FREE, usable);
 		vg_free(h, p);
-		slab_free(h, e, head, p);
+		slab_free_index(h, e, head, p, idx);
 	} else {
+		usable = ((size_t)e->span << LG_PAGE) - large_lead(e);
 		if (config_fill && opts.junk)
-			memset(p, JUNK_FREE, ((size_t)e->span << LG_PAGE) -
-			    large_lead(e));
+			memset(p, JUNK_FREE, usable);
 		vg_free(h, p);
 		heap_large_free_locked(h, head);
 		page_purge(h, false);
 	}
 	heap_unlock(h);
+	return usable;
 }
 
 /* ---- a signal handler inside its thread's locked section (refuge.c) ------ */
@@ -256,7 +257,7 @@ static void *refuge_alloc(struct heap *h, size_t size, size_t align,
  * (slab.c:slab_remote_drain).  It is checked as far as can be without
  * the lock (a live block's own entries do not change); the drain catches
  * a double free. */
-void refuge_free(struct heap *h, void *p)
+size_t refuge_free(struct heap *h, void *p)
 {
 	int junk = config_fill && opts.junk ? JUNK_FREE : -1;
 	if (refuge_has(h, p)) {
@@ -265,8 +266,7 @@ void refuge_free(struct heap *h, void *p)
 			tag_drop_locked(h, p);
 			heap_unlock(h);
 		}
-		refuge_give(h, p, junk);
-		return;
+		return refuge_give(h, p, junk);
 	}
 	size_t usable = heap_block_size(h, p, "free");
 	if (junk >= 0)
@@ -274,6 +274,7 @@ void refuge_free(struct heap *h, void *p)
 	/* Memcheck keeps the block open until the drain frees it. */
 	slab_remote_push(h, (uint64_t)((uintptr_t)p - (uintptr_t)h), p,
 	    usable);
+	return usable;
 }
 
 /* ---- resizing ------------------------------------------------------------ */

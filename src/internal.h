@@ -298,6 +298,9 @@ int      page_repair(struct heap *h, void (*fn)(struct heap *, uint32_t));
  */
 void *slab_alloc(struct heap *h, unsigned cls);
 void  slab_free(struct heap *h, struct page *slab, uint32_t head, void *p);
+/* slab_free of block p whose index slab_block_index gave already. */
+void  slab_free_index(struct heap *h, struct page *slab, uint32_t head,
+                      void *p, uint16_t idx);
 /* Gives small blocks of process arena h back without h's lock: a chain
  * from offset first to block last, linked through first words, of `bytes`
  * bytes; they reach their slabs at the next slab_remote_drain (needs
@@ -553,10 +556,11 @@ void  *heap_malloc_aligned(struct heap *h, size_t size, size_t align,
  * mod): a run placed so that the block starts at % PAGE bytes into it. */
 void  *heap_malloc_at(struct heap *h, size_t size, size_t mod, size_t at,
                       bool zero);
-void   heap_free(struct heap *h, void *p);
+/* Frees block p of h; returns its usable size. */
+size_t heap_free(struct heap *h, void *p);
 /* heap_free inside a locked section (refuge.c's rule), and of refuge
  * blocks: never takes the heap lock there. */
-void   refuge_free(struct heap *h, void *p);
+size_t refuge_free(struct heap *h, void *p);
 /* Frees large run head: the run and its counts.  Needs lock. */
 void   heap_large_free_locked(struct heap *h, uint32_t head);
 void  *heap_realloc(struct heap *h, void *p, size_t size, size_t align,
@@ -586,7 +590,7 @@ void    *refuge_take(struct heap *h, size_t size, size_t align, size_t at,
                      size_t *usable);
 /* Gives back refuge block p, filled with byte `junk` unless junk < 0;
  * report_fatal for a pointer that is no live refuge block. */
-void     refuge_give(struct heap *h, void *p, int junk);
+size_t   refuge_give(struct heap *h, void *p, int junk);   /* usable */
 size_t   refuge_usable(struct heap *h, const void *p, const char *op);
 int      refuge_validate(struct heap *h, char *why, size_t whylen);
 /* Without the lock: is every map entry one the code may meet? */
@@ -750,6 +754,8 @@ void     tcache_flush_thread(void);
 void     tcache_retire_malloc_slot(void);
 /* Is p on one of this thread's caches of h?  (double-free check) */
 bool     tcache_holds(struct heap *h, const void *p);
+/* tcache_holds of small block p of class cls, its slab found already. */
+bool     tcache_holds_block(struct heap *h, unsigned cls, const void *p);
 /* Bytes of h's blocks in the caches listed in h; *foreign (if not NULL)
  * gets the bytes of other arenas' blocks those caches hold. */
 size_t   tcache_cached_bytes(struct heap *h, size_t *foreign);

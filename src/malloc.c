@@ -46,8 +46,9 @@ static void *alloc_in(struct heap *h, size_t size, size_t align, bool zero)
 	    zero || opts.zero) : NULL;
 	if (unlikely(p == NULL))
 		errno = ENOMEM;
-	else
-		count(&tthread.allocated, heap_usable_size(h, p));
+	else if (config_stats)   /* the size's class, or the refuge's block */
+		count(&tthread.allocated, unlikely(refuge_has(h, p)) ?
+		    heap_usable_size(h, p) : size_usable_aligned(size, align));
 	return p;
 }
 
@@ -133,8 +134,7 @@ static bool free_other_slot(void *p)
 /* A block of h, past the caches (MALLOCX_TCACHE_NONE). */
 static void free_direct(struct heap *h, void *p)
 {
-	count(&tthread.deallocated, heap_usable_size(h, p));
-	heap_free(h, p);
+	count(&tthread.deallocated, heap_free(h, p));
 }
 
 /* realloc and rallocx: p's block of h made size bytes, NULL and ENOMEM if

@@ -216,7 +216,7 @@ size_t refuge_usable(struct heap *h, const void *p, const char *op)
 	return (size_t)entry_count(e) * REFUGE_GRAN - entry_lead(e);
 }
 
-void refuge_give(struct heap *h, void *p, int junk)
+size_t refuge_give(struct heap *h, void *p, int junk)
 {
 	refuge_lock(h);
 	uint32_t *map = refuge_map(h);
@@ -236,6 +236,7 @@ void refuge_give(struct heap *h, void *p, int junk)
 		map[g + i] = REFUGE_FREE;
 	h->refuge_bytes -= usable;
 	refuge_unlock(h);
+	return usable;
 }
 
 /* ---- checking, repair, reset ------------------------------------------------- */

@@ -175,7 +175,12 @@ static void slab_gained(struct heap *h, struct page *s, uint32_t head,
 
 void slab_free(struct heap *h, struct page *s, uint32_t head, void *p)
 {
-	uint16_t idx = slab_block_index(h, s, head, p);
+	slab_free_index(h, s, head, p, slab_block_index(h, s, head, p));
+}
+
+void slab_free_index(struct heap *h, struct page *s, uint32_t head, void *p,
+                     uint16_t idx)
+{
 	struct free_block *fb = (struct free_block *)p;
 	unsigned cls = s->cls;
 	struct bin *b = &h->bins[cls];

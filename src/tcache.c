@@ -590,10 +590,13 @@ bool tcache_holds(struct heap *h, const void *p)
 {
 	struct page *pm = heap_pages(h);
 	uint32_t head = slab_of(h, page_index(h, p));
-	if (head == 0)
-		return false;
+	return head != 0 && tcache_holds_block(h, pm[head].cls, p);
+}
+
+bool tcache_holds_block(struct heap *h, unsigned cls, const void *p)
+{
 	if (opts.paranoid)   /* no cache of ours: maybe another process's */
-		return tc_list_holds(h, pm[head].cls,
+		return tc_list_holds(h, cls,
 		    (uint64_t)((uintptr_t)p - (uintptr_t)h));
 	/* Blocks of a process arena may sit in this thread's arena's cache. */
 	struct heap *mine = heap_is_process(h) ? heap_arena() : h;
@@ -601,7 +604,7 @@ bool tcache_holds(struct heap *h, const void *p)
 		struct tslot *t = &tthread.slots[i];
 		if (t->heap != mine || t->epoch != atomic_load(&mine->epoch))
 			continue;
-		return tc_holds(t->tc, pm[head].cls,
+		return tc_holds(t->tc, cls,
 		    (uint64_t)((uintptr_t)p - (uintptr_t)mine));
 	}
 	return false;
