@@ -251,22 +251,27 @@ static void *refuge_alloc(struct heap *h, size_t size, size_t align,
 	return p ? block_ready(h, p, usable, zero, false) : NULL;
 }
 
-/* A refuge block goes back to the refuge (its tag dropped first when the
- * heap lock can be had); any other block, in a handler inside a locked
- * section, on the heap's block stack, which the next lock holder drains
- * (slab.c:slab_remote_drain).  It is checked as far as can be without
+/* A refuge block goes back to the refuge (its tag dropped first); any
+ * other block, in a handler inside a locked section, on the heap's block
+ * stack, which the next lock holder drains (slab.c:slab_remote_drain),
+ * and so does a refuge block there while the heap has tags (the drain
+ * drops the tag).  It is checked as far as can be without
  * the lock (a live block's own entries do not change); the drain catches
  * a double free. */
 size_t refuge_free(struct heap *h, void *p)
 {
 	int junk = config_fill && opts.junk ? JUNK_FREE : -1;
+	bool deferred = tsection_in();
 	if (refuge_has(h, p)) {
-		if (unlikely(heap_tagging(h)) && !tsection_in()) {
+		if (likely(!heap_tagging(h)))
+			return refuge_give(h, p, junk);
+		/* Its tag goes under the heap lock: now, or at the drain. */
+		if (!deferred) {
 			heap_lock(h);
 			tag_drop_locked(h, p);
 			heap_unlock(h);
+			return refuge_give(h, p, junk);
 		}
-		return refuge_give(h, p, junk);
 	}
 	size_t usable = heap_block_size(h, p, "free");
 	if (junk >= 0)

@@ -324,7 +324,8 @@ static int image_remote(struct heap *h, unsigned mode,
 		bool large = head == 0 && idx >= h->first_page &&
 		    pm[idx].kind == PAGE_LARGE &&
 		    (off & PAGE_MASK) == large_lead(&pm[idx]);
-		if (guard == 0 || (!large && (head == 0 ||
+		bool refuge = idx != 0 && refuge_bytes_at(h, (char *)h + off);
+		if (guard == 0 || (!large && !refuge && (head == 0 ||
 		    boff % sizeclasses[pm[head].cls].size != 0 ||
 		    boff / sizeclasses[pm[head].cls].size >=
 		    pm[head].s.carved)))

@@ -592,6 +592,9 @@ void    *refuge_take(struct heap *h, size_t size, size_t align, size_t at,
  * report_fatal for a pointer that is no live refuge block. */
 size_t   refuge_give(struct heap *h, void *p, int junk);   /* usable */
 size_t   refuge_usable(struct heap *h, const void *p, const char *op);
+/* Usable bytes of the live refuge block at p, 0 if none starts there
+ * (for reports: never aborts). */
+size_t   refuge_bytes_at(struct heap *h, const void *p);
 int      refuge_validate(struct heap *h, char *why, size_t whylen);
 /* Without the lock: is every map entry one the code may meet? */
 int      refuge_image_check(struct heap *h, char *why, size_t whylen);

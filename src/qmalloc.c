@@ -432,6 +432,8 @@ void tag_move(struct heap *h, const void *p, const void *q)
  * (by the page map: for reports, which must not abort).  Needs lock. */
 static size_t block_bytes_at(struct heap *h, uint64_t off)
 {
+	if (off < h->size && refuge_has(h, (char *)h + off))
+		return refuge_bytes_at(h, (char *)h + off);
 	if (off >= h->size || (off >> LG_PAGE) < h->first_page)
 		return 0;
 	struct page *pm = heap_pages(h);

@@ -209,6 +209,18 @@ static uint32_t refuge_block(struct heap *h, const void *p, const char *op)
 	return g;
 }
 
+size_t refuge_bytes_at(struct heap *h, const void *p)
+{
+	uintptr_t off = (uintptr_t)p - (uintptr_t)refuge_data(h);
+	uint32_t g = (uint32_t)(off / REFUGE_GRAN);
+	if ((uintptr_t)p < (uintptr_t)refuge_data(h) || g >= h->refuge_gran)
+		return 0;
+	uint32_t e = __atomic_load_n(&refuge_map(h)[g], __ATOMIC_RELAXED);
+	if (!entry_is_start(h, g, e) || off % REFUGE_GRAN != entry_lead(e))
+		return 0;
+	return (size_t)entry_count(e) * REFUGE_GRAN - entry_lead(e);
+}
+
 size_t refuge_usable(struct heap *h, const void *p, const char *op)
 {
 	/* A live block's entry does not change under its owner. */

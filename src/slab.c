@@ -430,13 +430,17 @@ void slab_remote_drain(struct heap *h)
 	for (uint64_t guard = h->size / QUANTUM; off != 0; guard--) {
 		uint32_t idx = (uint32_t)(off >> LG_PAGE);
 		if (off >= h->size || off % QUANTUM != 0 || guard == 0 ||
-		    idx < h->first_page)
+		    (idx < h->first_page && !refuge_has(h, (char *)h + off)))
 			report_fatal("remote free stack of heap %p broken at "
 			    "offset %llu", (void *)h, (unsigned long long)off);
 		void *p = (char *)h + off;
 		off = *(uint64_t *)p;
 		if (unlikely(heap_tagging(h)))
 			tag_drop_locked(h, p);
+		if (refuge_has(h, p)) {   /* a tagged one (alloc.c:refuge_free) */
+			refuge_give(h, p, -1);
+			continue;
+		}
 		vg_free(h, p);   /* refuge.c's frees stay open until here */
 		uint32_t head = slab_of(h, idx);
 		if (head != 0) {

@@ -188,6 +188,31 @@ START_TEST(reset_empties_the_refuge)
 }
 END_TEST
 
+/* A tag on a refuge block that a handler inside a section frees is
+ * dropped at the drain, with the block. */
+START_TEST(a_tagged_refuge_block_freed_inside_a_section_loses_its_tag)
+{
+	ck_assert_int_eq(registry_add(h), 0);   /* tags find the heap so */
+	void *p, *q;
+	IN_SECTION(p = heap_malloc(h, 100, false));
+	P(setmalloctag)(p, 42);
+	ck_assert_uint_eq(P(getmalloctag)(p), 42);
+	unit_validate(h);   /* a tag on a refuge block is a tag on a block */
+	IN_SECTION(heap_free(h, p));
+	ck_assert_uint_gt(h->refuge_bytes, 0);   /* waits for the drain */
+	ck_assert_uint_ne(atomic_load(&h->remote), 0);
+	unit_validate(h);
+	heap_free(h, heap_malloc(h, 100, false));   /* drains */
+	ck_assert_uint_eq(h->refuge_bytes, 0);
+	unit_validate(h);
+	IN_SECTION(q = heap_malloc(h, 100, false));
+	ck_assert_ptr_eq(q, p);
+	ck_assert_uint_eq(P(getmalloctag)(q), 0);
+	heap_free(h, q);
+	registry_remove(h);
+}
+END_TEST
+
 /* The refuge's map, for the damage tests. */
 static uint32_t *map_of(struct heap *hp)
 {
@@ -332,6 +357,8 @@ int main(void)
 	tcase_add_test(tc, realloc_moves_into_and_out_of_the_refuge);
 	tcase_add_test(tc, a_full_refuge_says_null_and_empties_again);
 	tcase_add_test(tc, reset_empties_the_refuge);
+	tcase_add_test(tc,
+	    a_tagged_refuge_block_freed_inside_a_section_loses_its_tag);
 	tcase_add_test(tc, checks_catch_a_damaged_map);
 	tcase_add_test(tc, a_killed_holders_leftovers_are_repaired);
 	tcase_add_test(tc, a_handler_inside_a_section_allocates_and_frees);
