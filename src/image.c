@@ -206,6 +206,11 @@ static int image_walk(struct heap *h, unsigned mode, struct image_walk *w,
 				FAIL("slab %u: remote list %#llx in a heap "
 				    "that is no process arena", i,
 				    (unsigned long long)e->aux);
+			/* repair keeps the chains: no death breaks one
+			 * (slab.c:slab_free), damage may */
+			if ((mode & IMAGE_REPAIRABLE) &&
+			    slab_chain_validate(h, i, why, whylen) < 0)
+				return 1;
 			w->carved += e->s.carved;
 			w->slabs++;
 			if (e->nfree <= sizeclasses[e->cls].nblocks)
@@ -399,7 +404,8 @@ int heap_image_check(struct heap *h, unsigned mode, char *why, size_t whylen)
 		return 1;
 	if (mode & IMAGE_REPAIRABLE)
 		return 0;
-	if (tcache_validate(h, why, whylen) || tag_validate(h, why, whylen))
+	if (tcache_validate(h, why, whylen) || tag_validate(h, why, whylen) ||
+	    depot_validate(h, why, whylen))
 		return 1;
 	/* Blocks out of their slabs (with the users, in caches, on remote
 	 * lists not yet drained) are what each bin counts as live; repair

@@ -320,6 +320,10 @@ void     slab_remote_drain(struct heap *h);
 uint16_t slab_block_index(struct heap *h, struct page *slab, uint32_t head,
                           const void *p);
 int   slab_validate(struct heap *h, uint32_t head, char *why, size_t whylen);
+/* The chain of slab head alone (indices, keys; not nfree, which a holder
+ * killed inside may have left off by one): its length, or -1 and why. */
+int   slab_chain_validate(struct heap *h, uint32_t head, char *why,
+                          size_t whylen);
 int   bin_validate(struct heap *h, char *why, size_t whylen);
 void  slab_repair(struct heap *h, uint32_t head);
 bool  slab_chain_has(struct heap *h, struct page *slab, uint32_t head,
@@ -574,6 +578,22 @@ size_t heap_usable_size(struct heap *h, const void *p);
 size_t heap_block_size(struct heap *h, const void *p, const char *op);
 /* The heap owning p, or report_fatal naming op if none does. */
 struct heap *heap_owner(const void *p, const char *op);
+
+/* ---- depot.c: a process arena's free blocks between caches and slabs -----
+ * All calls need heap->lock; only process arenas get a depot. */
+/* Takes up to n offsets of class c's free blocks (out of their slabs);
+ * returns how many (0 for a heap that is no process arena). */
+uint32_t depot_put(struct heap *h, unsigned c, const uint64_t *off,
+                   uint32_t n);
+/* Gives up to want offsets of class c into out; returns how many. */
+uint32_t depot_take(struct heap *h, unsigned c, uint64_t *out,
+                    uint32_t want);
+void     depot_drain(struct heap *h);   /* every block into its slab */
+size_t   depot_bytes(struct heap *h);   /* bytes of the blocks held */
+/* Bytes of the depot's own run, 0 if the heap has none (or its offset
+ * names none). */
+size_t   depot_run_bytes(struct heap *h);
+int      depot_validate(struct heap *h, char *why, size_t whylen);
 
 /* ---- refuge.c: what a handler gets inside its thread's locked section ---
  * Pages [refuge_page, first_page) of every heap, with an allocator and a

@@ -460,6 +460,23 @@ int slab_validate(struct heap *h, uint32_t head, char *why, size_t whylen)
 {
 	struct page *s = &heap_pages(h)[head];
 	const struct sizeclass *sc = &sizeclasses[s->cls];
+	int chain = slab_chain_validate(h, head, why, whylen);
+	if (chain < 0)
+		return 1;
+	if (s->nfree != chain + sc->nblocks - s->s.carved) {
+		snprintf(why, whylen, "slab %u: nfree %u, chain %d, "
+		    "uncarved %u", head, s->nfree, chain,
+		    sc->nblocks - s->s.carved);
+		return 1;
+	}
+	return 0;
+}
+
+int slab_chain_validate(struct heap *h, uint32_t head, char *why,
+                        size_t whylen)
+{
+	struct page *s = &heap_pages(h)[head];
+	const struct sizeclass *sc = &sizeclasses[s->cls];
 	uint32_t chain = 0;
 	char msg[160];
 
@@ -488,16 +505,10 @@ int slab_validate(struct heap *h, uint32_t head, char *why, size_t whylen)
 		}
 		i = next;
 	}
-	if (s->nfree != chain + sc->nblocks - s->s.carved) {
-		snprintf(msg, sizeof(msg), "slab %u: nfree %u, chain %u, "
-		    "uncarved %u", head, s->nfree, chain,
-		    sc->nblocks - s->s.carved);
-		goto fail;
-	}
-	return 0;
+	return (int)chain;
 fail:
 	snprintf(why, whylen, "%s", msg);
-	return 1;
+	return -1;
 }
 
 /* Each bin lists exactly the slabs of its class with free blocks, and its
