@@ -601,6 +601,7 @@ void heap_reset(struct heap *h)
 	atomic_store_explicit(&h->remote_bytes, 0, memory_order_relaxed);
 	atomic_store_explicit(&h->remote_slabs, 0, memory_order_relaxed);
 	h->tags = 0;      /* so was the tag table */
+	h->depot = 0;     /* and the depot */
 	refuge_reset(h);
 	atomic_store_explicit(&h->tagging, 0, memory_order_relaxed);
 	atomic_store_explicit(&h->cache_limit, h->size, memory_order_relaxed);
@@ -638,10 +639,20 @@ int heap_repair(struct heap *h)
 	size_t caches = tcache_repair_locked(h);
 	h->stats.allocated -= caches * tcache_run_bytes();
 	h->stats.cur_large -= caches;
+	size_t depot = depot_run_bytes(h);   /* a large run, not the user's */
+	if (depot != 0) {
+		h->stats.allocated -= depot;
+		h->stats.cur_large--;
+	} else {
+		h->depot = 0;   /* named none */
+	}
 	for (unsigned k = 0; k < NROOTS; k++)
 		if (h->roots[k] >= h->size)
 			h->roots[k] = 0;
 	h->stats.nrepairs++;
+	/* before the dead caches: a block in both is then free on its chain,
+	 * which their reclaim skips (depot.c, crash rule) */
+	depot_drain(h);
 	tcache_reclaim_locked(h);
 	heap_proc_reclaim_locked(h);
 	return 0;
@@ -651,6 +662,8 @@ void heap_purge(struct heap *h, bool force)
 {
 	heap_lock(h);
 	slab_remote_drain(h);   /* emptied slabs can go too */
+	if (force)
+		depot_drain(h);
 	page_purge(h, force);
 	heap_unlock(h);
 }
@@ -690,7 +703,8 @@ void heap_stats_read_locked(struct heap *h, struct stats_snapshot *s)
 	memset(s, 0, sizeof(*s));
 	/* Blocks in thread caches are free as far as the user is concerned;
 	 * those of other arenas are taken off the total by the caller. */
-	s->cached = tcache_cached_bytes(h, &s->foreign_cached);
+	s->cached = tcache_cached_bytes(h, &s->foreign_cached) +
+	    depot_bytes(h);
 	s->ncaches = tcache_count_locked(h);
 	s->allocated = h->stats.allocated - s->cached;
 	s->active = h->stats.active_pages << LG_PAGE;

@@ -637,7 +637,8 @@ static void heap_tag_report(struct heap *h, struct qout *o)
 	size_t n = 0, map = 0;
 	heap_lock(h);
 	struct tag_group *g = tag_collect(h, &n, &map);
-	size_t allocated = h->stats.allocated - tcache_cached_bytes(h, NULL);
+	size_t allocated = h->stats.allocated - tcache_cached_bytes(h, NULL) -
+	    depot_bytes(h);
 	struct tag_table *t = tag_table_of(h);
 	size_t table = tag_table_bytes(h, t);
 	heap_unlock(h);

@@ -239,9 +239,14 @@ static void outbox_flush(struct heap *h, struct tcache *tc)
 	b->top = b->lo;
 }
 
+/* Where bin_flush_locked sends blocks: the depot first (a live cache
+ * that overflows), their slabs (an explicit flush: thread exit, mallctl),
+ * their slabs each checked first (a dead owner's cache). */
+enum flush { FLUSH_DEPOT, FLUSH_HOME, FLUSH_CHECKED };
+
 /* Gives back the oldest blocks of bin c until `keep` remain.  Needs lock. */
 static void bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
-                             uint32_t keep, bool check)
+                             uint32_t keep, enum flush how)
 {
 	struct tcache_bin *b = tcache_bin(tc, c);
 	if (tcache_count(b) <= keep)
@@ -249,7 +254,12 @@ static void bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
 	uint32_t drop = tcache_count(b) - keep;
 	uint64_t *s = &tc->slots[b->lo];
 	struct page *pm = heap_pages(h);
-	for (uint32_t i = 0; i < drop; i++) {
+	/* An overflowing cache's oldest into the depot, as they are; the
+	 * rest, and all of an explicit flush, into their slabs.  The depot
+	 * takes them before top is lowered (depot.c, crash rule). */
+	uint32_t deposited = how == FLUSH_DEPOT ? depot_put(h, c, s, drop) : 0;
+	bool check = how == FLUSH_CHECKED;
+	for (uint32_t i = deposited; i < drop; i++) {
 		if (check && !cached_block_sound(h, c, s[i]))
 			continue;
 		uint32_t head = s[i] < h->size ?
@@ -271,7 +281,8 @@ static void tc_flush_all(struct heap *h, struct tcache *tc)
 	outbox_flush(h, tc);
 	slab_remote_drain(h);
 	for (unsigned c = 0; c < NBINS; c++)
-		bin_flush_locked(h, tc, c, 0, false);
+		bin_flush_locked(h, tc, c, 0, FLUSH_HOME);
+	depot_drain(h);   /* a flush asked for gives everything back */
 	heap_unlock(h);
 }
 
@@ -282,6 +293,11 @@ static bool bin_refill(struct heap *h, struct tcache *tc, unsigned c)
 	uint32_t want = (b->hi - b->lo) / 2;
 	heap_lock(h);
 	slab_remote_drain(h);
+	/* the depot's first: offsets copied, no block touched */
+	uint32_t got = depot_take(h, c, &tc->slots[b->top], want -
+	    tcache_count(b));
+	if (got != 0)
+		tcache_top_publish(b, b->top + got);
 	while (tcache_count(b) < want) {
 		char *p = slab_alloc(h, c);
 		if (p == NULL)
@@ -360,7 +376,8 @@ static void tc_destroy_locked(struct heap *h, struct tcache *tc, bool check)
 	for (unsigned c = 0; c < NBINS; c++) {
 		if (check)   /* its owner died: only top was its own */
 			bin_format(tc, c, tcache_count(tcache_bin(tc, c)));
-		bin_flush_locked(h, tc, c, 0, check);
+		bin_flush_locked(h, tc, c, 0, check ? FLUSH_CHECKED :
+		    FLUSH_HOME);
 	}
 	uint64_t off = (uint64_t)((char *)tc - (char *)h), guard = h->npages;
 	for (uint64_t *link = &h->tcaches; *link && guard--;
@@ -684,7 +701,8 @@ static bool tcache_free_busy(struct heap *owner, struct tslot *t, void *p)
 	struct tcache_bin *b = tcache_bin(tc, s->cls);
 	if (b->top == b->hi) {
 		heap_lock(h);
-		bin_flush_locked(h, tc, s->cls, (b->hi - b->lo) / 2, false);
+		bin_flush_locked(h, tc, s->cls, (b->hi - b->lo) / 2,
+		    FLUSH_DEPOT);
 		heap_unlock(h);
 	}
 	tcache_push(tc, b, off);

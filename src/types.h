@@ -278,6 +278,8 @@ struct heap {
 	uint64_t roots[NROOTS];   /* offsets, 0 = unset */
 	uint64_t tcaches;         /* offset of the first thread cache, 0 none */
 	uint64_t tags;            /* offset of the block tag table, 0 none */
+	uint64_t depot;           /* offset of the depot (depot.c), 0 none;
+	                             process arenas only */
 	_Atomic uint32_t free_gen; /* no lock: futex word smalloc sleeps on,
 	                             bumped by frees while wait_until != 0;
 	                             top bit: a sleeper wants the wake call */
@@ -352,6 +354,28 @@ struct tcache {
 	uint64_t slots[];    /* block offsets */
 };
 #define TCACHE_MAGIC UINT64_C(0x65686361636874)   /* "thcache" */
+
+/* ---- struct depot: a process arena's free blocks between caches and slabs --
+ * A large block of the arena, made at its first flush (depot.c).  Thread
+ * caches flush into it and refill from it under the arena lock, a batch
+ * of offsets at a time, without touching the blocks or their slabs.
+ *   bins[c] owns slots[lo, lo + cap); slots[lo, lo + n) hold offsets of
+ *   free blocks of class c (carved, out of their slabs' chains, in no
+ *   cache), oldest first.  lo and cap are the same in every depot
+ *   (depot.c:depot_layout); n is published after the slots it counts.
+ */
+struct depot_bin {
+	uint32_t n;          /* blocks held */
+	uint32_t lo;         /* first slot */
+	uint32_t cap;        /* slots */
+	uint32_t unused;
+};
+struct depot {
+	uint64_t magic;      /* DEPOT_MAGIC */
+	struct depot_bin bins[NBINS];
+	uint64_t slots[];    /* block offsets */
+};
+#define DEPOT_MAGIC UINT64_C(0x746f7065645f6870)   /* "ph_depot" */
 
 /* ---- size-class table (sizeclass.c), the same in every process ---------- */
 struct sizeclass {

@@ -1078,6 +1078,111 @@ START_TEST(a_thread_that_exits_gives_its_caches_back)
 }
 END_TEST
 
+/* ---- 3. the depot: a process arena's blocks between caches and slabs --- */
+
+static struct depot *depot_at(struct heap *a)
+{
+	return a->depot ? (struct depot *)((char *)a + a->depot) : NULL;
+}
+
+/* A bin that overflows gives its oldest half to the depot, untouched; the
+ * next refill of that class takes them back from it before any slab. */
+START_TEST(an_overflow_goes_to_the_depot_and_a_refill_takes_it_back)
+{
+	unsigned c = size2class(64);
+	struct heap *a0 = arena_enter(0);
+	heap_purge(a0, true);   /* a depot from earlier tests: emptied */
+	uint32_t max = sizeclasses[c].tcache_max;
+	uint32_t n = 2 * max;
+	void **p = calloc(n, sizeof(*p));
+	arena_take(a0, c, p, n);
+	uint64_t out = a0->bins[c].curblocks;
+	for (uint32_t i = 0; i < n; i++)
+		free_like_free(a0, p[i], false);   /* full bins flush */
+	struct depot *d = depot_at(a0);
+	ck_assert_ptr_nonnull(d);
+	uint32_t held = d->bins[c].n;
+	ck_assert_uint_gt(held, 0);
+	/* the depot's blocks are free but out of their slabs: counted out,
+	 * and as cached */
+	ck_assert_uint_eq(a0->bins[c].curblocks, out);
+	heap_lock(a0);
+	ck_assert_uint_eq(depot_bytes(a0), (size_t)held * sizeclasses[c].size);
+	heap_unlock(a0);
+	unit_validate(a0);
+	/* the depot holds the oldest ones freed: the first of p */
+	uint64_t first = d->slots[d->bins[c].lo];
+	ck_assert_uint_eq(first, (uint64_t)((char *)p[0] - (char *)a0));
+	/* Take the whole bin and more: the refill empties the depot first. */
+	uint32_t before = held;
+	for (uint32_t i = 0; i < n; i++)
+		p[i] = tcache_alloc(a0, c);
+	ck_assert_uint_lt(d->bins[c].n, before);
+	unit_validate(a0);
+	for (uint32_t i = 0; i < n; i++)
+		free_like_free(a0, p[i], false);
+	/* A forced purge and an explicit flush put everything home. */
+	tcache_flush_thread();
+	ck_assert_uint_eq(d->bins[c].n, 0);
+	ck_assert_uint_eq(a0->bins[c].curblocks, out - n);
+	unit_validate(a0);
+	free(p);
+}
+END_TEST
+
+START_TEST(validate_catches_a_depot_slot_that_is_no_block)
+{
+	unsigned c = size2class(64);
+	struct heap *a0 = arena_enter(0);
+	uint32_t n = 2 * sizeclasses[c].tcache_max;
+	void **p = calloc(n, sizeof(*p));
+	arena_take(a0, c, p, n);
+	for (uint32_t i = 0; i < n; i++)
+		free_like_free(a0, p[i], false);
+	struct depot *d = depot_at(a0);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_uint_gt(d->bins[c].n, 0);
+	uint64_t *slot = &d->slots[d->bins[c].lo];
+	uint64_t keep = *slot;
+	char why[256] = "";
+	*slot = keep + 8;   /* inside a block */
+	ck_assert_int_ne(heap_validate(a0, why, sizeof(why)), 0);
+	ck_assert_ptr_nonnull(strstr(why, "depot"));
+	*slot = keep;
+	d->bins[c].n = d->bins[c].cap + 1;   /* more than it has room for */
+	ck_assert_int_ne(heap_validate(a0, why, sizeof(why)), 0);
+	d->bins[c].n = 1;
+	unit_validate(a0);
+	tcache_flush_thread();   /* drains the depot: the one block home */
+	ck_assert_uint_eq(d->bins[c].n, 0);
+	unit_validate(a0);
+	free(p);
+}
+END_TEST
+
+/* A repair (a fork's child found the lock held) drains the depot before
+ * it reclaims dead caches. */
+START_TEST(repair_drains_the_depot)
+{
+	unsigned c = size2class(128);
+	struct heap *a0 = arena_enter(0);
+	uint32_t n = 2 * sizeclasses[c].tcache_max;
+	void **p = calloc(n, sizeof(*p));
+	arena_take(a0, c, p, n);
+	for (uint32_t i = 0; i < n; i++)
+		free_like_free(a0, p[i], false);
+	struct depot *d = depot_at(a0);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_uint_gt(d->bins[c].n, 0);
+	heap_lock(a0);
+	heap_repair(a0);
+	ck_assert_uint_eq(depot_bytes(a0), 0);
+	heap_unlock(a0);
+	unit_validate(a0);
+	free(p);
+}
+END_TEST
+
 int main(void)
 {
 	conf_init();
@@ -1124,6 +1229,11 @@ int main(void)
 		    reclaim_takes_only_the_caches_of_processes_that_died);
 		tcase_add_test(tc, reclaim_trusts_no_block_of_a_dead_cache);
 		tcase_add_test(tc, a_thread_that_exits_gives_its_caches_back);
+		tcase_add_test(tc,
+		    an_overflow_goes_to_the_depot_and_a_refill_takes_it_back);
+		tcase_add_test(tc,
+		    validate_catches_a_depot_slot_that_is_no_block);
+		tcase_add_test(tc, repair_drains_the_depot);
 	}
 	suite_add_tcase(s, tc);
 	return unit_run(s);
