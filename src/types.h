@@ -71,7 +71,9 @@ static const bool config_valgrind = false;
 #define HEAP_VERSION    4u  /* 2: remote stack, tags, waiters, procs;
                                * 3: cache bins as top/lo/hi with a guard;
                                * 4: the refuge, before first_page */
-#define HEAP_MIN_SIZE   ((size_t)64 * 1024) /* smallest range we format */
+/* The smallest range we format: a page of header and maps, the smallest
+ * refuge (4 pages) and room for the longest slab (SLAB_MAXPAGES). */
+#define HEAP_MIN_SIZE   ((1 + 4 + SLAB_MAXPAGES) * PAGE)   /* 84 KiB */
 #define HEAP_MIN_RESERVE ((size_t)64 << 20) /* smallest process heap */
 #define ARENA_MIN_BYTES ((size_t)4 << 20)   /* ... where address space is short */
 #define NROOTS          16

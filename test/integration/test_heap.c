@@ -449,6 +449,8 @@ START_TEST(bad_ranges_are_einval_and_untouched)
 	assert_null_errno(ph_heap_create(m, 0, 0), EINVAL);
 	assert_null_errno(ph_heap_create(m, 4096, 0), EINVAL);
 	assert_null_errno(ph_heap_create(m, 8192, 0), EINVAL);
+	/* one page short of the smallest heap (84 KiB, ph_heap(3)) */
+	assert_null_errno(ph_heap_create(m, 80 * KIB, 0), EINVAL);
 	/* wraps: from m to past the end of the address space */
 	size_t wrap = (size_t)0 - (uintptr_t)m + 1 * MIB;
 	assert_null_errno(ph_heap_create(m, wrap, 0), EINVAL);
@@ -460,6 +462,15 @@ START_TEST(bad_ranges_are_einval_and_untouched)
 	void *top = (void *)(UINTPTR_MAX & ~(uintptr_t)(MIB - 1));
 	assert_null_errno(ph_heap_create(top, 2 * MIB, 0), EINVAL);
 	assert_untouched(m, size);
+	/* the smallest heap works, up to its largest small block */
+	ph_heap_t *small = ph_heap_create(m, 84 * KIB, 0);
+	ck_assert_ptr_nonnull(small);
+	void *big = ph_heap_malloc(small, 14336);
+	ck_assert_ptr_nonnull(big);
+	ph_heap_free(small, big);
+	ck_assert_int_eq(ph_heap_check(small), 0);
+	ck_assert_int_eq(ph_heap_detach(small), 0);
+	memset(m, UNTOUCHED, size);
 
 	/* the same rules for config_private_heap, which returns the errno */
 	ck_assert_int_eq(P_(config_private_heap)(m + 8, 1 * MIB), EINVAL);

@@ -28,6 +28,11 @@ static void teardown(void)
 START_TEST(geometry_follows_the_heap_size)
 {
 	ck_assert_uint_eq(refuge_pages(HEAP_MIN_SIZE / PAGE), 4);
+	/* the smallest heap holds the longest slab, one page less does not */
+	ck_assert_uint_ge(heap_capacity_pages(HEAP_MIN_SIZE / PAGE),
+	    SLAB_MAXPAGES);
+	ck_assert_uint_lt(heap_capacity_pages(HEAP_MIN_SIZE / PAGE - 1),
+	    SLAB_MAXPAGES);
 	ck_assert_uint_eq(refuge_pages(6400), 100);
 	ck_assert_uint_eq(refuge_pages((size_t)1 << 30), 256);
 	for (uint32_t pages = 4; pages <= 256; pages++) {
