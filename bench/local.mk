@@ -28,6 +28,14 @@ bench_phb_boost_LDADD = -lrt
 bench_phb_mm_SOURCES = bench/phb_mm.c bench/phb_common.h
 bench_phb_mm_LDADD = -lmm
 
+# Without a C++17 compiler (configure said so) the two C++ drivers stop
+# before any compiler runs, and run.sh's report names the reason.
+if !PH_HAVE_CXX17
+$(bench_phb_phmap_OBJECTS) $(bench_phb_boost_OBJECTS): bench-no-cxx
+bench-no-cxx:
+	@echo "error: no C++17 compiler (configure found none): the C++ bench drivers are skipped" >&2; exit 1
+endif
+
 EXTRA_DIST += bench/run.sh bench/report.py bench/README.md
 
 bench: libphmalloc.la libphdropin.la
