@@ -458,9 +458,9 @@ PH_EXPORT void *ph_heap_aligned_alloc(ph_heap_t *hp, size_t align,
 	if (size > HEAP_ALLOC_MAX || align > HEAP_ALLOC_MAX)
 		return fail_ptr(ENOMEM);
 	/* An alignment a small class satisfies: that class, cached. */
-	size_t usable = align <= PAGE ? size_usable_aligned(size, align) :
-	    HEAP_ALLOC_MAX;
-	if (usable <= SMALL_MAX)
+	size_t usable = size <= SMALL_MAX && align <= PAGE ?
+	    size_small_aligned(size, align) : 0;
+	if (usable != 0)
 		return ph_heap_malloc(hp, usable);
 	void *p = heap_malloc_aligned(h, size, align, false);
 	return p ? p : fail_ptr(ENOMEM);

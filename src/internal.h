@@ -169,6 +169,21 @@ uint64_t sizeclass_signature(void);
 int      sizeclass_validate(void);
 extern uint8_t size2bin_tab[];   /* (size + 15) / 16 -> 1 + class */
 extern uint32_t bin_size_tab[];  /* bin (1 + class) -> block size; 0 -> 0 */
+/* align_bin_tab[r][bin]: the bin of the smallest class at or above bin's
+ * whose blocks are all aligned to 32 << r (r < ALIGN_ROWS: up to a page),
+ * 0 if none. */
+#define ALIGN_ROWS (LG_PAGE - 4)
+extern uint8_t align_bin_tab[ALIGN_ROWS][1 + NBINS];
+
+/* The block size that serves size (<= SMALL_MAX) at alignment align (a
+ * power of two, <= PAGE) from a small class, 0 if none: two table loads. */
+static inline size_t size_small_aligned(size_t size, size_t align)
+{
+	unsigned bin = size2bin_tab[(size + QUANTUM - 1) >> 4];
+	if (align > QUANTUM)
+		bin = align_bin_tab[__builtin_ctzl(align) - 5][bin];
+	return bin_size_tab[bin];
+}
 
 /* The thread cache bin (struct tcache.bins index: 1 + class) of a small
  * request (size <= SMALL_MAX): one table load. */

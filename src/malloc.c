@@ -66,8 +66,8 @@ static void *alloc_aligned(size_t size, size_t align, bool zero)
 {
 	if (size <= SMALL_MAX && align <= PAGE) {
 		sizeclass_init();   /* before the first heap, too */
-		size_t usable = size_usable_aligned(size, align);
-		if (usable <= SMALL_MAX) {
+		size_t usable = size_small_aligned(size, align);
+		if (usable != 0) {
 			void *p = P(malloc)(usable);
 			if (p != NULL && zero)
 				memset(p, 0, usable);

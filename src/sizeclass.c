@@ -19,6 +19,7 @@ uint32_t tcache_outbox_lo;
 #define TCACHE_MAX      200
 uint8_t size2bin_tab[SMALL_MAX / QUANTUM + 1];
 uint32_t bin_size_tab[1 + NBINS];
+uint8_t align_bin_tab[ALIGN_ROWS][1 + NBINS];
 static _Atomic bool sizeclass_ready;
 
 /* The slab length: the first n pages whose tail waste is at most 1/64 of
@@ -82,6 +83,18 @@ void sizeclass_init(void)
 	}
 	for (unsigned c = 0; c < NBINS; c++)
 		bin_size_tab[1 + c] = sizeclasses[c].size;
+	/* The smallest class at or above each one that is a multiple of
+	 * each alignment from 32 to a page: its blocks are all aligned so
+	 * (slabs start on a page). */
+	for (unsigned r = 0; r < ALIGN_ROWS; r++)
+		for (unsigned c = 0; c < NBINS; c++) {
+			uint32_t a = (uint32_t)QUANTUM << (r + 1);
+			unsigned k = c;
+			while (k < NBINS && sizeclasses[k].size % a != 0)
+				k++;
+			align_bin_tab[r][1 + c] = (uint8_t)(k < NBINS ? 1 + k :
+			    0);
+		}
 	/* Racing initialisers write identical values, so this is benign. */
 	atomic_store_explicit(&sizeclass_ready, true, memory_order_release);
 }
@@ -129,6 +142,16 @@ int sizeclass_validate(void)
 			return 1;
 		if (sizeclasses[c].size - s >= QUANTUM && s <= 3 * QUANTUM)
 			return 1;
+		/* the aligned class: the smallest class that fits and is a
+		 * multiple of the alignment, or none */
+		for (size_t a = 2 * QUANTUM; a <= PAGE; a *= 2) {
+			size_t got = size_small_aligned(s, a), want = 0;
+			for (unsigned k = c; k < NBINS && want == 0; k++)
+				if (sizeclasses[k].size % a == 0)
+					want = sizeclasses[k].size;
+			if (got != want)
+				return 1;
+		}
 	}
 	return 0;
 }
