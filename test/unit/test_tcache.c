@@ -1130,18 +1130,27 @@ START_TEST(an_overflow_goes_to_the_depot_and_a_refill_takes_it_back)
 }
 END_TEST
 
+/* Arena a's depot, holding blocks of class c: a bin's worth taken twice
+ * over and given back through the slow path, whose full bins flush. */
+static struct depot *depot_filled(struct heap *a, unsigned c)
+{
+	uint32_t n = 2 * sizeclasses[c].tcache_max;
+	void **p = calloc(n, sizeof(*p));
+	arena_take(a, c, p, n);
+	for (uint32_t i = 0; i < n; i++)
+		free_like_free(a, p[i], false);
+	free(p);
+	struct depot *d = depot_at(a);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_uint_gt(d->bins[c].n, 0);
+	return d;
+}
+
 START_TEST(validate_catches_a_depot_slot_that_is_no_block)
 {
 	unsigned c = size2class(64);
 	struct heap *a0 = arena_enter(0);
-	uint32_t n = 2 * sizeclasses[c].tcache_max;
-	void **p = calloc(n, sizeof(*p));
-	arena_take(a0, c, p, n);
-	for (uint32_t i = 0; i < n; i++)
-		free_like_free(a0, p[i], false);
-	struct depot *d = depot_at(a0);
-	ck_assert_ptr_nonnull(d);
-	ck_assert_uint_gt(d->bins[c].n, 0);
+	struct depot *d = depot_filled(a0, c);
 	uint64_t *slot = &d->slots[d->bins[c].lo];
 	uint64_t keep = *slot;
 	char why[256] = "";
@@ -1156,7 +1165,6 @@ START_TEST(validate_catches_a_depot_slot_that_is_no_block)
 	tcache_flush_thread();   /* drains the depot: the one block home */
 	ck_assert_uint_eq(d->bins[c].n, 0);
 	unit_validate(a0);
-	free(p);
 }
 END_TEST
 
@@ -1166,20 +1174,12 @@ START_TEST(repair_drains_the_depot)
 {
 	unsigned c = size2class(128);
 	struct heap *a0 = arena_enter(0);
-	uint32_t n = 2 * sizeclasses[c].tcache_max;
-	void **p = calloc(n, sizeof(*p));
-	arena_take(a0, c, p, n);
-	for (uint32_t i = 0; i < n; i++)
-		free_like_free(a0, p[i], false);
-	struct depot *d = depot_at(a0);
-	ck_assert_ptr_nonnull(d);
-	ck_assert_uint_gt(d->bins[c].n, 0);
+	depot_filled(a0, c);
 	heap_lock(a0);
 	heap_repair(a0);
 	ck_assert_uint_eq(depot_bytes(a0), 0);
 	heap_unlock(a0);
 	unit_validate(a0);
-	free(p);
 }
 END_TEST
 
