@@ -526,8 +526,12 @@ PH_EXPORT int ph_heap_set_root(ph_heap_t *hp, unsigned key, void *p)
 	struct heap *h = handle_check(hp);
 	if (key >= NROOTS)
 		return EINVAL;
-	if (p != NULL && (uintptr_t)p - (uintptr_t)h >= h->size)
-		return EINVAL;   /* a root must point into its heap */
+	uintptr_t off = (uintptr_t)p - (uintptr_t)h;
+	/* A root points at a block: into the refuge or the data pages, never
+	 * the header or maps (which ph_heap_get_root would call damage). */
+	if (p != NULL && (off >= h->size ||
+	    off < (uintptr_t)h->refuge_page << LG_PAGE))
+		return EINVAL;
 	heap_lock(h);
 	h->roots[key] = p ? (uint64_t)((uintptr_t)p - (uintptr_t)h) : 0;
 	heap_unlock(h);

@@ -422,6 +422,9 @@ START_TEST(bad_ranges_and_keys_are_refused)
 	ck_assert_int_eq(errno, EINVAL);
 	int outside;
 	ck_assert_int_eq(ph_heap_set_root(h, 0, &outside), EINVAL);
+	/* the header and maps are no block: refused, not read back as damage */
+	ck_assert_int_eq(ph_heap_set_root(h, 0, (void *)h), EINVAL);
+	ck_assert_int_eq(ph_heap_set_root(h, 0, (char *)h + 100), EINVAL);
 	ck_assert_int_eq(ph_heap_detach(h), 0);
 	ck_assert_int_eq(ph_heap_detach(h), EINVAL);
 	/* Re-attached, it is the same heap. */
