@@ -17,26 +17,13 @@
 static void *refuge_alloc(struct heap *h, size_t size, size_t align,
                           size_t at, bool zero);
 
-/* The smallest class at or above cls whose blocks are all aligned to align,
- * a power of two (slabs start on a page, so a class that is a multiple of
- * align is). */
-static unsigned class_aligned(unsigned cls, size_t align)
-{
-	while (cls < NBINS && (sizeclasses[cls].size & (align - 1)) != 0)
-		cls++;
-	return cls;
-}
-
 size_t size_usable_aligned(size_t size, size_t align)
 {
 	if (align <= QUANTUM)
 		return size_usable(size);
-	if (size <= SMALL_MAX && align <= PAGE) {
-		unsigned cls = class_aligned(size2class(size), align);
-		if (cls < NBINS)
-			return sizeclasses[cls].size;
-	}
-	return ALIGN_UP(size ? size : 1, PAGE);
+	size_t small = size <= SMALL_MAX && align <= PAGE ?
+	    size_small_aligned(size, align) : 0;
+	return small != 0 ? small : ALIGN_UP(size ? size : 1, PAGE);
 }
 
 static void *block_ready(struct heap *h, void *p, size_t usable, bool zero,
@@ -107,11 +94,10 @@ void *heap_malloc_aligned(struct heap *h, size_t size, size_t align,
 		return heap_malloc(h, size, zero);
 	if (unlikely(tsection_in()))
 		return refuge_alloc(h, size, align, 0, zero);
-	if (size <= SMALL_MAX && align <= PAGE) {
-		unsigned cls = class_aligned(size2class(size), align);
-		if (cls < NBINS)
-			return small_alloc(h, cls, zero);
-	}
+	size_t small = size <= SMALL_MAX && align <= PAGE ?
+	    size_small_aligned(size, align) : 0;
+	if (small != 0)
+		return small_alloc(h, size2class(small), zero);
 	return large_alloc(h, size, align, 0, zero);
 }
 

@@ -92,20 +92,6 @@ static struct depot_bin *depot_bin(struct depot *d, unsigned c)
 	    b->n <= b->cap ? b : NULL;
 }
 
-/* Is offset off a block of class c that its slab has carved? */
-static bool block_carved(struct heap *h, unsigned c, uint64_t off)
-{
-	uint32_t head = off < h->size ? slab_of(h, (uint32_t)(off >> LG_PAGE)) :
-	    0;
-	if (head == 0)
-		return false;
-	const struct page *s = &heap_pages(h)[head];
-	const struct sizeclass *sc = &sizeclasses[c];
-	uint64_t boff = off - ((uint64_t)head << LG_PAGE);
-	return s->cls == c && boff % sc->size == 0 &&
-	    boff / sc->size < s->s.carved;
-}
-
 /* ---- taking and giving ------------------------------------------------------ */
 
 uint32_t depot_put(struct heap *h, unsigned c, const uint64_t *off,
@@ -136,7 +122,7 @@ uint32_t depot_put(struct heap *h, unsigned c, const uint64_t *off,
 	 * entries only; the first that fails, and all after it, go to the
 	 * slabs, which report it. */
 	for (uint32_t i = 0; i < k; i++)
-		if (!block_carved(h, c, off[i]))
+		if (slab_carved_class(h, off[i], NULL) != (int)c)
 			k = i;
 	memcpy(&d->slots[b->lo + b->n], off, k * sizeof(*off));
 	atomic_signal_fence(memory_order_release);   /* crash rule */
@@ -221,7 +207,8 @@ int depot_validate(struct heap *h, char *why, size_t whylen)
 			return 1;
 		}
 		for (uint32_t i = 0; i < b->n; i++)
-			if (!block_carved(h, c, d->slots[b->lo + i])) {
+			if (slab_carved_class(h, d->slots[b->lo + i], NULL) !=
+			    (int)c) {
 				snprintf(why, whylen, "depot class %u holds "
 				    "offset %llu, no block of it", c,
 				    (unsigned long long)d->slots[b->lo + i]);

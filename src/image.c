@@ -236,9 +236,7 @@ static int image_walk(struct heap *h, unsigned mode, struct image_walk *w,
 static int image_cache_slots(struct heap *h, struct tcache *tc, uint64_t off,
                              char *why, size_t whylen)
 {
-	struct page *pm = heap_pages(h);
 	for (unsigned c = 0; c < NBINS; c++) {
-		const struct sizeclass *sc = &sizeclasses[c];
 		struct tcache_bin *b = tcache_bin(tc, c);
 		if (b->top < b->lo || b->top > b->hi)
 			FAIL("dead thread cache %llu: class %u top %u outside "
@@ -246,12 +244,7 @@ static int image_cache_slots(struct heap *h, struct tcache *tc, uint64_t off,
 			    b->hi);
 		for (uint32_t i = b->lo; i < b->top; i++) {
 			uint64_t bo = tc->slots[i];
-			uint32_t head = bo < h->size ?
-			    slab_of(h, (uint32_t)(bo >> LG_PAGE)) : 0;
-			uint64_t boff = bo - ((uint64_t)head << LG_PAGE);
-			if (head == 0 || pm[head].cls != c ||
-			    boff % sc->size != 0 ||
-			    boff / sc->size >= pm[head].s.carved)
+			if (slab_carved_class(h, bo, NULL) != (int)c)
 				FAIL("dead thread cache %llu: class %u slot %u "
 				    "holds offset %llu, no block of its class",
 				    (unsigned long long)off, c, i,
@@ -322,18 +315,15 @@ static int image_remote(struct heap *h, unsigned mode,
 	struct page *pm = heap_pages(h);
 	/* A stack longer than the blocks there are holds one twice: a loop. */
 	for (uint64_t guard = w->carved + h->npages; off != 0; guard--) {
+		/* a carved small block, a large block or a refuge block */
 		uint32_t idx = off < h->size && off % QUANTUM == 0 ?
 		    (uint32_t)(off >> LG_PAGE) : 0;
-		uint32_t head = idx != 0 ? slab_of(h, idx) : 0;
-		uint64_t boff = off - ((uint64_t)head << LG_PAGE);
-		bool large = head == 0 && idx >= h->first_page &&
+		bool small = idx != 0 && slab_carved_class(h, off, NULL) >= 0;
+		bool large = !small && idx >= h->first_page &&
 		    pm[idx].kind == PAGE_LARGE &&
 		    (off & PAGE_MASK) == large_lead(&pm[idx]);
 		bool refuge = idx != 0 && refuge_bytes_at(h, (char *)h + off);
-		if (guard == 0 || (!large && !refuge && (head == 0 ||
-		    boff % sizeclasses[pm[head].cls].size != 0 ||
-		    boff / sizeclasses[pm[head].cls].size >=
-		    pm[head].s.carved)))
+		if (guard == 0 || !(small || large || refuge))
 			FAIL("remote block stack broken at offset %llu",
 			    (unsigned long long)off);
 		off = __atomic_load_n((uint64_t *)((char *)h + off),

@@ -330,6 +330,12 @@ uint64_t slab_remote_give(struct heap *h, const uint64_t *off, uint32_t n);
 /* Puts back in their slabs the blocks on the remote stack and lists.
  * Needs lock. */
 void     slab_remote_drain(struct heap *h);
+/* The class of the block at offset off of h if it is the start of a block
+ * its slab has carved (its slab's head page in *head unless head is
+ * NULL), else -1.  Reads page entries only, never the block, and never
+ * aborts: for offsets other threads, processes or damage may have
+ * written (caches, depots, stacks). */
+int   slab_carved_class(struct heap *h, uint64_t off, uint32_t *head);
 /* The index of block p in its slab, or report_fatal for a pointer that is
  * not the start of a block handed out. */
 uint16_t slab_block_index(struct heap *h, struct page *slab, uint32_t head,

@@ -140,6 +140,22 @@ bool slab_chain_has(struct heap *h, struct page *s, uint32_t head,
 	return false;
 }
 
+int slab_carved_class(struct heap *h, uint64_t off, uint32_t *head)
+{
+	uint32_t hd = off < h->size ? slab_of(h, (uint32_t)(off >> LG_PAGE)) :
+	    0;
+	if (hd == 0)
+		return -1;
+	const struct page *s = &heap_pages(h)[hd];
+	const struct sizeclass *sc = &sizeclasses[s->cls];
+	uint64_t boff = off - ((uint64_t)hd << LG_PAGE);
+	if (boff % sc->size != 0 || boff / sc->size >= s->s.carved)
+		return -1;
+	if (head != NULL)
+		*head = hd;
+	return s->cls;
+}
+
 uint16_t slab_block_index(struct heap *h, struct page *s, uint32_t head,
                           const void *p)
 {

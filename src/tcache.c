@@ -157,17 +157,13 @@ struct tcache *tcache_checked(struct heap *h, uint64_t off)
  * two stores.  Needs lock. */
 static bool cached_block_sound(struct heap *h, unsigned c, uint64_t off)
 {
-	struct page *pm = heap_pages(h);
-	uint32_t head = off < h->size ? slab_of(h, (uint32_t)(off >> LG_PAGE)) :
-	    0;
-	struct page *s = &pm[head];
-	const struct sizeclass *sc = &sizeclasses[c];
-	if (head == 0 || s->cls != c)
+	uint32_t head;
+	if (slab_carved_class(h, off, &head) != (int)c)
 		return false;
-	uint32_t boff = (uint32_t)(off - ((uint64_t)head << LG_PAGE));
-	if (boff % sc->size != 0 || boff / sc->size >= s->s.carved)
-		return false;
-	return !slab_chain_has(h, s, head, (uint16_t)(boff / sc->size));
+	struct page *s = &heap_pages(h)[head];
+	uint64_t boff = off - ((uint64_t)head << LG_PAGE);
+	return !slab_chain_has(h, s, head,
+	    (uint16_t)(boff / sizeclasses[c].size));
 }
 
 /* ---- blocks of other arenas ----------------------------------------------
