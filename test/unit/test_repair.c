@@ -4,6 +4,7 @@
  * lost still gets the lock. */
 #include <linux/futex.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -272,18 +273,23 @@ START_TEST(lock_of_a_stranger_is_taken_over)
 }
 END_TEST
 
-static _Atomic int handled;
+/* Handshakes by blocking calls, never by polling with a sleep: the
+ * handler posts a semaphore (async-signal-safe), the waiter thread posts
+ * its TID, the holder process and the test trade bytes on pipes. */
+static sem_t handled;
 static void note_signal(int sig)
 {
 	(void)sig;
-	atomic_fetch_add(&handled, 1);
+	sem_post(&handled);
 }
 
-static _Atomic pid_t waiter_tid;
+static pid_t waiter_tid;
+static sem_t waiter_started;
 static void *lock_waiter(void *arg)
 {
 	(void)arg;
-	atomic_store(&waiter_tid, (pid_t)syscall(SYS_gettid));
+	waiter_tid = (pid_t)syscall(SYS_gettid);
+	sem_post(&waiter_started);
 	heap_lock(h);
 	heap_unlock(h);
 	return NULL;
@@ -291,47 +297,54 @@ static void *lock_waiter(void *arg)
 
 START_TEST(lock_of_a_user_is_waited_for_with_signals_delivered)
 {
-	enum { HELD = 1, GO = 2 };
-	volatile uint32_t *st = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ck_assert_ptr_ne((void *)st, MAP_FAILED);
+	int held[2], go[2];
+	ck_assert_int_eq(pipe(held), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(sem_init(&handled, 0, 0), 0);
+	ck_assert_int_eq(sem_init(&waiter_started, 0, 0), 0);
 	struct sigaction sa = { .sa_handler = note_signal };
 	ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
 	uint64_t repairs = h->stats.nrepairs;
 	pid_t holder = fork();   /* a user: fork's child lists itself */
 	ck_assert_int_ge(holder, 0);
 	if (holder == 0) {
+		char c = 'h';
 		heap_lock(h);
-		*st = HELD;
-		while (*st != GO)
-			usleep(1000);
+		if (write(held[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(1);
 		heap_unlock(h);
 		_exit(0);
 	}
-	while (*st != HELD)
-		usleep(1000);
+	char c;
+	ck_assert_int_eq(read(held[0], &c, 1), 1);   /* it holds the lock */
 	pthread_t t;
 	ck_assert_int_eq(pthread_create(&t, NULL, lock_waiter, NULL), 0);
-	while (atomic_load(&waiter_tid) == 0)
-		usleep(1000);
+	while (sem_wait(&waiter_started) != 0)
+		continue;   /* EINTR */
 	/* Signal the waiter until its handler has run three times, all while
-	 * the holder still holds the lock: before, the wait blocked every
-	 * signal until the lock came, and this loop never ended. */
+	 * the holder still holds the lock: a wait that blocked signals until
+	 * the lock came would never let this loop end. */
 	for (int n = 1; n <= 3; n++) {
-		wait_until_asleep(getpid(), atomic_load(&waiter_tid));
+		wait_until_asleep(getpid(), waiter_tid);
 		pthread_kill(t, SIGUSR1);
-		while (atomic_load(&handled) < n)
-			usleep(1000);
+		while (sem_wait(&handled) != 0)
+			continue;   /* EINTR */
 	}
-	ck_assert_uint_eq(*st, HELD);   /* the user was not robbed */
-	*st = GO;
+	/* the user was not robbed: it still holds the lock, the waiter waits */
+	ck_assert_int_eq(waitpid(holder, NULL, WNOHANG), 0);
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
 	int status;
 	ck_assert_int_eq(waitpid(holder, &status, 0), holder);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	ck_assert_uint_eq(h->stats.nrepairs, repairs);
 	unit_validate(h);
-	munmap((void *)st, 4096);
+	sem_destroy(&handled);
+	sem_destroy(&waiter_started);
+	for (int i = 0; i < 2; i++) {
+		close(held[i]);
+		close(go[i]);
+	}
 }
 END_TEST
 
