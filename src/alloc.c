@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "engine.h"
 #include "valgrind.h"
 
 #define JUNK_ALLOC 0xa5
@@ -42,6 +42,8 @@ static void *block_ready(struct heap *h, void *p, size_t usable, bool zero,
 static void *small_alloc(struct heap *h, unsigned cls, bool zero)
 {
 	heap_lock(h);
+	if (h->bins[cls].nonfull == 0)
+		remote_drain(h);   /* blocks given back without the lock */
 	void *p = slab_alloc(h, cls);
 	heap_unlock(h);
 	if (unlikely(p == NULL))
@@ -180,17 +182,6 @@ static void debug_check(struct heap *h)
 		report_fatal("heap %p is inconsistent: %s", (void *)h, why);
 }
 
-void heap_large_free_locked(struct heap *h, uint32_t head)
-{
-	if (config_stats) {
-		h->stats.ndalloc_large++;
-		h->stats.cur_large--;
-		h->stats.allocated -= (size_t)heap_pages(h)[head].span <<
-		    LG_PAGE;
-	}
-	page_run_free(h, head);
-}
-
 size_t heap_free(struct heap *h, void *p)
 {
 	if (unlikely(refuge_has(h, p) || tsection_in()))
@@ -199,7 +190,7 @@ size_t heap_free(struct heap *h, void *p)
 		debug_check(h);
 	heap_lock(h);
 	if (unlikely(atomic_load_explicit(&h->remote, memory_order_relaxed)))
-		slab_remote_drain(h);   /* a signal handler's frees */
+		remote_drain(h);   /* a signal handler's frees */
 	uint32_t head = block_head(h, p, "free");
 	struct page *e = &heap_pages(h)[head];
 	size_t usable;
@@ -220,7 +211,7 @@ size_t heap_free(struct heap *h, void *p)
 		if (config_fill && opts.junk)
 			memset(p, JUNK_FREE, usable);
 		vg_free(h, p);
-		heap_large_free_locked(h, head);
+		page_large_free(h, head);
 		page_purge(h, false);
 	}
 	heap_unlock(h);
@@ -239,7 +230,7 @@ static void *refuge_alloc(struct heap *h, size_t size, size_t align,
 
 /* A refuge block goes back to the refuge (its tag dropped first); any
  * other block, in a handler inside a locked section, on the heap's block
- * stack, which the next lock holder drains (slab.c:slab_remote_drain),
+ * stack, which the next lock holder drains (remote.c:remote_drain),
  * and so does a refuge block there while the heap has tags (the drain
  * drops the tag).  It is checked as far as can be without
  * the lock (a live block's own entries do not change); the drain catches
@@ -263,9 +254,17 @@ size_t refuge_free(struct heap *h, void *p)
 	if (junk >= 0)
 		memset(p, junk, usable);
 	/* Memcheck keeps the block open until the drain frees it. */
-	slab_remote_push(h, (uint64_t)((uintptr_t)p - (uintptr_t)h), p,
+	remote_push(h, (uint64_t)((uintptr_t)p - (uintptr_t)h), p,
 	    usable);
 	return usable;
+}
+
+/* Gives q the tags of p (realloc moved p to q). */
+static void tags_move(struct heap *h, const void *p, const void *q)
+{
+	heap_lock(h);
+	tag_move_locked(h, p, q);
+	heap_unlock(h);
 }
 
 /* ---- resizing ------------------------------------------------------------ */
@@ -311,7 +310,7 @@ static void *refuge_realloc(struct heap *h, void *p, size_t size,
 		return NULL;
 	memcpy(q, p, old < size ? old : size);
 	if (unlikely(heap_tagging(h)) && !tsection_in())
-		tag_move(h, p, q);
+		tags_move(h, p, q);
 	refuge_free(h, p);
 	return q;
 }
@@ -346,7 +345,7 @@ void *heap_realloc(struct heap *h, void *p, size_t size, size_t align,
 		return NULL;
 	memcpy(q, p, old < size ? old : size);
 	if (unlikely(heap_tagging(h)) && !tsection_in())
-		tag_move(h, p, q);
+		tags_move(h, p, q);
 	if (e->kind != PAGE_SLAB || !tcache_free(h, p))
 		heap_free(h, p);
 	return q;

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "base.h"
 
 #define CONF_MAX      1024                  /* longest string we read */
 #define RESERVE_MIN   ((size_t)64 << 20)

@@ -359,7 +359,13 @@ static int c_arena_reset(const size_t *mib, void *oldp, size_t *oldlenp,
                          void *newp, size_t newlen)
 {
 	int err = c_action(oldp, oldlenp, newp, newlen);
-	return err ? err : heap_arena_reset((unsigned)mib[1]);
+	if (err)
+		return err;
+	struct heap *h = heap_arena_created((unsigned)mib[1]);
+	if (h == NULL)
+		return EFAULT;
+	heap_reset(h);
+	return 0;
 }
 
 static int c_arena_destroy(const size_t *mib, void *oldp, size_t *oldlenp,

@@ -29,7 +29,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "parts.h"
 
 #define DEPOT_FACTOR    4          /* a class holds 4 cache bins' worth */
 #define DEPOT_CLASS_MAX (64 << 10) /* ... but no more than 64 KiB */

@@ -146,7 +146,7 @@ PH_EXPORT int ph_heap_detach(ph_heap_t *hp)
 	tcache_detach(h);
 	registry_remove(h);
 	if (vg_on())
-		heap_vg_forget(h);
+		slab_vg_forget(h);
 	return 0;
 }
 
@@ -156,7 +156,7 @@ PH_EXPORT int ph_heap_recover(ph_heap_t *hp)
 	if (h == NULL || registry_lookup(h) != h)
 		return -EINVAL;
 	heap_lock(h);
-	unsigned n = tcache_reclaim_locked(h);
+	unsigned n = cache_reclaim_locked(h);
 	heap_proc_reclaim_locked(h);
 	heap_unlock(h);
 	return (int)n;
@@ -390,7 +390,7 @@ PH_EXPORT int ph_heap_close(ph_heap_t *hp)
 	tcache_detach(h);
 	registry_remove(h);
 	if (vg_on())
-		heap_vg_forget(h);
+		slab_vg_forget(h);
 	if (owned)
 		munmap(h, size);
 	return 0;
@@ -398,7 +398,7 @@ PH_EXPORT int ph_heap_close(ph_heap_t *hp)
 
 /* ---- allocation through a handle ------------------------------------------- */
 
-static struct heap *handle_check(ph_heap_t *hp)
+struct heap *heap_handle(ph_heap_t *hp)
 {
 	struct heap *h = H(hp);
 	if (unlikely(h == NULL || registry_lookup(h) != h))
@@ -410,7 +410,7 @@ static struct heap *handle_check(ph_heap_t *hp)
 static __attribute__((noinline)) void *heap_malloc_slow(ph_heap_t *hp,
                                                          size_t size)
 {
-	struct heap *h = handle_check(hp);
+	struct heap *h = heap_handle(hp);
 	if (size > HEAP_ALLOC_MAX)
 		return fail_ptr(ENOMEM);
 	void *p = size <= SMALL_MAX ? tcache_alloc(h, size2class(size)) : NULL;
@@ -441,7 +441,7 @@ PH_EXPORT void *ph_heap_malloc(ph_heap_t *hp, size_t size)
 
 PH_EXPORT void *ph_heap_calloc(ph_heap_t *hp, size_t n, size_t size)
 {
-	struct heap *h = handle_check(hp);
+	struct heap *h = heap_handle(hp);
 	size_t total;
 	if (__builtin_mul_overflow(n, size, &total) || total > HEAP_ALLOC_MAX)
 		return fail_ptr(ENOMEM);
@@ -452,7 +452,7 @@ PH_EXPORT void *ph_heap_calloc(ph_heap_t *hp, size_t n, size_t size)
 PH_EXPORT void *ph_heap_aligned_alloc(ph_heap_t *hp, size_t align,
                                       size_t size)
 {
-	struct heap *h = handle_check(hp);
+	struct heap *h = heap_handle(hp);
 	if (align == 0 || (align & (align - 1)) != 0)
 		return fail_ptr(EINVAL);
 	if (size > HEAP_ALLOC_MAX || align > HEAP_ALLOC_MAX)
@@ -483,7 +483,7 @@ PH_EXPORT void ph_heap_free(ph_heap_t *hp, void *p)
 		if (likely(done))
 			return;
 	}
-	struct heap *h = handle_check(hp);
+	struct heap *h = heap_handle(hp);
 	if (p == NULL)
 		return;
 	heap_owns_or_die(h, p, "free");
@@ -493,7 +493,7 @@ PH_EXPORT void ph_heap_free(ph_heap_t *hp, void *p)
 
 PH_EXPORT void *ph_heap_realloc(ph_heap_t *hp, void *p, size_t size)
 {
-	struct heap *h = handle_check(hp);
+	struct heap *h = heap_handle(hp);
 	if (p == NULL)
 		return ph_heap_malloc(hp, size);
 	heap_owns_or_die(h, p, "realloc");
@@ -509,7 +509,7 @@ PH_EXPORT void *ph_heap_realloc(ph_heap_t *hp, void *p, size_t size)
 
 PH_EXPORT size_t ph_heap_usable_size(ph_heap_t *hp, const void *p)
 {
-	struct heap *h = handle_check(hp);
+	struct heap *h = heap_handle(hp);
 	if (p == NULL)
 		return 0;
 	heap_owns_or_die(h, p, "usable_size");
@@ -518,12 +518,12 @@ PH_EXPORT size_t ph_heap_usable_size(ph_heap_t *hp, const void *p)
 
 PH_EXPORT void ph_heap_reset(ph_heap_t *hp)
 {
-	heap_reset(handle_check(hp));
+	heap_reset(heap_handle(hp));
 }
 
 PH_EXPORT int ph_heap_set_root(ph_heap_t *hp, unsigned key, void *p)
 {
-	struct heap *h = handle_check(hp);
+	struct heap *h = heap_handle(hp);
 	if (key >= NROOTS)
 		return EINVAL;
 	uintptr_t off = (uintptr_t)p - (uintptr_t)h;
@@ -540,7 +540,7 @@ PH_EXPORT int ph_heap_set_root(ph_heap_t *hp, unsigned key, void *p)
 
 PH_EXPORT void *ph_heap_get_root(ph_heap_t *hp, unsigned key)
 {
-	struct heap *h = handle_check(hp);
+	struct heap *h = heap_handle(hp);
 	if (key >= NROOTS)
 		return fail_ptr(EINVAL);
 	heap_lock(h);
@@ -608,7 +608,7 @@ PH_EXPORT int P(config_private_heap)(void *start, size_t size)
 	heap_process();   /* options read, fork handlers in place */
 	struct heap *h = start;
 	if (registry_lookup(start) == h && h->size == size) {
-		registry_default_set(h);
+		heap_default_set(h);
 		return 0;
 	}
 	if (registry_overlaps(start, size))
@@ -638,7 +638,7 @@ PH_EXPORT int P(config_private_heap)(void *start, size_t size)
 	}
 	if (err)
 		return err;
-	registry_default_set(h);
+	heap_default_set(h);
 	return 0;
 }
 

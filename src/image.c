@@ -52,7 +52,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "engine.h"
 #include "valgrind.h"
 
 #define IMAGE_TRIES      200   /* readings of a heap that keeps changing */
@@ -229,7 +229,7 @@ static int image_walk(struct heap *h, unsigned mode, struct image_walk *w,
 
 /* ---- thread caches ---------------------------------------------------------
  * The list itself: every entry a large run below hwm big enough for a
- * cache (tcache.c:tc_checked), the layout of every bin as sizeclass.c made
+ * cache (cache.c:cache_checked), the layout of every bin as sizeclass.c made
  * it.  A dead process's cache will be given back block by block: each of
  * its bins' tops within the bin, each cached offset a carved block of a
  * slab of the bin's class.  Its outbox is dropped, never read. */
@@ -259,7 +259,7 @@ static int image_caches(struct heap *h, unsigned mode, char *why,
 {
 	uint64_t guard = h->npages;
 	for (uint64_t off = h->tcaches; off != 0; guard--) {
-		struct tcache *tc = tcache_checked(h, off);
+		struct tcache *tc = cache_checked(h, off);
 		if (tc == NULL || guard == 0)
 			FAIL("thread cache list: bad entry at offset %llu",
 			    (unsigned long long)off);
@@ -385,7 +385,8 @@ int heap_image_check(struct heap *h, unsigned mode, char *why, size_t whylen)
 	if (image_bounds(h, why, whylen) || image_walk(h, mode, &w, why,
 	    whylen))
 		return 1;
-	if (!(mode & IMAGE_REPAIRABLE) && (page_validate(h, why, whylen) ||
+	if (!(mode & IMAGE_REPAIRABLE) && (page_validate(h, slab_validate, why,
+	    whylen) ||
 	    bin_validate(h, why, whylen)))
 		return 1;
 	if (image_caches(h, mode, why, whylen) ||
@@ -394,7 +395,7 @@ int heap_image_check(struct heap *h, unsigned mode, char *why, size_t whylen)
 		return 1;
 	if (mode & IMAGE_REPAIRABLE)
 		return 0;
-	if (tcache_validate(h, why, whylen) || tag_validate(h, why, whylen) ||
+	if (cache_validate(h, why, whylen) || tag_validate(h, why, whylen) ||
 	    depot_validate(h, why, whylen))
 		return 1;
 	/* Blocks out of their slabs (with the users, in caches, on remote
@@ -497,4 +498,26 @@ int heap_image_validate(struct heap *h, size_t file_size, char *why,
 	if (bad)
 		heap_proc_detach(h);
 	return bad ? EUCLEAN : image_refuge(h, why, whylen);
+}
+
+/* The checks of heap_validate, without the header check and the lock: for
+ * a caller that holds the lock, or that reads a private copy of a heap
+ * (phstat).  Reads only; every walk below is bounded. */
+int heap_validate_locked(struct heap *h, char *why, size_t whylen)
+{
+	/* The same checks a joiner runs (image.c), remote stacks included. */
+	return heap_image_check(h, 0, why, whylen);
+}
+
+int heap_validate(struct heap *h, char *why, size_t whylen)
+{
+	int err = heap_verify_header(h, 0);
+	if (err) {
+		snprintf(why, whylen, "bad header (%s)", strerror(err));
+		return 1;
+	}
+	heap_lock(h);
+	int bad = heap_validate_locked(h, why, whylen);
+	heap_unlock(h);
+	return bad || refuge_validate(h, why, whylen);
 }

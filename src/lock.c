@@ -11,7 +11,7 @@
 #include <errno.h>
 #include <time.h>
 
-#include "internal.h"
+#include "base.h"
 
 #define LOCK_SPINS 64
 

@@ -14,9 +14,11 @@
  *
  * Every function here needs heap->lock.
  */
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "internal.h"
+#include "parts.h"
 
 #define RUN_FIT_WALK 16   /* entries of the floor class tried before moving up */
 
@@ -201,10 +203,36 @@ static void run_clear_tail(struct heap *h, uint32_t head, size_t n,
 
 /* ---- allocation ---------------------------------------------------------- */
 
+/* Backs pages below end: a growable heap extends its file by at least
+ * heap_grow_step pages.  0 or errno.  Needs lock. */
+static int page_grow(struct heap *h, size_t end)
+{
+	if (!(h->flags & HEAP_F_GROW) || end > h->npages)
+		return ENOMEM;
+	int fd = registry_fd(h);
+	if (fd < 0) {
+		registry_error_note(h, EBADF, true);
+		return EBADF;   /* attached without its file: cannot grow */
+	}
+	size_t want = h->limit + heap_grow_step(h->npages);
+	if (want < end)
+		want = end;
+	if (want > h->npages)
+		want = h->npages;
+	int saved = errno;
+	int err = ftruncate(fd, (off_t)(want << LG_PAGE)) == 0 ? 0 : errno;
+	errno = saved;
+	if (err == 0)
+		h->limit = (uint32_t)want;
+	else
+		registry_error_note(h, err, true);   /* ENOSPC, EFBIG, ... */
+	return err;
+}
+
 /* Are pages below `end` backed?  A growable heap extends its file first. */
 static inline bool page_backed(struct heap *h, size_t end)
 {
-	return end <= h->limit || heap_grow(h, end) == 0;
+	return end <= h->limit || page_grow(h, end) == 0;
 }
 
 /* Entries from hwm up were not written since the heap was formatted or
@@ -585,7 +613,8 @@ static void report_format_str(char *why, size_t len, const char *fmt, ...)
 
 /* Walks the runs from first_page to npages and the free-run lists, and
  * checks every invariant written above struct page. */
-int page_validate(struct heap *h, char *why, size_t whylen)
+int page_validate(struct heap *h, int (*run_fn)(struct heap *, uint32_t,
+                  char *, size_t), char *why, size_t whylen)
 {
 	struct page *pm = heap_pages(h);
 	uint64_t active = 0, dirty = 0, nfree = 0, listed = 0;
@@ -629,7 +658,7 @@ int page_validate(struct heap *h, char *why, size_t whylen)
 				if (pm[i + k].kind != PAGE_SLAB_BODY ||
 				    pm[i + k].span != i)
 					FAIL("page %u: bad slab body page", i);
-			if (slab_validate(h, i, why, whylen))
+			if (run_fn != NULL && run_fn(h, i, why, whylen))
 				return 1;
 			active += n;
 			break;
@@ -693,4 +722,33 @@ int page_validate(struct heap *h, char *why, size_t whylen)
 		    (unsigned long long)dirty,
 		    (unsigned long long)h->stats.dirty_pages);
 	return 0;
+}
+
+void page_large_free(struct heap *h, uint32_t head)
+{
+	if (config_stats) {
+		h->stats.ndalloc_large++;
+		h->stats.cur_large--;
+		h->stats.allocated -= (size_t)heap_pages(h)[head].span <<
+		    LG_PAGE;
+	}
+	page_run_free(h, head);
+}
+
+void page_wake_slow(struct heap *h)
+{
+	uint64_t until = atomic_load(&h->wait_until);
+	/* Past its time the announcement is stale (its waiters left or were
+	 * killed): stop paying for it.  A live waiter announces again. */
+	if (until != 0 && os_now_ms() > until)
+		atomic_compare_exchange_strong(&h->wait_until, &until, 0);
+	/* A new generation, without the sleepers bit: the syscall is paid
+	 * once per sleep, not once per block of a flush. */
+	uint32_t old = atomic_load(&h->free_gen);
+	while (!atomic_compare_exchange_weak(&h->free_gen, &old,
+	    ((old & ~GEN_SLEEPERS) + 1) & ~GEN_SLEEPERS))
+		;
+	if (old & GEN_SLEEPERS)
+		os_futex_wake_all(&h->free_gen,
+		    (h->flags & HEAP_F_SHARED) != 0);
 }

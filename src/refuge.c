@@ -37,7 +37,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "parts.h"
 #include "valgrind.h"
 
 #define REFUGE_GRAN        64u           /* bytes per granule */

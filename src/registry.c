@@ -6,19 +6,16 @@
  * pointer from any heap) scan it without a lock: a slot is published with a
  * release store after the heap is formatted and cleared on detach, and a
  * heap must not be detached while another thread still uses it.
- *
- * The fork handlers live here because they walk the attached heaps.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "parts.h"
 
 #define REGISTRY_SLOTS 1024
 
-struct heap *_Atomic default_heap;
 static struct heap *_Atomic slots[REGISTRY_SLOTS];
 static bool owned[REGISTRY_SLOTS];     /* mapped by ph_heap_open */
 static int fds[REGISTRY_SLOTS];        /* its file, if it grows; else -1 */
@@ -62,29 +59,7 @@ void registry_remove(struct heap *h)
 				close(fds[i]);
 			fds[i] = -1;
 		}
-	struct heap *expect = h;
-	atomic_compare_exchange_strong(&default_heap, &expect,
-	    heap_process_if_any());
 	lock_release(&registry_lock);
-}
-
-void registry_default_set(struct heap *h)
-{
-	struct heap *old = atomic_exchange(&default_heap, h);
-	if (old == h || old == NULL)
-		return;
-	/* Every thread's slot 0 names the heap its malloc used, and the fast
-	 * paths trust it while its epoch holds: bump it, so that each thread
-	 * looks again (tcache.c:slot_valid) and finds h. */
-	if (heap_is_process(old)) {
-		for (unsigned i = 0; i < ARENAS_MAX; i++) {
-			struct heap *a = heap_arena_if_any(i);
-			if (a != NULL)
-				atomic_fetch_add(&a->epoch, 1);
-		}
-	} else {
-		atomic_fetch_add(&old->epoch, 1);
-	}
 }
 
 static int registry_slot(const struct heap *h)
@@ -183,65 +158,9 @@ void registry_foreach(void (*fn)(struct heap *h))
 	}
 }
 
-/* ---- fork ------------------------------------------------------------------
- * Nothing is locked before fork.  glibc's fork takes its stdio list lock
- * after the at-fork prepare handlers, and a thread inside stdio (getline,
- * fflush(NULL)) holds stdio locks while it calls malloc: a prepare handler
- * that took the heap locks crossed the two orders and hung the process
- * (glibc's tst-malloc-fork-deadlock).  Instead the child, which has one
- * thread, treats a lock that another thread of the parent held at the fork
- * as the lock of a thread that died inside its work: it clears the lock and
- * repairs what it protects, exactly as the next locker does when a process
- * dies holding a shared heap's lock (heap.c:heap_repair, the crash rule in
- * types.h).  The parent pays nothing; the child pays a repair only for a
- * heap whose lock was held.  A shared heap is the same memory in both
- * processes: the parent's threads go on with it, and the child leaves its
- * lock alone.
- */
-PH_FORK_CHILD static void fork_child_one(struct heap *h)
+/* In a fork's child: a registry update cut short leaves at worst a slot
+ * not yet published (the heap it was adding is the parent thread's). */
+PH_FORK_CHILD void registry_fork_child(void)
 {
-	if (h->flags & HEAP_F_SHARED) {
-		heap_proc_attach_fork_child(h, os_tid());   /* tid = pid here */
-		return;
-	}
-	if (lock_held(&h->lock)) {
-		lock_reset(&h->lock);
-		heap_lock(h);
-		heap_repair(h);
-		heap_unlock(h);
-	}
-}
-
-PH_FORK_CHILD static void fork_child(void)
-{
-	os_tid_fork_child();
-	/* A registry update cut short leaves at worst a slot not yet
-	 * published: the heap it was adding is the parent thread's. */
 	lock_reset(&registry_lock);
-	heap_process_fork_child();
-	registry_foreach(fork_child_one);
-	registry_foreach(tcache_fork_child);
-}
-
-static void stats_at_exit(void)
-{
-	P(malloc_stats_print)(NULL, NULL, NULL);
-}
-
-/* The fork handler is in place before main, while the process has one
- * thread.  (pthread_atfork may allocate: that simply makes the process
- * heap.) */
-static void __attribute__((constructor)) registry_fork_handlers(void)
-{
-	pthread_atfork(NULL, NULL, fork_child);
-}
-
-void registry_process_ready(void)
-{
-	static _Atomic bool done;
-	bool expect = false;
-	if (!atomic_compare_exchange_strong(&done, &expect, true))
-		return;
-	if (opts.stats_print)
-		atexit(stats_at_exit);
 }

@@ -7,7 +7,7 @@
  * the 16-byte quantum (alignof(max_align_t)) bounds the waste at 15 bytes.  The table is the same in every process: a shared heap
  * records sizeclass_signature() and refuses a process that disagrees.
  */
-#include "internal.h"
+#include "base.h"
 
 struct sizeclass sizeclasses[NBINS];
 uint32_t tcache_nslots;

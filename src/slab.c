@@ -20,7 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "parts.h"
 #include "valgrind.h"
 
 /* Word layout of a free block. */
@@ -223,30 +223,6 @@ void slab_free_index(struct heap *h, struct page *s, uint32_t head, void *p,
 	slab_gained(h, s, head, s->nfree++);
 }
 
-/* ---- the block stack: blocks given back without the lock -----------------
- * A thread cache may hold blocks of another arena (tcache.c).  It gives
- * them back without that arena's lock, on their slabs' remote lists
- * (below); a block whose key says it may be free already is pushed here
- * instead, on the arena's block stack (struct heap.remote), and whoever
- * next holds the arena's lock and drains puts it back through slab_free,
- * which tells a double free.  A signal handler that interrupted its
- * thread inside a locked section pushes the blocks it frees here too,
- * large ones included, in any heap (refuge.c).  Pushers only push and the
- * drainer takes the whole stack with one exchange, so the stack has no ABA
- * problem.
- */
-uint64_t slab_remote_push(struct heap *h, uint64_t first, void *last,
-                          uint64_t bytes)
-{
-	uint64_t old = atomic_load_explicit(&h->remote, memory_order_relaxed);
-	do
-		*(uint64_t *)last = old;
-	while (!atomic_compare_exchange_weak_explicit(&h->remote, &old, first,
-	    memory_order_release, memory_order_relaxed));
-	return atomic_fetch_add_explicit(&h->remote_bytes, bytes,
-	    memory_order_relaxed) + bytes;
-}
-
 /* ---- remote lists: another arena's blocks, a slab at a time ---------------
  * A thread that gives back blocks of another arena (tcache.c's outbox)
  * links those of one slab into a chain in the slab's own format (next
@@ -359,7 +335,7 @@ uint64_t slab_remote_give(struct heap *h, const uint64_t *off, uint32_t n)
 		vg_open(fb, sizeof(*fb));
 		if (fb->key == h->free_key) {
 			/* free already?  slab_free will know */
-			slab_remote_push(h, off[i], p, 0);
+			remote_push(h, off[i], p, 0);
 			continue;
 		}
 		fb->key = h->free_key;
@@ -386,21 +362,9 @@ uint64_t slab_remote_give(struct heap *h, const uint64_t *off, uint32_t n)
 	    memory_order_relaxed) + bytes;
 }
 
-/* Takes the whole of one of h's remote stacks (0 if it is empty); the
- * pending bytes start again. */
-static uint64_t remote_take(struct heap *h, _Atomic uint64_t *top)
+void slab_remote_drain(struct heap *h)
 {
-	if (atomic_load_explicit(top, memory_order_relaxed) == 0)
-		return 0;
-	uint64_t v = atomic_exchange_explicit(top, 0, memory_order_acquire);
-	atomic_store_explicit(&h->remote_bytes, 0, memory_order_relaxed);
-	return v;
-}
-
-/* Splices every pending remote list into its slab's chain.  Needs lock. */
-static void remote_slabs_drain(struct heap *h)
-{
-	uint64_t head = remote_take(h, &h->remote_slabs);
+	uint64_t head = heap_remote_take(h, &h->remote_slabs);
 	struct page *pm = heap_pages(h);
 	for (uint64_t guard = h->npages; head != 0; guard--) {
 		struct page *s = &pm[head];
@@ -434,41 +398,6 @@ static void remote_slabs_drain(struct heap *h)
 		s->nfree = (uint16_t)(before + n);
 		slab_gained(h, s, (uint32_t)head, before);
 		head = next;
-	}
-}
-
-void slab_remote_drain(struct heap *h)
-{
-	remote_slabs_drain(h);
-	uint64_t off = remote_take(h, &h->remote);
-	struct page *pm = heap_pages(h);
-	/* No more blocks than QUANTUM-sized ones fit: a longer stack loops. */
-	for (uint64_t guard = h->size / QUANTUM; off != 0; guard--) {
-		uint32_t idx = (uint32_t)(off >> LG_PAGE);
-		if (off >= h->size || off % QUANTUM != 0 || guard == 0 ||
-		    (idx < h->first_page && !refuge_has(h, (char *)h + off)))
-			report_fatal("remote free stack of heap %p broken at "
-			    "offset %llu", (void *)h, (unsigned long long)off);
-		void *p = (char *)h + off;
-		off = *(uint64_t *)p;
-		if (unlikely(heap_tagging(h)))
-			tag_drop_locked(h, p);
-		if (refuge_has(h, p)) {   /* a tagged one (alloc.c:refuge_free) */
-			refuge_give(h, p, -1);
-			continue;
-		}
-		vg_free(h, p);   /* refuge.c's frees stay open until here */
-		uint32_t head = slab_of(h, idx);
-		if (head != 0) {
-			slab_free(h, &pm[head], head, p);
-			continue;
-		}
-		/* a large block a signal handler gave back (refuge.c) */
-		if (pm[idx].kind != PAGE_LARGE ||
-		    ((uintptr_t)p & PAGE_MASK) != large_lead(&pm[idx]))
-			report_fatal("invalid free of %p in heap %p (not an "
-			    "allocated block; double free?)", p, (void *)h);
-		heap_large_free_locked(h, idx);
 	}
 }
 
@@ -605,4 +534,34 @@ void slab_repair(struct heap *h, uint32_t head)
 	uint32_t used = sc->nblocks - s->nfree;
 	b->curblocks += used;
 	h->stats.allocated += (uint64_t)used * sc->size;
+}
+
+/* Withdraws every live block from valgrind's view (before a reset or an
+ * unmapping), so that blocks later handed out at the same addresses do not
+ * overlap stale ones.  Walks the heap: only call it under valgrind. */
+void slab_vg_forget(struct heap *h)
+{
+	struct page *pm = heap_pages(h);
+	for (uint32_t i = h->first_page; i < h->npages; i += pm[i].span) {
+		if (pm[i].span == 0)
+			break;
+		char *base = page_addr(h, i);
+		if (pm[i].kind == PAGE_LARGE) {
+			vg_free(h, base + large_lead(&pm[i]));
+		} else if (pm[i].kind == PAGE_SLAB) {
+			const struct sizeclass *sc = &sizeclasses[pm[i].cls];
+			uint64_t onchain[4] = { 0 };   /* nblocks <= 256 */
+			for (uint16_t k = pm[i].s.free; k != SLAB_NONE &&
+			    k < pm[i].s.carved;) {
+				onchain[k / 64] |= UINT64_C(1) << (k % 64);
+				uint16_t *link = (uint16_t *)(base +
+				    (size_t)k * sc->size);
+				vg_open(link, 2);
+				k = *link ^ (uint16_t)h->free_key;
+			}
+			for (uint32_t k = 0; k < pm[i].s.carved && k < 256; k++)
+				if (!(onchain[k / 64] >> (k % 64) & 1))
+					vg_free(h, base + (size_t)k * sc->size);
+		}
+	}
 }

@@ -7,6 +7,7 @@
  * may be the process's malloc.  Option letters as jemalloc's: 'J' JSON,
  * 'g' no general information, 'm' no totals, 'b' no bins, 'l' no large.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -169,4 +170,76 @@ PH_EXPORT void P(malloc_stats_print)(void (*write_cb)(void *, const char *),
 	else
 		print_text(&o, &s, general, totals, bins, large);
 	out_flush(&o);
+}
+
+/* Adds snapshot b into a: the process heap seen as one heap. */
+static void stats_add(struct stats_snapshot *a, const struct stats_snapshot *b)
+{
+	a->allocated += b->allocated;
+	a->foreign_cached += b->foreign_cached;
+	a->cached += b->cached;
+	a->ncaches += b->ncaches;
+	a->active += b->active;
+	a->dirty += b->dirty;
+	a->metadata += b->metadata;
+	a->mapped += b->mapped;
+	a->resident += b->resident;
+	a->size += b->size;
+	a->backed += b->backed;
+	a->free += b->free;
+	if (b->largest_free > a->largest_free)
+		a->largest_free = b->largest_free;
+	a->nmalloc_large += b->nmalloc_large;
+	a->ndalloc_large += b->ndalloc_large;
+	a->cur_large += b->cur_large;
+	a->npurged_pages += b->npurged_pages;
+	a->npurge_calls += b->npurge_calls;
+	a->nrepairs += b->nrepairs;
+	for (unsigned c = 0; c < NBINS; c++) {
+		a->bins[c].nslabs += b->bins[c].nslabs;
+		a->bins[c].nmalloc += b->bins[c].nmalloc;
+		a->bins[c].ndalloc += b->bins[c].ndalloc;
+		a->bins[c].curblocks += b->bins[c].curblocks;
+	}
+}
+
+void heap_stats_read_default(struct stats_snapshot *s)
+{
+	struct heap *h = atomic_load(&default_heap);
+	if (h == NULL && (h = heap_process()) == NULL) {
+		memset(s, 0, sizeof(*s));   /* no address space: nothing yet */
+		return;
+	}
+	heap_stats_read(h, s);   /* arena 0's epoch stands for them all */
+	if (!heap_is_process(h))
+		return;
+	for (unsigned i = 1; i < ARENAS_MAX; i++) {
+		struct heap *a = heap_arena_if_any(i);
+		if (a != NULL) {
+			struct stats_snapshot more;
+			heap_stats_read(a, &more);
+			stats_add(s, &more);
+		}
+	}
+	/* Cached blocks of one arena in another's caches are free too. */
+	s->allocated -= s->foreign_cached < s->allocated ? s->foreign_cached :
+	    s->allocated;
+	s->cached += s->foreign_cached;
+	s->foreign_cached = 0;
+}
+
+static void stats_at_exit(void)
+{
+	if (heap_process_if_any() != NULL || atomic_load(&default_heap))
+		P(malloc_stats_print)(NULL, NULL, NULL);
+}
+
+/* PHMALLOC_CONF=stats_print:true prints the statistics at exit, as
+ * jemalloc's opt.stats_print, if the process allocated from phmalloc at
+ * all.  Registered before main (atexit may allocate). */
+static void __attribute__((constructor)) stats_print_register(void)
+{
+	conf_init();
+	if (opts.stats_print)
+		atexit(stats_at_exit);
 }

@@ -256,7 +256,7 @@ struct heap {
 	 * handler's inside its thread's locked section (refuge.c): a stack
 	 * linked through each block's first word (offsets, 0 = end), pushed
 	 * with compare-and-swap, emptied all at once by the lock holder
-	 * (slab.c:slab_remote_drain).  Other threads' other blocks go on their
+	 * (remote.c:remote_drain).  Other threads' other blocks go on their
 	 * slabs' remote lists. */
 	_Atomic uint64_t remote __attribute__((aligned(64)));
 	/* Bytes pushed since the last drain, roughly (a push racing the drain

@@ -5,7 +5,7 @@
  * (vg_free), so memcheck sees leaks, reads after free and overruns.  The
  * allocator's own words inside free blocks are made readable around each
  * access (vg_open) and hidden again (vg_close).  A reset or an unmapping
- * withdraws every live block first (heap.c:heap_vg_forget, which walks the
+ * withdraws every live block first (slab.c:slab_vg_forget, which walks the
  * heap only when running under valgrind: reset stays O(metadata) outside).
  * Each macro costs one branch when not running under valgrind, and nothing
  * in a build without valgrind's headers.

@@ -180,7 +180,7 @@ static size_t live_blocks(struct heap *hp)
 static void push1(struct heap *heap, void *p)
 {
 	*(uint64_t *)p = 0;
-	slab_remote_push(heap, (uint64_t)((char *)p - (char *)heap), p, 16);
+	remote_push(heap, (uint64_t)((char *)p - (char *)heap), p, 16);
 }
 
 START_TEST(remote_stack_gives_blocks_back_at_drain)
@@ -198,14 +198,14 @@ START_TEST(remote_stack_gives_blocks_back_at_drain)
 	ck_assert_uint_eq(live_blocks(h), base + N);
 	unit_validate(h);
 	heap_lock(h);
-	slab_remote_drain(h);
+	remote_drain(h);
 	heap_unlock(h);
 	ck_assert_uint_eq(atomic_load(&h->remote), 0);
 	ck_assert_uint_eq(live_blocks(h), base + N / 2);
 	unit_validate(h);
 	/* Draining an empty stack changes nothing. */
 	heap_lock(h);
-	slab_remote_drain(h);
+	remote_drain(h);
 	heap_unlock(h);
 	ck_assert_uint_eq(live_blocks(h), base + N / 2);
 	for (unsigned i = 1; i < N; i += 2)
@@ -234,12 +234,12 @@ START_TEST(remote_stack_takes_chains)
 			*(uint64_t *)p[k][i] = first;
 			first = (uint64_t)((char *)p[k][i] - (char *)h);
 		}
-		pending = slab_remote_push(h, first, p[k][0], N * 48);
+		pending = remote_push(h, first, p[k][0], N * 48);
 		ck_assert_uint_eq(pending, (k + 1) * N * 48);
 	}
 	ck_assert_uint_eq(live_blocks(h), base + 2 * N);
 	heap_lock(h);
-	slab_remote_drain(h);
+	remote_drain(h);
 	heap_unlock(h);
 	ck_assert_uint_eq(live_blocks(h), base);
 	ck_assert_uint_eq(atomic_load(&h->remote_bytes), 0);
@@ -256,7 +256,7 @@ static uint64_t off_of(void *p)
 static void drain_expect(size_t live)
 {
 	heap_lock(h);
-	slab_remote_drain(h);
+	remote_drain(h);
 	heap_unlock(h);
 	ck_assert_uint_eq(live_blocks(h), live);
 	unit_validate(h);
@@ -283,7 +283,7 @@ START_TEST(remote_lists_splice_into_their_slabs)
 	ck_assert_uint_eq(live_blocks(h), base + N);
 	unit_validate(h);
 	heap_lock(h);
-	slab_remote_drain(h);
+	remote_drain(h);
 	heap_unlock(h);
 	ck_assert_uint_eq(atomic_load(&h->remote_slabs), 0);
 	ck_assert_uint_eq(atomic_load(&h->remote_bytes), 0);
@@ -365,11 +365,11 @@ START_TEST(remote_stack_double_push_aborts)
 	void *a = heap_malloc(h, 64, false);
 	push1(h, a);
 	heap_lock(h);
-	slab_remote_drain(h);
+	remote_drain(h);
 	heap_unlock(h);
 	push1(h, a);   /* freed already */
 	heap_lock(h);
-	slab_remote_drain(h);
+	remote_drain(h);
 }
 END_TEST
 
@@ -380,7 +380,7 @@ START_TEST(remote_give_twice_aborts)
 	slab_remote_give(h, &o, 1);
 	slab_remote_give(h, &o, 1);   /* its key says free: the checked way */
 	heap_lock(h);
-	slab_remote_drain(h);
+	remote_drain(h);
 }
 END_TEST
 
@@ -398,7 +398,7 @@ START_TEST(remote_stack_broken_link_aborts)
 	push1(h, a);
 	*(uint64_t *)a = h->size + 64;   /* a link out of the heap */
 	heap_lock(h);
-	slab_remote_drain(h);
+	remote_drain(h);
 }
 END_TEST
 

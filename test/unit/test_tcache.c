@@ -138,7 +138,7 @@ static uint64_t live_blocks(struct heap *h)
 static size_t caches_listed(struct heap *h)
 {
 	heap_lock(h);
-	size_t n = tcache_count_locked(h);
+	size_t n = cache_count_locked(h);
 	heap_unlock(h);
 	return n;
 }
@@ -147,7 +147,7 @@ static size_t caches_listed(struct heap *h)
 static void drain(struct heap *h)
 {
 	heap_lock(h);
-	slab_remote_drain(h);
+	remote_drain(h);
 	heap_unlock(h);
 }
 
@@ -252,7 +252,7 @@ START_TEST(the_malloc_heaps_cache_moves_to_slot_0_never_left_null)
 	struct tcache *tc = t->tc;
 	/* h becomes what malloc uses: its cache, not a new one, moves to
 	 * slot 0, where malloc's fast path looks. */
-	registry_default_set(h);
+	heap_default_set(h);
 	void *q = tcache_alloc(h, c);
 	ck_assert_ptr_nonnull(q);
 	ck_assert_ptr_eq(tthread.slots[0].tc, tc);
@@ -326,7 +326,7 @@ START_TEST(a_retired_malloc_slot_is_given_back_at_the_next_slow_path)
 {
 	struct heap *h = heap_new();
 	unsigned c = size2class(64);
-	registry_default_set(h);
+	heap_default_set(h);
 	void *p = tcache_alloc(h, c);
 	ck_assert_ptr_nonnull(p);
 	struct tcache *old = tthread.slots[0].tc;
@@ -428,11 +428,11 @@ START_TEST(no_instruction_sees_a_slot_pass_with_another_heaps_cache)
 	ck_assert_uint_eq(atomic_load(&a->epoch), atomic_load(&b->epoch));
 	unsigned c = size2class(32);
 	void *pa, *pb, *pd, *pb2;
-	registry_default_set(a);
+	heap_default_set(a);
 	STEPPED(pa = tcache_alloc(a, c));    /* slot 0 made for a */
 	STEPPED(pb = tcache_alloc(b, c));    /* slot 1 made for b */
 	/* b becomes the malloc heap while slot 0 still holds a, as between
-	 * registry_default_set's exchange and its epoch bump, which another
+	 * heap_default_set's exchange and its epoch bump, which another
 	 * thread may be in: slots 0 and 1 swap, each from a good triple. */
 	atomic_store(&default_heap, b);
 	STEPPED(pb2 = tcache_alloc(b, c));
@@ -547,7 +547,7 @@ START_TEST(other_arenas_blocks_go_to_the_outbox_never_to_malloc)
 	ck_assert_uint_eq(a0->bins[c].curblocks, out0 + K);
 	size_t foreign = 0;
 	heap_lock(a1);
-	tcache_cached_bytes(a1, &foreign);
+	cache_cached_bytes(a1, &foreign);
 	heap_unlock(a1);
 	ck_assert_uint_eq(foreign, K * sizeclasses[c].size);
 	/* Two bins' worth of mallocs, fast and slow: all arena 1's own. */
@@ -867,7 +867,7 @@ START_TEST(a_dead_processs_cache_is_reclaimed_and_its_blocks_freed)
 	ck_assert_uint_eq(caches_listed(h), 1);
 	ck_assert_uint_eq(live_blocks(h), r->held + r->cached);
 	heap_lock(h);
-	unsigned n = tcache_reclaim_locked(h);
+	unsigned n = cache_reclaim_locked(h);
 	heap_unlock(h);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(h->tcaches, 0);
@@ -876,7 +876,7 @@ START_TEST(a_dead_processs_cache_is_reclaimed_and_its_blocks_freed)
 	ck_assert_uint_eq(h->stats.allocated, r->held_bytes);
 	unit_validate(h);
 	heap_lock(h);
-	ck_assert_uint_eq(tcache_reclaim_locked(h), 0);
+	ck_assert_uint_eq(cache_reclaim_locked(h), 0);
 	heap_unlock(h);
 	munmap(r, PAGE);
 	shared_heap_done(h);
@@ -1014,7 +1014,7 @@ START_TEST(reclaim_trusts_no_block_of_a_dead_cache)
 	}
 	wait_exit_zero(pid);
 	heap_lock(h);
-	ck_assert_uint_eq(tcache_reclaim_locked(h), 1);
+	ck_assert_uint_eq(cache_reclaim_locked(h), 1);
 	heap_unlock(h);
 	ck_assert_uint_eq(h->tcaches, 0);
 	ck_assert_uint_eq(live_blocks(h), 0);

@@ -31,7 +31,7 @@ static inline void unit_heap_unmap(struct heap *h)
 static inline void unit_heap_free(struct heap *h)
 {
 	if (vg_on())
-		heap_vg_forget(h);
+		slab_vg_forget(h);
 	munmap(h, h->size);
 }
 
