@@ -7,7 +7,7 @@
  * lock, which the caller holds), sending an outbox home without any lock,
  * and taking back, checked block by block, the caches of processes that
  * died.  Which cache a thread uses, and the slow halves of the fast paths,
- * are tcache.c's; the pushes and pops themselves are inline (internal.h).
+ * are tcache.c's; the pushes and pops themselves are inline (parts.h).
  *
  * A cached block is not written: freeing into the cache touches only the
  * cache, so a block freed by another thread than the one that allocated it

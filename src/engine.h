@@ -123,4 +123,16 @@ size_t heap_block_size(struct heap *h, const void *p, const char *op);
 struct heap *heap_owner(const void *p, const char *op);
 
 
+/* ---- fork.c: what a fork's child does ------------------------------------- */
+/* Installs the at-fork handler; a constructor, run before main. */
+void fork_install(void);
+/* The constructors a process needs (fork.c, stats.c), named in each file
+ * through which a program links phmalloc (malloc.c, heapapi.c): a static
+ * link takes an archive's object only for a symbol it needs, and would
+ * leave a constructor's object out. */
+void stats_install(void);
+#define INSTALLERS_LINK                                                     \
+	static void (*const installers_link[])(void) __attribute__((used)) = \
+	    { fork_install, stats_install }
+
 #endif /* PH_ENGINE_H */

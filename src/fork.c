@@ -44,8 +44,8 @@ PH_FORK_CHILD static void fork_child(void)
 
 /* The fork handler is in place before main, while the process has one
  * thread.  (pthread_atfork may allocate: that simply makes the process
- * heap.) */
-static void __attribute__((constructor)) fork_handlers(void)
+ * heap.)  Linked by INSTALLERS_LINK (engine.h). */
+void __attribute__((constructor)) fork_install(void)
 {
 	pthread_atfork(NULL, NULL, fork_child);
 }

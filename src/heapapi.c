@@ -18,6 +18,8 @@
 #include "valgrind.h"
 #include "phmalloc.h"
 
+INSTALLERS_LINK;
+
 #define JOIN_WAIT_MS   2000   /* how long a joiner waits for a formatter */
 
 /* Modes of a new heap's object, set with fchmod after it is made, so that

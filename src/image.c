@@ -18,7 +18,7 @@
  *
  * Live heaps: processes using the heap change it while we read, without
  * our taking the lock.  Every holder of the lock makes struct heap.lock_seq
- * odd and bumps it (internal.h:heap_seq_enter), so a reading that found
+ * odd and bumps it (parts.h:heap_seq_enter), so a reading that found
  * the same even value before and after saw a heap nobody changed: its
  * verdict stands.  A reading that passed stands too (a torn read does not
  * make damage look sound).  A failed reading during which lock_seq moved
@@ -149,7 +149,7 @@ static int image_lock(struct heap *h, struct lock *l, bool *dead, bool *held,
 		 * to the heap comes from a copied image, a reboot or damage,
 		 * and nobody will release it: the joiner's heap_lock takes
 		 * it over as the kernel would have and repairs
-		 * (heap.c:heap_lock_gone).  One of this process, which has
+		 * (proc.c:heap_lock_gone).  One of this process, which has
 		 * not joined yet, is damage. */
 		if (os_thread_process(tid) == (uint32_t)getpid())
 			FAIL("lock held by thread %u of this process, which "
@@ -490,7 +490,7 @@ int heap_image_validate(struct heap *h, size_t file_size, char *why,
 	if (lock_tries != 0)
 		return EUCLEAN;
 	/* Listed before locking, as every holder is: a waiter that found an
-	 * unlisted holder would take the lock over (heap.c:heap_lock_gone). */
+	 * unlisted holder would take the lock over (proc.c:heap_lock_gone). */
 	heap_proc_attach(h);
 	heap_lock(h);
 	int bad = heap_image_check(h, IMAGE_JOIN, why, whylen);

@@ -2,7 +2,7 @@
  * layout.c -- where the parts of a heap lie in its range, formatting a
  * range as an empty heap, and checking a header found in one.
  *
- * Layout of a heap at base (internal.h: heap_slabmap, heap_pages):
+ * Layout of a heap at base (parts.h: heap_slabmap, heap_pages):
  *   struct heap | slab map | page map | refuge | data pages ...
  *   ^ page 0                          ^ refuge_page ^ first_page
  * The slab map is npages x uint32_t, the page map npages x struct page:

@@ -6,7 +6,7 @@
  * handler is caught and named instead of hanging.  A robust process-shared
  * pthread mutex for what several processes share: the kernel notices when
  * its owner dies and the next locker gets EOWNERDEAD.  Fast paths are inline
- * in internal.h; this file is the rest.
+ * in base.h; this file is the rest.
  */
 #include <errno.h>
 #include <time.h>

@@ -12,6 +12,8 @@
 #include "fastpath.h"
 #include "internal.h"
 
+INSTALLERS_LINK;
+
 /* mallocx flags (the public header's encoding) */
 #define FLAG_LG_ALIGN_MASK 0x3f
 #define FLAG_ZERO          0x40

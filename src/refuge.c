@@ -4,7 +4,7 @@
  *
  * Heap locks are held without blocking signals (no system call per
  * section).  A thread counts the heap locks it holds or is taking
- * (internal.h: tsection); a call that finds the count non-zero runs in a
+ * (base.h: tsection); a call that finds the count non-zero runs in a
  * signal handler that interrupted its thread inside a locked section: the
  * heap may be half changed and its lock is this very thread's.  Such a
  * call takes no heap lock (alloc.c):

@@ -236,8 +236,9 @@ static void stats_at_exit(void)
 
 /* PHMALLOC_CONF=stats_print:true prints the statistics at exit, as
  * jemalloc's opt.stats_print, if the process allocated from phmalloc at
- * all.  Registered before main (atexit may allocate). */
-static void __attribute__((constructor)) stats_print_register(void)
+ * all.  Registered before main (atexit may allocate); linked as
+ * fork_install is (engine.h: INSTALLERS_LINK). */
+void __attribute__((constructor)) stats_install(void)
 {
 	conf_init();
 	if (opts.stats_print)

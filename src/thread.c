@@ -1,6 +1,6 @@
 /*
  * thread.c -- what a thread keeps: the thread-local state that several
- * layers read, defined once, below all of them (internal.h: "thread.c").
+ * layers read, defined once, below all of them (base.h: "thread.c").
  *
  *   tsection      heap locks this thread holds or is taking (heap_lock);
  *                 non-zero in a call means a signal handler interrupted

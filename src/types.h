@@ -7,7 +7,7 @@
  * doc/design.md, section "Glossary".  This file gives each struct's fields
  * and invariants.
  *
- * Layout of a heap at base (internal.h: heap_slabmap, heap_pages):
+ * Layout of a heap at base (parts.h: heap_slabmap, heap_pages):
  *   struct heap | slab map (uint32_t per page) | page map (struct page per
  *   page) | refuge (refuge.c) | data pages from first_page on.  Index 0 is
  *   the header's page, so page index 0 also serves as the null link.
@@ -210,7 +210,7 @@ struct heap_stats {
 };
 
 /* ---- struct heap_proc: one process attached to a heap ----------------------
- * Filled by heap.c:heap_proc_attach when a process creates, attaches, opens
+ * Filled by proc.c:heap_proc_attach when a process creates, attaches, opens
  * or configures the heap, cleared at detach and close, and for a process
  * that died by heap.c:heap_proc_reclaim_locked (ph_heap_recover, repair).
  * Only phstat reads it; a full table simply records no more.
@@ -309,7 +309,7 @@ struct heap {
 #define HEAP_F_GROW     0x8u  /* backing file grows as limit rises */
 /* A process found procs[] full when it attached: not every user of the
  * heap is listed, so a lock owner's process cannot be judged by it
- * (heap.c:heap_lock_gone).  Set under the lock, never cleared. */
+ * (proc.c:heap_lock_gone).  Set under the lock, never cleared. */
 #define HEAP_F_PROCS_LOST 0x10u
 #define HEAP_F_ALL      0x1fu /* every flag a valid header may carry */
 

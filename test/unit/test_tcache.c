@@ -335,7 +335,7 @@ START_TEST(a_retired_malloc_slot_is_given_back_at_the_next_slow_path)
 	/* Retiring (a move to another arena) changes the epoch only: it may
 	 * run in a signal handler over a fast path that still uses the
 	 * cache. */
-	tcache_retire_malloc_slot();
+	tslot0_retire();
 	ck_assert_ptr_eq(tthread.slots[0].heap, h);
 	ck_assert_ptr_eq(tthread.slots[0].tc, old);
 	ck_assert_uint_eq(tthread.slots[0].epoch, 0);
@@ -445,7 +445,7 @@ START_TEST(no_instruction_sees_a_slot_pass_with_another_heaps_cache)
 	bool freed[3];
 	STEPPED(freed[0] = tcache_free(a, pa));   /* a's slot remade */
 	STEPPED(pd = tcache_alloc(d, c));
-	STEPPED(tcache_retire_malloc_slot());
+	STEPPED(tslot0_retire());
 	STEPPED(freed[1] = tcache_free(b, pb));   /* slot 0 given back */
 	STEPPED(freed[2] = tcache_free(b, pb2));
 	STEPPED(tcache_flush_thread());

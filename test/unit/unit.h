@@ -13,6 +13,10 @@
 #include "internal.h"
 #include "valgrind.h"
 
+/* The tests link the engine directly, as malloc.c and heapapi.c do: name
+ * the constructors (the fork handler) so the static link keeps them. */
+INSTALLERS_LINK;
+
 /* A fresh heap of `size` bytes on its own anonymous mapping. */
 static inline struct heap *unit_heap(size_t size, unsigned hflags)
 {
