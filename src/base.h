@@ -48,6 +48,13 @@ noreturn void report_fatal(const char *fmt, ...)
 void report_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Formats into buf like snprintf, with no allocation; returns length. */
 int report_format(char *buf, size_t len, const char *fmt, va_list ap);
+/* The one way a validator (every *_validate and the image checks) reports
+ * what it found: formats it into why (as report_format) and returns 1, so
+ * that a check reads `return report_why(why, whylen, "...", ...)`.  The
+ * caller decides what a finding means: an errno for a heap being joined,
+ * report_fatal for a heap in use (--enable-debug, ph_heap_check). */
+int report_why(char *why, size_t whylen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* ---- conf.c: run-time options from PHMALLOC_CONF ------------------------
  * Parsed once, before the process heap exists; "name:value,name:value".

@@ -415,18 +415,16 @@ int cache_validate(struct heap *h, char *why, size_t whylen)
 	for (uint64_t off = h->tcaches; off; off = tc_at(h, off)->next) {
 		struct tcache *tc = cache_checked(h, off);
 		if (tc == NULL || guard-- == 0) {
-			snprintf(why, whylen, "thread cache list: bad entry at "
-			    "offset %llu", (unsigned long long)off);
-			return 1;
+			return report_why(why, whylen, "thread cache list: bad "
+			    "entry at offset %llu", (unsigned long long)off);
 		}
 		/* Only the owner moves top; the layout is fixed at creation. */
 		bool quiet = tc->pid == pid && tc->tid == tid;
 		if (tc->bins[0].div_magic != 0 || tc->bins[0].top !=
 		    tc->bins[0].hi) {
-			snprintf(why, whylen, "thread cache %llu: the bin of "
-			    "no class would take blocks",
+			return report_why(why, whylen, "thread cache %llu: the "
+			    "bin of no class would take blocks",
 			    (unsigned long long)off);
-			return 1;
 		}
 		for (unsigned c = 0; c < NBINS; c++) {
 			const struct sizeclass *sc = &sizeclasses[c];
@@ -434,30 +432,28 @@ int cache_validate(struct heap *h, char *why, size_t whylen)
 			if (b->lo != sc->tcache_lo || b->hi - b->lo !=
 			    sc->tcache_max || b->div_magic != sc->div_magic ||
 			    (quiet && (b->top < b->lo || b->top > b->hi))) {
-				snprintf(why, whylen, "thread cache %llu: "
-				    "class %u has slots %u..%u top %u, not "
-				    "%u..%u", (unsigned long long)off, c,
+				return report_why(why, whylen, "thread cache "
+				    "%llu: class %u has slots %u..%u top %u, "
+				    "not %u..%u", (unsigned long long)off, c,
 				    b->lo, b->hi, b->top, sc->tcache_lo,
 				    sc->tcache_lo + sc->tcache_max);
-				return 1;
 			}
 			if (tc->slots[b->lo - 1] != TCACHE_GUARD) {
-				snprintf(why, whylen, "thread cache %llu: "
-				    "class %u: the guard below slot %u is %llu",
-				    (unsigned long long)off, c, b->lo,
+				return report_why(why, whylen, "thread cache "
+				    "%llu: class %u: the guard below slot %u "
+				    "is %llu", (unsigned long long)off, c,
+				    b->lo,
 				    (unsigned long long)tc->slots[b->lo - 1]);
-				return 1;
 			}
 			for (uint32_t i = b->lo; quiet && i < b->top; i++) {
 				uint64_t bo = tc->slots[i];
 				uint32_t hd = bo < h->size ? slab_of(h,
 				    (uint32_t)(bo >> LG_PAGE)) : 0;
 				if (hd == 0 || pm[hd].cls != c) {
-					snprintf(why, whylen, "thread cache "
-					    "%llu: class %u slot %u is not a "
-					    "cached block",
+					return report_why(why, whylen, "thread "
+					    "cache %llu: class %u slot %u is "
+					    "not a cached block",
 					    (unsigned long long)off, c, i);
-					return 1;
 				}
 			}
 		}
@@ -465,17 +461,16 @@ int cache_validate(struct heap *h, char *why, size_t whylen)
 		if (ob->lo != tcache_outbox_lo || ob->hi != ob->lo +
 		    TCACHE_OUTBOX || tc->slots[ob->lo - 1] != TCACHE_GUARD ||
 		    (quiet && (ob->top < ob->lo || ob->top > ob->hi))) {
-			snprintf(why, whylen, "thread cache %llu: outbox has "
-			    "slots %u..%u top %u", (unsigned long long)off,
-			    ob->lo, ob->hi, ob->top);
-			return 1;
+			return report_why(why, whylen, "thread cache %llu: "
+			    "outbox has slots %u..%u top %u",
+			    (unsigned long long)off, ob->lo, ob->hi, ob->top);
 		}
 		for (uint32_t i = ob->lo; quiet && i < ob->top; i++)
 			if (foreign_block_class(h, tc->slots[i]) < 0) {
-				snprintf(why, whylen, "thread cache %llu: outbox "
-				    "slot %u is not another arena's block",
-				    (unsigned long long)off, i);
-				return 1;
+				return report_why(why, whylen, "thread cache "
+				    "%llu: outbox slot %u is not another "
+				    "arena's block", (unsigned long long)off,
+				    i);
 			}
 	}
 	return 0;

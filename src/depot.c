@@ -194,25 +194,22 @@ int depot_validate(struct heap *h, char *why, size_t whylen)
 		return 0;
 	struct depot *d = depot_of(h);
 	if (d == NULL) {
-		snprintf(why, whylen, "depot offset %llu names no depot of a "
-		    "process arena", (unsigned long long)h->depot);
-		return 1;
+		return report_why(why, whylen, "depot offset %llu names no "
+		    "depot of a process arena", (unsigned long long)h->depot);
 	}
 	for (unsigned c = 0; c < NBINS; c++) {
 		const struct depot_bin *b = depot_bin(d, c);
 		if (b == NULL) {
-			snprintf(why, whylen, "depot class %u: slots %u+%u, "
-			    "holds %u", c, d->bins[c].lo, d->bins[c].cap,
-			    d->bins[c].n);
-			return 1;
+			return report_why(why, whylen, "depot class %u: slots "
+			    "%u+%u, holds %u", c, d->bins[c].lo,
+			    d->bins[c].cap, d->bins[c].n);
 		}
 		for (uint32_t i = 0; i < b->n; i++)
 			if (slab_carved_class(h, d->slots[b->lo + i], NULL) !=
 			    (int)c) {
-				snprintf(why, whylen, "depot class %u holds "
-				    "offset %llu, no block of it", c,
+				return report_why(why, whylen, "depot class %u "
+				    "holds offset %llu, no block of it", c,
 				    (unsigned long long)d->slots[b->lo + i]);
-				return 1;
 			}
 	}
 	return 0;

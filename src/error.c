@@ -58,3 +58,12 @@ noreturn void report_fatal(const char *fmt, ...)
 	va_end(ap);
 	abort();
 }
+
+int report_why(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	report_format(why, whylen, fmt, ap);
+	va_end(ap);
+	return 1;
+}

@@ -65,31 +65,29 @@
 #define IMAGE_FUTEX_OWNER_DIED 0x40000000u
 #define IMAGE_MUTEX_NOTRECOVERABLE (0x7fffffff - 1)   /* its __owner */
 
-#define FAIL(...) do { snprintf(why, whylen, __VA_ARGS__); return 1; } \
-	while (0)
-
 /* ---- the header beyond its format fields -------------------------------- */
 
 static int image_bounds(struct heap *h, char *why, size_t whylen)
 {
 	if (h->hwm > h->limit || h->hwm < h->first_page ||
 	    h->limit > h->npages)
-		FAIL("hwm %u, limit %u outside [%u, %u]", h->hwm, h->limit,
-		    h->first_page, h->npages);
+		return report_why(why, whylen, "hwm %u, limit %u outside [%u, "
+		    "%u]", h->hwm, h->limit, h->first_page, h->npages);
 	if ((h->flags & ~HEAP_F_ALL) != 0)
-		FAIL("unknown flags %#x", h->flags);
+		return report_why(why, whylen, "unknown flags %#x", h->flags);
 	if (!(h->flags & HEAP_F_GROW) && h->limit != h->npages)
-		FAIL("limit %u below %u pages in a heap that does not grow",
-		    h->limit, h->npages);
+		return report_why(why, whylen, "limit %u below %u pages in a "
+		    "heap that does not grow", h->limit, h->npages);
 	/* A root names a block: handed out, so below hwm. */
 	for (unsigned k = 0; k < NROOTS; k++)
 		if (h->roots[k] >= (uint64_t)h->hwm << LG_PAGE)
-			FAIL("root %u: offset %llu beyond the pages in use", k,
+			return report_why(why, whylen, "root %u: offset %llu "
+			    "beyond the pages in use", k,
 			    (unsigned long long)h->roots[k]);
 	for (unsigned i = 0; i < HEAP_NPROCS; i++)
 		if (h->procs[i].pid > IMAGE_PID_MAX)
-			FAIL("process table entry %u: pid %u", i,
-			    h->procs[i].pid);
+			return report_why(why, whylen, "process table entry "
+			    "%u: pid %u", i, h->procs[i].pid);
 	return 0;
 }
 
@@ -104,16 +102,16 @@ static int image_lock(struct heap *h, struct lock *l, bool *dead, bool *held,
 	*held = false;
 	bool shared = (h->flags & HEAP_F_SHARED) != 0;
 	if (l->robust != (uint32_t)shared)
-		FAIL("lock kind %u in a %s heap", l->robust, shared ? "shared" :
-		    "private");
+		return report_why(why, whylen, "lock kind %u in a %s heap",
+		    l->robust, shared ? "shared" : "private");
 	if (!shared) {
 		/* Nobody else maps a private heap, and this process has not
 		 * joined it: a held futex lock would be waited for forever. */
 		uint32_t w = atomic_load_explicit(&l->word,
 		    memory_order_acquire);
 		if (w != 0)
-			FAIL("lock of a private heap held by thread %u",
-			    w & ~LOCK_WAITERS);
+			return report_why(why, whylen, "lock of a private heap "
+			    "held by thread %u", w & ~LOCK_WAITERS);
 		return 0;
 	}
 #ifdef __GLIBC__
@@ -127,8 +125,8 @@ static int image_lock(struct heap *h, struct lock *l, bool *dead, bool *held,
 	pthread_mutexattr_destroy(&a);
 	int kind = __atomic_load_n(&l->mtx.__data.__kind, __ATOMIC_RELAXED);
 	if (kind != ref.__data.__kind)
-		FAIL("robust mutex of kind %d, not %d", kind,
-		    ref.__data.__kind);
+		return report_why(why, whylen, "robust mutex of kind %d, not %d"
+		    , kind, ref.__data.__kind);
 	uint32_t w = (uint32_t)__atomic_load_n(&l->mtx.__data.__lock,
 	    __ATOMIC_ACQUIRE);
 	uint32_t tid = w & IMAGE_FUTEX_TID_MASK;
@@ -136,7 +134,8 @@ static int image_lock(struct heap *h, struct lock *l, bool *dead, bool *held,
 	/* glibc refuses a mutex marked not recoverable (ENOTRECOVERABLE). */
 	if (__atomic_load_n(&l->mtx.__data.__owner, __ATOMIC_RELAXED) ==
 	    IMAGE_MUTEX_NOTRECOVERABLE)
-		FAIL("robust mutex marked not recoverable");
+		return report_why(why, whylen, "robust mutex marked not "
+		    "recoverable");
 	if (w & IMAGE_FUTEX_OWNER_DIED) {
 		*dead = true;
 	} else if (tid == 0 && w != 0) {
@@ -152,8 +151,9 @@ static int image_lock(struct heap *h, struct lock *l, bool *dead, bool *held,
 		 * (proc.c:heap_lock_gone).  One of this process, which has
 		 * not joined yet, is damage. */
 		if (os_thread_process(tid) == (uint32_t)getpid())
-			FAIL("lock held by thread %u of this process, which "
-			    "has not joined the heap", tid);
+			return report_why(why, whylen, "lock held by thread %u "
+			    "of this process, which has not joined the heap",
+			    tid);
 		*dead = heap_lock_gone(h, tid);
 	}
 #endif
@@ -187,24 +187,27 @@ static int image_walk(struct heap *h, unsigned mode, struct image_walk *w,
 		struct page *e = &pm[i];
 		size_t n = e->span;
 		if (n == 0 || n > h->npages - i)
-			FAIL("page %u: run length %zu out of range", i, n);
+			return report_why(why, whylen, "page %u: run length "
+			    "%zu out of range", i, n);
 		if (e->kind != PAGE_FREE && e->kind != PAGE_LARGE &&
 		    e->kind != PAGE_SLAB)
-			FAIL("page %u: kind %u where a run should start", i,
-			    e->kind);
+			return report_why(why, whylen, "page %u: kind %u where "
+			    "a run should start", i, e->kind);
 		if (e->kind != PAGE_FREE && i + n > top)
-			FAIL("page %u: used run of %zu pages beyond page %u", i,
-			    n, top);
+			return report_why(why, whylen, "page %u: used run of "
+			    "%zu pages beyond page %u", i, n, top);
 		if (e->kind == PAGE_SLAB) {
 			if (e->cls >= NBINS || n != sizeclasses[e->cls].npages)
-				FAIL("page %u: slab of class %u has %zu pages",
-				    i, e->cls, n);
+				return report_why(why, whylen, "page %u: slab "
+				    "of class %u has %zu pages", i, e->cls, n);
 			if (e->s.carved > sizeclasses[e->cls].nblocks)
-				FAIL("slab %u: carved %u of %u blocks", i,
-				    e->s.carved, sizeclasses[e->cls].nblocks);
+				return report_why(why, whylen, "slab %u: "
+				    "carved %u of %u blocks", i, e->s.carved,
+				    sizeclasses[e->cls].nblocks);
 			if ((mode & IMAGE_JOIN) && e->aux != 0)
-				FAIL("slab %u: remote list %#llx in a heap "
-				    "that is no process arena", i,
+				return report_why(why, whylen, "slab %u: "
+				    "remote list %#llx in a heap that is no "
+				    "process arena", i,
 				    (unsigned long long)e->aux);
 			/* repair keeps the chains: no death breaks one
 			 * (slab.c:slab_free), damage may */
@@ -222,8 +225,8 @@ static int image_walk(struct heap *h, unsigned mode, struct image_walk *w,
 		i += (uint32_t)n;
 	}
 	if (!w->tags_ok)
-		FAIL("tag table offset %llu is not a large block",
-		    (unsigned long long)h->tags);
+		return report_why(why, whylen, "tag table offset %llu is not a "
+		    "large block", (unsigned long long)h->tags);
 	return 0;
 }
 
@@ -239,14 +242,15 @@ static int image_cache_slots(struct heap *h, struct tcache *tc, uint64_t off,
 	for (unsigned c = 0; c < NBINS; c++) {
 		struct tcache_bin *b = tcache_bin(tc, c);
 		if (b->top < b->lo || b->top > b->hi)
-			FAIL("dead thread cache %llu: class %u top %u outside "
-			    "%u..%u", (unsigned long long)off, c, b->top, b->lo,
-			    b->hi);
+			return report_why(why, whylen, "dead thread cache "
+			    "%llu: class %u top %u outside %u..%u",
+			    (unsigned long long)off, c, b->top, b->lo, b->hi);
 		for (uint32_t i = b->lo; i < b->top; i++) {
 			uint64_t bo = tc->slots[i];
 			if (slab_carved_class(h, bo, NULL) != (int)c)
-				FAIL("dead thread cache %llu: class %u slot %u "
-				    "holds offset %llu, no block of its class",
+				return report_why(why, whylen, "dead thread "
+				    "cache %llu: class %u slot %u holds offset "
+				    "%llu, no block of its class",
 				    (unsigned long long)off, c, i,
 				    (unsigned long long)bo);
 		}
@@ -261,32 +265,35 @@ static int image_caches(struct heap *h, unsigned mode, char *why,
 	for (uint64_t off = h->tcaches; off != 0; guard--) {
 		struct tcache *tc = cache_checked(h, off);
 		if (tc == NULL || guard == 0)
-			FAIL("thread cache list: bad entry at offset %llu",
-			    (unsigned long long)off);
+			return report_why(why, whylen, "thread cache list: bad "
+			    "entry at offset %llu", (unsigned long long)off);
 		if (tc->bins[0].div_magic != 0 ||
 		    tc->bins[0].top != tc->bins[0].hi)
-			FAIL("thread cache %llu: the bin of no class would take "
-			    "blocks", (unsigned long long)off);
+			return report_why(why, whylen, "thread cache %llu: the "
+			    "bin of no class would take blocks",
+			    (unsigned long long)off);
 		for (unsigned c = 0; c < NBINS; c++) {
 			const struct sizeclass *sc = &sizeclasses[c];
 			struct tcache_bin *b = tcache_bin(tc, c);
 			if (b->lo != sc->tcache_lo || b->hi != sc->tcache_lo +
 			    sc->tcache_max || b->div_magic != sc->div_magic ||
 			    tc->slots[b->lo - 1] != TCACHE_GUARD)
-				FAIL("thread cache %llu: class %u has slots "
-				    "%u..%u, not %u..%u, or no guard",
+				return report_why(why, whylen, "thread cache "
+				    "%llu: class %u has slots %u..%u, not "
+				    "%u..%u, or no guard",
 				    (unsigned long long)off, c, b->lo, b->hi,
-				    sc->tcache_lo, sc->tcache_lo +
-				    sc->tcache_max);
+				    sc->tcache_lo,
+				    sc->tcache_lo + sc->tcache_max);
 		}
 		struct tcache_bin *ob = &tc->outbox;
 		if (ob->lo != tcache_outbox_lo || ob->hi != ob->lo +
 		    TCACHE_OUTBOX || tc->slots[ob->lo - 1] != TCACHE_GUARD)
-			FAIL("thread cache %llu: outbox has slots %u..%u",
-			    (unsigned long long)off, ob->lo, ob->hi);
+			return report_why(why, whylen, "thread cache %llu: "
+			    "outbox has slots %u..%u", (unsigned long long)off,
+			    ob->lo, ob->hi);
 		if (tc->pid == 0 || tc->pid > IMAGE_PID_MAX)
-			FAIL("thread cache %llu: owner pid %u",
-			    (unsigned long long)off, tc->pid);
+			return report_why(why, whylen, "thread cache %llu: "
+			    "owner pid %u", (unsigned long long)off, tc->pid);
 		if (!(mode & IMAGE_REPAIRABLE) &&
 		    !os_proc_alive(tc->pid, tc->start) &&
 		    image_cache_slots(h, tc, off, why, whylen))
@@ -310,8 +317,8 @@ static int image_remote(struct heap *h, unsigned mode,
 	uint64_t top = atomic_load_explicit(&h->remote_slabs,
 	    memory_order_acquire);
 	if ((mode & IMAGE_JOIN) && top != 0)
-		FAIL("remote slab stack %#llx in a heap that is no process "
-		    "arena", (unsigned long long)top);
+		return report_why(why, whylen, "remote slab stack %#llx in a "
+		    "heap that is no process arena", (unsigned long long)top);
 	struct page *pm = heap_pages(h);
 	/* A stack longer than the blocks there are holds one twice: a loop. */
 	for (uint64_t guard = w->carved + h->npages; off != 0; guard--) {
@@ -324,16 +331,16 @@ static int image_remote(struct heap *h, unsigned mode,
 		    (off & PAGE_MASK) == large_lead(&pm[idx]);
 		bool refuge = idx != 0 && refuge_bytes_at(h, (char *)h + off);
 		if (guard == 0 || !(small || large || refuge))
-			FAIL("remote block stack broken at offset %llu",
-			    (unsigned long long)off);
+			return report_why(why, whylen, "remote block stack "
+			    "broken at offset %llu", (unsigned long long)off);
 		off = __atomic_load_n((uint64_t *)((char *)h + off),
 		    __ATOMIC_ACQUIRE);
 	}
 	for (uint64_t guard = w->slabs; top != 0; guard--) {
 		uint32_t head = top < h->npages ? (uint32_t)top : 0;
 		if (guard == 0 || head == 0 || slab_of(h, head) != head)
-			FAIL("remote slab stack broken at page %llu",
-			    (unsigned long long)top);
+			return report_why(why, whylen, "remote slab stack "
+			    "broken at page %llu", (unsigned long long)top);
 		struct page *s = &pm[head];
 		const struct sizeclass *sc = &sizeclasses[s->cls];
 		uint64_t rl = __atomic_load_n(&s->aux, __ATOMIC_ACQUIRE);
@@ -341,7 +348,8 @@ static int image_remote(struct heap *h, unsigned mode,
 		uint16_t first = (uint16_t)rl, last = (uint16_t)(rl >> 16);
 		if (n == 0 || n > sc->nblocks - s->nfree ||
 		    first >= s->s.carved || last >= s->s.carved)
-			FAIL("slab %u: remote list of %u blocks broken", head, n);
+			return report_why(why, whylen, "slab %u: remote list "
+			    "of %u blocks broken", head, n);
 		uint16_t i = first;
 		for (uint32_t k = 1; k < n; k++) {
 			const uint16_t *link = (const uint16_t *)((char *)h +
@@ -352,12 +360,12 @@ static int image_remote(struct heap *h, unsigned mode,
 			    (uint16_t)h->free_key;
 			vg_close(link, sizeof(*link));
 			if (i >= s->s.carved)
-				FAIL("slab %u: remote list leaves the slab",
-				    head);
+				return report_why(why, whylen, "slab %u: "
+				    "remote list leaves the slab", head);
 		}
 		if (i != last)
-			FAIL("slab %u: remote list does not end at its tail",
-			    head);
+			return report_why(why, whylen, "slab %u: remote list "
+			    "does not end at its tail", head);
 		top = s->s.rnext;
 	}
 	return 0;
@@ -403,8 +411,9 @@ int heap_image_check(struct heap *h, unsigned mode, char *why, size_t whylen)
 	 * counts them again. */
 	for (unsigned c = 0; config_stats && c < NBINS; c++)
 		if (h->bins[c].curblocks != w.used[c])
-			FAIL("bin %u: %llu live blocks counted, slabs hold %llu",
-			    c, (unsigned long long)h->bins[c].curblocks,
+			return report_why(why, whylen, "bin %u: %llu live "
+			    "blocks counted, slabs hold %llu", c,
+			    (unsigned long long)h->bins[c].curblocks,
 			    (unsigned long long)w.used[c]);
 	if (config_stats) {
 		uint64_t blocks = 0;
@@ -413,7 +422,8 @@ int heap_image_check(struct heap *h, unsigned mode, char *why, size_t whylen)
 		uint64_t large = h->stats.allocated - blocks;
 		if (blocks > h->stats.allocated ||
 		    large > h->stats.active_pages << LG_PAGE)
-			FAIL("stats: %llu bytes allocated, %llu in small blocks",
+			return report_why(why, whylen, "stats: %llu bytes "
+			    "allocated, %llu in small blocks",
 			    (unsigned long long)h->stats.allocated,
 			    (unsigned long long)blocks);
 	}
@@ -443,14 +453,14 @@ int heap_image_validate(struct heap *h, size_t file_size, char *why,
 {
 	int err = heap_verify_header(h, 0);
 	if (err) {
-		snprintf(why, whylen, "bad header (%s)", strerror(err));
+		report_why(why, whylen, "bad header (%s)", strerror(err));
 		return err;
 	}
 	if (image_bounds(h, why, whylen))
 		return EUCLEAN;
 	if ((err = image_backed(h, file_size)) != 0) {
-		snprintf(why, whylen, "file shorter than the %u pages the heap "
-		    "says are backed", h->limit);
+		report_why(why, whylen, "file shorter than the %u pages the "
+		    "heap says are backed", h->limit);
 		return err;
 	}
 	uint64_t lock_seq = 0;
@@ -513,8 +523,8 @@ int heap_validate(struct heap *h, char *why, size_t whylen)
 {
 	int err = heap_verify_header(h, 0);
 	if (err) {
-		snprintf(why, whylen, "bad header (%s)", strerror(err));
-		return 1;
+		return report_why(why, whylen, "bad header (%s)",
+		    strerror(err));
 	}
 	heap_lock(h);
 	int bad = heap_validate_locked(h, why, whylen);

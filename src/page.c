@@ -598,19 +598,6 @@ int page_repair(struct heap *h, void (*fn)(struct heap *, uint32_t))
 	return 0;
 }
 
-#define FAIL(...) do { report_format_str(why, whylen, __VA_ARGS__); \
-	return 1; } while (0)
-
-static void report_format_str(char *why, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void report_format_str(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	report_format(why, len, fmt, ap);
-	va_end(ap);
-}
-
 /* Walks the runs from first_page to npages and the free-run lists, and
  * checks every invariant written above struct page. */
 int page_validate(struct heap *h, int (*run_fn)(struct heap *, uint32_t,
@@ -622,57 +609,65 @@ int page_validate(struct heap *h, int (*run_fn)(struct heap *, uint32_t,
 
 	for (uint32_t i = 0; i < h->first_page; i++)
 		if (pm[i].kind != PAGE_NONE)
-			FAIL("page %u: metadata page has kind %u", i,
-			    pm[i].kind);
+			return report_why(why, whylen, "page %u: metadata page "
+			    "has kind %u", i, pm[i].kind);
 	for (uint32_t i = h->first_page; i < h->npages;) {
 		struct page *e = &pm[i];
 		size_t n = e->span;
 		if (n == 0 || n > h->npages - i)
-			FAIL("page %u: run length %zu out of range", i, n);
+			return report_why(why, whylen, "page %u: run length "
+			    "%zu out of range", i, n);
 		if (i >= h->hwm && e->kind != PAGE_FREE)
-			FAIL("page %u: used run above hwm %u", i, h->hwm);
+			return report_why(why, whylen, "page %u: used run "
+			    "above hwm %u", i, h->hwm);
 		switch (e->kind) {
 		case PAGE_FREE:
 			if (prev_free)
-				FAIL("page %u: two free runs adjacent", i);
+				return report_why(why, whylen, "page %u: two "
+				    "free runs adjacent", i);
 			if (e->aux > n)
-				FAIL("page %u: %llu dirty pages in a run of %zu",
-				    i, (unsigned long long)e->aux, n);
+				return report_why(why, whylen, "page %u: %llu "
+				    "dirty pages in a run of %zu", i,
+				    (unsigned long long)e->aux, n);
 			if (n > 1 && (pm[i + n - 1].kind != PAGE_FREE_TAIL ||
 			    pm[i + n - 1].span != i))
-				FAIL("page %u: free run has a bad tail", i);
+				return report_why(why, whylen, "page %u: free "
+				    "run has a bad tail", i);
 			dirty += e->aux;
 			nfree++;
 			break;
 		case PAGE_LARGE:
 			if (n > 1 && (pm[i + n - 1].kind != PAGE_LARGE_TAIL ||
 			    pm[i + n - 1].span != i))
-				FAIL("page %u: large run has a bad tail", i);
+				return report_why(why, whylen, "page %u: large "
+				    "run has a bad tail", i);
 			active += n;
 			break;
 		case PAGE_SLAB:
 			if (e->cls >= NBINS || n != sizeclasses[e->cls].npages)
-				FAIL("page %u: slab of class %u has %zu pages",
-				    i, e->cls, n);
+				return report_why(why, whylen, "page %u: slab "
+				    "of class %u has %zu pages", i, e->cls, n);
 			for (size_t k = 1; k < n; k++)
 				if (pm[i + k].kind != PAGE_SLAB_BODY ||
 				    pm[i + k].span != i)
-					FAIL("page %u: bad slab body page", i);
+					return report_why(why, whylen, "page "
+					    "%u: bad slab body page", i);
 			if (run_fn != NULL && run_fn(h, i, why, whylen))
 				return 1;
 			active += n;
 			break;
 		default:
-			FAIL("page %u: kind %u where a run should start", i,
-			    e->kind);
+			return report_why(why, whylen, "page %u: kind %u where "
+			    "a run should start", i, e->kind);
 		}
 		uint32_t *sm = heap_slabmap(h);
 		for (size_t k = 0; k < n && i + k < h->hwm; k++) {
 			uint32_t want = e->kind == PAGE_SLAB ?
 			    slabmap_entry(e->cls, (uint32_t)k) : 0;
 			if (sm[i + k] != want)
-				FAIL("page %zu: slab map says %#x, not %#x",
-				    i + k, sm[i + k], want);
+				return report_why(why, whylen, "page %zu: slab "
+				    "map says %#x, not %#x", i + k, sm[i + k],
+				    want);
 		}
 		if (e->kind != PAGE_SLAB) {
 			/* Interiors hold nothing; beyond hwm they were never
@@ -680,8 +675,9 @@ int page_validate(struct heap *h, int (*run_fn)(struct heap *, uint32_t,
 			size_t end = i + n - 1 < h->hwm ? i + n - 1 : h->hwm;
 			for (size_t k = i + 1; k < end; k++)
 				if (pm[k].kind != PAGE_NONE)
-					FAIL("page %zu: interior of run %u has "
-					    "kind %u", k, i, pm[k].kind);
+					return report_why(why, whylen, "page "
+					    "%zu: interior of run %u has kind "
+					    "%u", k, i, pm[k].kind);
 		}
 		prev_free = e->kind == PAGE_FREE;
 		i += (uint32_t)n;
@@ -689,37 +685,39 @@ int page_validate(struct heap *h, int (*run_fn)(struct heap *, uint32_t,
 	for (unsigned c = 0; c < NRUNCLASSES; c++) {
 		bool bit = (h->runmap[c / 64] >> (c % 64)) & 1;
 		if (bit != (h->runs[c] != 0))
-			FAIL("run class %u: bitmap says %d", c, bit);
+			return report_why(why, whylen, "run class %u: bitmap "
+			    "says %d", c, bit);
 		uint32_t prev = 0;
 		for (uint32_t idx = h->runs[c]; idx; idx = pm[idx].next) {
 			if (idx < h->first_page || idx >= h->npages ||
 			    pm[idx].kind != PAGE_FREE)
-				FAIL("run class %u lists page %u, not a free "
-				    "run", c, idx);
+				return report_why(why, whylen, "run class %u "
+				    "lists page %u, not a free run", c, idx);
 			if (run_class(pm[idx].span) != c ||
 			    pm[idx].span < run_class_min(c))
-				FAIL("run class %u lists a run of %u pages", c,
+				return report_why(why, whylen, "run class %u "
+				    "lists a run of %u pages", c,
 				    pm[idx].span);
 			if (pm[idx].prev != prev)
-				FAIL("run class %u: bad back link at %u", c,
-				    idx);
+				return report_why(why, whylen, "run class %u: "
+				    "bad back link at %u", c, idx);
 			prev = idx;
 			if (++listed > nfree)
-				FAIL("free-run lists hold more runs than the "
-				    "page map (%llu)",
+				return report_why(why, whylen, "free-run lists "
+				    "hold more runs than the page map (%llu)",
 				    (unsigned long long)nfree);
 		}
 	}
 	if (listed != nfree)
-		FAIL("%llu free runs, %llu listed", (unsigned long long)nfree,
-		    (unsigned long long)listed);
+		return report_why(why, whylen, "%llu free runs, %llu listed",
+		    (unsigned long long)nfree, (unsigned long long)listed);
 	if (active != h->stats.active_pages)
-		FAIL("%llu active pages counted, stats say %llu",
-		    (unsigned long long)active,
+		return report_why(why, whylen, "%llu active pages counted, "
+		    "stats say %llu", (unsigned long long)active,
 		    (unsigned long long)h->stats.active_pages);
 	if (dirty != h->stats.dirty_pages)
-		FAIL("%llu dirty pages counted, stats say %llu",
-		    (unsigned long long)dirty,
+		return report_why(why, whylen, "%llu dirty pages counted, "
+		    "stats say %llu", (unsigned long long)dirty,
 		    (unsigned long long)h->stats.dirty_pages);
 	return 0;
 }

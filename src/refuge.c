@@ -275,20 +275,18 @@ static int refuge_walk(struct heap *h, bool fix, char *why, size_t whylen)
 			continue;
 		}
 		if (!fix) {
-			snprintf(why, whylen, "refuge granule %u: %s", g,
-			    n == 0 ? "entry follows no block" :
-			    "block cut short");
-			return 1;
+			return report_why(why, whylen, "refuge granule %u: %s",
+			    g, n == 0 ? "entry follows no block" : "block "
+			    "cut short");
 		}
 		map[g++] = REFUGE_FREE;
 	}
 	if (fix)
 		h->refuge_bytes = bytes;
 	else if (config_stats && bytes != h->refuge_bytes) {
-		snprintf(why, whylen, "refuge holds %llu bytes, counted %llu",
-		    (unsigned long long)bytes,
+		return report_why(why, whylen, "refuge holds %llu bytes, "
+		    "counted %llu", (unsigned long long)bytes,
 		    (unsigned long long)h->refuge_bytes);
-		return 1;
 	}
 	return 0;
 }
@@ -313,9 +311,8 @@ int refuge_image_check(struct heap *h, char *why, size_t whylen)
 		uint32_t e = __atomic_load_n(&map[g], __ATOMIC_RELAXED);
 		if (e != REFUGE_FREE && e != REFUGE_CONT &&
 		    !entry_is_start(h, g, e)) {
-			snprintf(why, whylen, "refuge granule %u: entry %#x",
-			    g, e);
-			return 1;
+			return report_why(why, whylen, "refuge granule %u: "
+			    "entry %#x", g, e);
 		}
 	}
 	return 0;

@@ -409,10 +409,9 @@ int slab_validate(struct heap *h, uint32_t head, char *why, size_t whylen)
 	if (chain < 0)
 		return 1;
 	if (s->nfree != chain + sc->nblocks - s->s.carved) {
-		snprintf(why, whylen, "slab %u: nfree %u, chain %d, "
+		return report_why(why, whylen, "slab %u: nfree %u, chain %d, "
 		    "uncarved %u", head, s->nfree, chain,
 		    sc->nblocks - s->s.carved);
-		return 1;
 	}
 	return 0;
 }
@@ -452,7 +451,7 @@ int slab_chain_validate(struct heap *h, uint32_t head, char *why,
 	}
 	return (int)chain;
 fail:
-	snprintf(why, whylen, "%s", msg);
+	report_why(why, whylen, "%s", msg);
 	return -1;
 }
 
@@ -468,9 +467,8 @@ int bin_validate(struct heap *h, char *why, size_t whylen)
 	for (uint32_t i = h->first_page, n; i < h->npages; i += n) {
 		n = __atomic_load_n(&pm[i].span, __ATOMIC_RELAXED);
 		if (n == 0 || n > h->npages - i) {
-			snprintf(why, whylen, "page %u: run length %u out of "
-			    "range", i, n);
-			return 1;
+			return report_why(why, whylen, "page %u: run length %u "
+			    "out of range", i, n);
 		}
 		if (pm[i].kind == PAGE_SLAB && pm[i].cls < NBINS) {
 			nslabs[pm[i].cls]++;
@@ -485,16 +483,15 @@ int bin_validate(struct heap *h, char *why, size_t whylen)
 			    pm[i].kind != PAGE_SLAB || pm[i].cls != c ||
 			    pm[i].nfree == 0 || pm[i].prev != prev ||
 			    ++n > nonfull[c]) {
-				snprintf(why, whylen, "bin %u: bad entry %u on "
-				    "its list of non-full slabs", c, i);
-				return 1;
+				return report_why(why, whylen, "bin %u: bad "
+				    "entry %u on its list of non-full slabs",
+				    c, i);
 			}
 		}
 		if (n != nonfull[c] || b->nslabs != nslabs[c]) {
-			snprintf(why, whylen, "bin %u: lists %u of %u non-full "
-			    "slabs; counts %u slabs, page map has %u", c, n,
-			    nonfull[c], b->nslabs, nslabs[c]);
-			return 1;
+			return report_why(why, whylen, "bin %u: lists %u of %u "
+			    "non-full slabs; counts %u slabs, page map has %u",
+			    c, n, nonfull[c], b->nslabs, nslabs[c]);
 		}
 	}
 	return 0;

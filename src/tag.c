@@ -245,9 +245,8 @@ int tag_validate(struct heap *h, char *why, size_t whylen)
 		return 0;
 	struct tag_table *t = tag_table_of(h);
 	if (t == NULL) {
-		snprintf(why, whylen, "tag table offset %llu names no table",
-		    (unsigned long long)h->tags);
-		return 1;
+		return report_why(why, whylen, "tag table offset %llu names no "
+		    "table", (unsigned long long)h->tags);
 	}
 	uint64_t live = 0, used = 0;
 	for (uint64_t i = 0; i < t->cap; i++) {
@@ -260,18 +259,16 @@ int tag_validate(struct heap *h, char *why, size_t whylen)
 		live++;
 		if (block_bytes_at(h, off) == 0 || tag_find(t, off) !=
 		    &t->e[i]) {
-			snprintf(why, whylen, "tag table entry %llu: offset "
-			    "%llu is no live block, or listed twice",
+			return report_why(why, whylen, "tag table entry %llu: "
+			    "offset %llu is no live block, or listed twice",
 			    (unsigned long long)i, (unsigned long long)off);
-			return 1;
 		}
 	}
 	if (live != t->live || used != t->used) {
-		snprintf(why, whylen, "tag table counts %llu live, %llu used; "
-		    "holds %llu, %llu", (unsigned long long)t->live,
+		return report_why(why, whylen, "tag table counts %llu live, "
+		    "%llu used; holds %llu, %llu", (unsigned long long)t->live,
 		    (unsigned long long)t->used, (unsigned long long)live,
 		    (unsigned long long)used);
-		return 1;
 	}
 	return 0;
 }
