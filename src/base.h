@@ -56,6 +56,39 @@ int report_format(char *buf, size_t len, const char *fmt, va_list ap);
 int report_why(char *why, size_t whylen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* ---- assertions: three tiers ---------------------------------------------
+ *   always   a read of memory that other processes, a dead one or a damaged
+ *            file may have written is checked before it is followed, in
+ *            every build: slab_of, cache_checked, the drains' and walks'
+ *            bounds, each going to report_fatal with what it found.
+ *   ph_assert(cond)  an invariant the code itself keeps, stated where the
+ *            state changes (a slab carved, a bin's list, a run split or
+ *            merged, a cache refilled or flushed, a drain, a repair);
+ *            --enable-debug only.  Otherwise the condition is compiled
+ *            but never run (config_debug is a constant), so it cannot rot.
+ *   ph_assert_valid(check)  a module's whole *_validate at a state change
+ *            (a slab after its repair, the page map after a reset), and
+ *            heap_validate every DEBUG_CHECK_EVERY slow frees (alloc.c);
+ *            --enable-debug only.  check is a call that may use the names
+ *            why and whylen, which the macro provides.
+ * All three end in report_fatal: "phmalloc: assertion failed at
+ * slab.c:120: ...", one line, and abort.
+ */
+#define ph_assert(cond) do {                                               \
+	if (config_debug && unlikely(!(cond)))                            \
+		report_fatal("assertion failed at %s:%d: %s", __FILE__,   \
+		    __LINE__, #cond);                                       \
+} while (0)
+#define ph_assert_valid(check) do {                                        \
+	if (config_debug) {                                               \
+		char why[200];                                            \
+		size_t whylen = sizeof(why);                              \
+		if (check)                                                \
+			report_fatal("assertion failed at %s:%d: %s",     \
+			    __FILE__, __LINE__, why);                       \
+	}                                                                 \
+} while (0)
+
 /* ---- conf.c: run-time options from PHMALLOC_CONF ------------------------
  * Parsed once, before the process heap exists; "name:value,name:value".
  * An unknown or malformed option gets a one-line warning and is ignored.

@@ -169,6 +169,7 @@ void cache_bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
 	}
 	memmove(s, s + drop, keep * sizeof(*s));
 	b->top = b->lo + keep;
+	ph_assert(tcache_count(b) == keep && b->top <= b->hi);
 }
 
 void cache_flush_locked(struct heap *h, struct tcache *tc)
@@ -184,6 +185,7 @@ bool cache_refill_locked(struct heap *h, struct tcache *tc, unsigned c)
 {
 	struct tcache_bin *b = tcache_bin(tc, c);
 	uint32_t want = (b->hi - b->lo) / 2;
+	ph_assert(tcache_count(b) < want && b->top >= b->lo);
 	remote_drain(h);
 	/* the depot's first: offsets copied, no block touched */
 	uint32_t got = depot_take(h, c, &tc->slots[b->top], want -
@@ -196,6 +198,7 @@ bool cache_refill_locked(struct heap *h, struct tcache *tc, unsigned c)
 			break;
 		tcache_push(tc, b, (uint64_t)(p - (char *)h));
 	}
+	ph_assert(tcache_count(b) <= want && b->top <= b->hi);
 	return tcache_count(b) > 0;
 }
 
@@ -244,6 +247,7 @@ struct tcache *cache_create_locked(struct heap *h)
 		tc->next = h->tcaches;
 		atomic_thread_fence(memory_order_release);   /* then publish */
 		h->tcaches = (uint64_t)((char *)tc - (char *)h);
+		ph_assert(cache_checked(h, h->tcaches) == tc);
 	}
 	return tc;
 }
@@ -273,6 +277,7 @@ void cache_destroy_locked(struct heap *h, struct tcache *tc, bool check)
 		if (cache_checked(h, *link) == NULL)
 			break;
 	}
+	ph_assert(!cache_listed(h, tc));
 	tc->magic = 0;
 	page_run_free(h, page_index(h, tc));
 }

@@ -124,6 +124,7 @@ uint32_t depot_put(struct heap *h, unsigned c, const uint64_t *off,
 	for (uint32_t i = 0; i < k; i++)
 		if (slab_carved_class(h, off[i], NULL) != (int)c)
 			k = i;
+	ph_assert(b->n + k <= b->cap);
 	memcpy(&d->slots[b->lo + b->n], off, k * sizeof(*off));
 	atomic_signal_fence(memory_order_release);   /* crash rule */
 	b->n += k;
@@ -138,6 +139,7 @@ uint32_t depot_take(struct heap *h, unsigned c, uint64_t *out,
 	if (b == NULL)
 		return 0;
 	uint32_t k = want < b->n ? want : b->n;
+	ph_assert(b->n <= b->cap);
 	/* the newest: their lines are the likeliest still cached */
 	memcpy(out, &d->slots[b->lo + b->n - k], k * sizeof(*out));
 	b->n -= k;

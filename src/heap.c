@@ -41,6 +41,7 @@ void heap_reset(struct heap *h)
 	struct heap_stats keep = h->stats;
 	memset(&h->stats, 0, sizeof(h->stats));
 	h->stats.dirty_pages = keep.dirty_pages;
+	ph_assert_valid(page_validate(h, NULL, why, whylen));
 	heap_wake_waiters(h);   /* everything is free: smalloc may go on */
 	heap_unlock(h);
 }
@@ -88,6 +89,8 @@ int heap_repair(struct heap *h)
 	depot_drain(h);
 	cache_reclaim_locked(h);
 	heap_proc_reclaim_locked(h);
+	ph_assert_valid(page_validate(h, slab_validate, why, whylen) ||
+	    bin_validate(h, why, whylen));
 	return 0;
 }
 

@@ -73,6 +73,9 @@ static void run_insert(struct heap *h, uint32_t head)
 	unsigned c = run_class(pm[head].span);
 	uint32_t first = h->runs[c];
 
+	ph_assert(pm[head].kind == PAGE_FREE && pm[head].span != 0 &&
+	    first != head);
+
 	pm[head].prev = 0;
 	pm[head].next = first;
 	if (first)
@@ -87,6 +90,9 @@ static void run_remove(struct heap *h, uint32_t head)
 	struct page *e = &pm[head];
 	unsigned c = run_class(e->span);
 
+	ph_assert(e->kind == PAGE_FREE);
+	ph_assert(e->prev ? pm[e->prev].next == head : h->runs[c] == head);
+	ph_assert(e->next == 0 || pm[e->next].prev == head);
 	if (e->prev)
 		pm[e->prev].next = e->next;
 	else
@@ -261,6 +267,8 @@ static size_t run_carve(struct heap *h, uint32_t head, size_t n, uint8_t kind,
 	size_t len = pm[head].span, dirty = pm[head].aux;
 	uint64_t stamp = pm[head].stamp;
 
+	ph_assert(pm[head].kind == PAGE_FREE && n != 0 && n <= len &&
+	    dirty <= len && head + len <= h->npages);
 	if (head + n > h->hwm) {
 		slabmap_clear(h, head, 1);   /* the head's, before it is used */
 		run_clear_above_hwm(h, head + 1, head + n);
@@ -273,6 +281,9 @@ static size_t run_carve(struct heap *h, uint32_t head, size_t n, uint8_t kind,
 	else if (len > 1)
 		page_clear(&pm[head + len - 1]);
 	run_make_used(h, head, n, kind, cls);
+	ph_assert(pm[head].kind == kind && pm[head].span == n &&
+	    (len == n || (pm[head + n].kind == PAGE_FREE &&
+	    pm[head + n].span == len - n)));
 	size_t taken_dirty = dirty < n ? dirty : n;
 	h->stats.dirty_pages -= taken_dirty;
 	h->stats.active_pages += n;
@@ -299,6 +310,7 @@ static void run_cut(struct heap *h, uint32_t head, size_t n)
 {
 	struct page *pm = heap_pages(h);
 	size_t len = pm[head].span;
+	ph_assert(pm[head].kind == PAGE_LARGE && n != 0 && n < len);
 	/* The second half's head is interior until the first is shortened. */
 	struct page *e2 = &pm[head + n];
 	e2->next = e2->prev = 0;
@@ -371,6 +383,9 @@ void page_run_free(struct heap *h, uint32_t head)
 	uint32_t start = head, r = head + (uint32_t)n;
 	size_t ln = 0, lclean = 0, rn = 0, rdirty = 0;
 
+	ph_assert((kind == PAGE_LARGE || kind == PAGE_SLAB) && n != 0 &&
+	    head >= h->first_page && r <= h->hwm);
+
 	/* Free neighbours: the left one through its tail, the right one
 	 * through its head. */
 	if (head > h->first_page) {
@@ -408,6 +423,12 @@ void page_run_free(struct heap *h, uint32_t head)
 	}
 	run_mark_tail(h, start, total, PAGE_FREE);
 	run_insert(h, start);
+	/* Merged: no free run touches it on either side. */
+	ph_assert(start + total == h->npages ||
+	    pm[start + total].kind != PAGE_FREE);
+	ph_assert(start == h->first_page || (pm[start - 1].kind !=
+	    PAGE_FREE && pm[start - 1].kind != PAGE_FREE_TAIL));
+	ph_assert(h->stats.active_pages >= n);
 	h->stats.active_pages -= n;
 	/* The merged run's dirty prefix covers the left neighbour's purged
 	 * pages too (a prefix has no holes): count them, as page_validate does. */
@@ -450,6 +471,8 @@ bool page_run_grow(struct heap *h, uint32_t head, size_t n, bool *zero)
 		page_clear(&pm[r + rn - 1]);
 	page_clear(&pm[r]);
 	run_mark_tail(h, head, n, PAGE_LARGE);
+	ph_assert(head + n == h->npages || rn == need ||
+	    (pm[head + n].kind == PAGE_FREE && pm[head + n].span == rn - need));
 	size_t taken_dirty = rdirty < need ? rdirty : need;
 	h->stats.dirty_pages -= taken_dirty;
 	h->stats.active_pages += need;

@@ -178,6 +178,8 @@ void *refuge_take(struct heap *h, size_t size, size_t align, size_t at,
 		uint32_t *map = refuge_map(h);
 		uint32_t n = (uint32_t)((lead + size + REFUGE_GRAN - 1) /
 		    REFUGE_GRAN);
+		ph_assert(n != 0 && g + n <= h->refuge_gran &&
+		    map[g] == REFUGE_FREE && lead < REFUGE_GRAN * n);
 		for (uint32_t i = 1; i < n; i++)
 			map[g + i] = REFUGE_CONT;
 		atomic_signal_fence(memory_order_release);   /* crash rule */

@@ -43,6 +43,8 @@ static inline char *slab_base(struct heap *h, uint32_t head)
 static void bin_push(struct heap *h, struct bin *b, uint32_t head)
 {
 	struct page *pm = heap_pages(h);
+	ph_assert(pm[head].kind == PAGE_SLAB && pm[head].nfree > 0 &&
+	    &h->bins[pm[head].cls] == b && b->nonfull != head);
 	pm[head].prev = 0;
 	pm[head].next = b->nonfull;
 	if (b->nonfull)
@@ -54,6 +56,9 @@ static void bin_remove(struct heap *h, struct bin *b, uint32_t head)
 {
 	struct page *pm = heap_pages(h);
 	struct page *s = &pm[head];
+	ph_assert(s->kind == PAGE_SLAB && &h->bins[s->cls] == b);
+	ph_assert(s->prev ? pm[s->prev].next == head : b->nonfull == head);
+	ph_assert(s->next == 0 || pm[s->next].prev == head);
 	if (s->prev)
 		pm[s->prev].next = s->next;
 	else
@@ -70,6 +75,10 @@ static uint32_t slab_new(struct heap *h, unsigned cls)
 	uint32_t head = page_run_alloc(h, sc->npages, PAGE_SLAB, cls, &zero);
 	if (head == 0)
 		return 0;
+	struct page *s = &heap_pages(h)[head];
+	ph_assert(s->kind == PAGE_SLAB && s->cls == cls &&
+	    s->span == sc->npages && s->nfree == sc->nblocks &&
+	    s->s.carved == 0 && s->s.free == SLAB_NONE);
 	vg_close(slab_base(h, head), sc->npages * PAGE);
 	h->bins[cls].nslabs++;
 	bin_push(h, &h->bins[cls], head);
@@ -110,6 +119,8 @@ void *slab_alloc(struct heap *h, unsigned cls)
 		vg_close(p, sizeof(struct free_block));
 		s->s.carved++;
 	}
+	ph_assert(s->nfree > 0 && s->s.carved <= sizeclasses[cls].nblocks &&
+	    (s->s.free == SLAB_NONE || s->s.free < s->s.carved));
 	if (--s->nfree == 0)
 		bin_remove(h, b, head);
 	if (config_stats) {
@@ -208,6 +219,8 @@ void slab_free_index(struct heap *h, struct page *s, uint32_t head, void *p,
 	if (unlikely(fb->key == h->free_key || opts.paranoid) &&
 	    slab_chain_has(h, s, head, idx))
 		report_fatal("double free of %p in heap %p", p, (void *)h);
+	/* Not on the chain, so handed out: a block is one or the other. */
+	ph_assert(idx < s->s.carved && s->nfree < sizeclasses[cls].nblocks);
 	fb->next = s->s.free ^ key16(h);
 	fb->key = h->free_key;
 	vg_close(fb, sizeof(*fb));
@@ -524,6 +537,7 @@ void slab_repair(struct heap *h, uint32_t head)
 		i = prev->next ^ key16(h);
 	}
 	s->nfree = (uint16_t)(chain + sc->nblocks - s->s.carved);
+	ph_assert(s->nfree <= sc->nblocks && s->s.carved <= sc->nblocks);
 	struct bin *b = &h->bins[s->cls];
 	b->nslabs++;
 	if (s->nfree > 0)

@@ -54,17 +54,20 @@ stage "private heap (ph_), make check" private --enable-private-heap
 stage "jemalloc fork's configure line, make check" forkline \
 	--disable-zone-allocator --disable-tcache --with-jemalloc-prefix=je_ \
 	--enable-private-heap
-# 4: AddressSanitizer + UBSan over the whole suite.
+# 4: the debug build: every ph_assert and ph_assert_valid on (base.h).
+stage "debug build (--enable-debug), make check" debug --enable-debug \
+	--enable-private-heap
+# 5: AddressSanitizer + UBSan over the whole suite.
 stage "ASan+UBSan build, make check" asan --enable-private-heap \
 	CC=clang CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1" \
 	LDFLAGS="-fsanitize=address,undefined"
-# 5: valgrind memcheck (in the default build's tree).
+# 6: valgrind memcheck (in the default build's tree).
 TARGETS=check-valgrind stage "valgrind memcheck" default
-# 6: the drop-in build under LD_PRELOAD with real programs.
+# 7: the drop-in build under LD_PRELOAD with real programs.
 TARGETS=check-dropin stage "drop-in malloc under LD_PRELOAD" default
-# 7: the tarball builds and passes its tests.
+# 8: the tarball builds and passes its tests.
 TARGETS=distcheck stage "make distcheck" default
-# 8: make install, then a program outside the tree builds with pkg-config
+# 9: make install, then a program outside the tree builds with pkg-config
 # and runs the shared-heap demo against the installed library.
 TARGETS=install stage "make install, pkg-config" \
 	private --enable-private-heap --prefix="$top/build/root"
