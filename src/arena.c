@@ -37,7 +37,7 @@ static unsigned arena_count_default(void)
 	if (opts.narenas != 0)
 		return opts.narenas;
 	/* One arena under valgrind: its threads run one at a time anyway. */
-	long ncpu = vg_on() ? 1 : sysconf(_SC_NPROCESSORS_ONLN);
+	long ncpu = vg_any() ? 1 : sysconf(_SC_NPROCESSORS_ONLN);
 	if (ncpu < 1)
 		ncpu = 1;
 	return ncpu >= ARENAS_MAX / ARENAS_PER_CPU ? ARENAS_MAX :
@@ -85,7 +85,7 @@ static bool arena_reserve(void)
 {
 	size_t want = opts.reserve;
 	/* valgrind pays for every reserved page in every fork: keep it small. */
-	if (vg_on() && want > VALGRIND_RESERVE_MAX)
+	if (vg_any() && want > VALGRIND_RESERVE_MAX)
 		want = VALGRIND_RESERVE_MAX;
 	if (want < ARENA_MIN_BYTES)
 		want = ARENA_MIN_BYTES;

@@ -265,13 +265,23 @@ struct tslot {
 struct tthread {
 	struct tslot slots[TCACHE_SLOTS];
 	uint32_t     busy;
-	uint8_t      state;                 /* tcache.c: TSTATE_* */
+	uint8_t      state;                 /* TSTATE_* */
 	/* malloc.c: jemalloc's thread.allocated and thread.deallocated,
 	 * usable bytes the thread had from and gave back to the standard
 	 * family; here to share the fast paths' TLS address. */
 	uint64_t     allocated, deallocated;
 };
 extern __thread struct tthread tthread __attribute__((tls_model("initial-exec")));
+/* tthread.state: caching not decided yet (tcache.c:tcache_usable), on, or
+ * off for good (the options say no cache, or the thread is exiting). */
+enum { TSTATE_NEW, TSTATE_ON, TSTATE_OFF };
+
+/* Will this thread never have a cache?  Then its slow paths go straight to
+ * the heap, and heap_free finds no cached copy of a block to look for. */
+static inline bool tcache_off(void)
+{
+	return tthread.state == TSTATE_OFF;
+}
 
 /* tbusy_enter/leave do not nest (their callers checked tbusy() first), so
  * plain stores: no read-modify-write on the fast path.  tbusy_hold and

@@ -89,7 +89,8 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 		errno = ENOMEM;   /* no address space for the process heap */
 		return NULL;
 	}
-	void *p = opts.zero ? NULL : tcache_alloc(h, size2class(size));
+	void *p = opts.zero || tcache_off() ? NULL :
+	    tcache_alloc(h, size2class(size));
 	if (p == NULL)
 		p = heap_malloc(h, size, opts.zero);
 	if (unlikely(p == NULL))
@@ -161,6 +162,11 @@ static __attribute__((noinline)) void free_slow(void *p)
 {
 	if (p == NULL)
 		return;
+	if (tcache_off()) {   /* one lookup of the block: heap_free's */
+		count(&tthread.deallocated, heap_free(heap_owner(p, "free"),
+		    p));
+		return;
+	}
 	if (!tbusy() && free_other_slot(p))
 		return;
 	struct heap *h = heap_owner(p, "free");

@@ -47,8 +47,6 @@
 #include "engine.h"
 #include "valgrind.h"
 
-enum { TSTATE_NEW, TSTATE_ON, TSTATE_OFF };   /* tthread.state */
-
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
@@ -76,18 +74,12 @@ static bool tcache_usable(void)
 		tthread.state = TSTATE_OFF;
 		return false;
 	}
-#ifdef PH_HAVE_VALGRIND
-	if (RUNNING_ON_VALGRIND) {
-		/* Only memcheck answers GET_VBITS; it must see every malloc and
-		 * free, so no caching under it.  Other tools (callgrind) measure
-		 * the real paths. */
-		uint64_t probe = 0, vbits;
-		if (VALGRIND_GET_VBITS(&probe, &vbits, sizeof(probe)) == 1) {
-			tthread.state = TSTATE_OFF;
-			return false;
-		}
+	/* Memcheck must see every malloc and free, so no caching under it.
+	 * Other tools (callgrind) measure the real paths. */
+	if (vg_on()) {
+		tthread.state = TSTATE_OFF;
+		return false;
 	}
-#endif
 	/* Signals blocked: a handler that allocates must not find this
 	 * thread inside pthread_once (it would wait for itself).  One that
 	 * came before did all of this already. */
@@ -282,6 +274,8 @@ bool tcache_holds_block(struct heap *h, unsigned cls, const void *p)
 	if (opts.paranoid)   /* no cache of ours: maybe another process's */
 		return cache_list_holds(h, cls,
 		    (uint64_t)((uintptr_t)p - (uintptr_t)h));
+	if (tcache_off())
+		return false;   /* no cache in this thread */
 	/* Blocks of a process arena may sit in this thread's arena's cache. */
 	struct heap *mine = heap_is_process(h) ? heap_arena() : h;
 	for (unsigned i = 0; i < TCACHE_SLOTS; i++) {

@@ -6,9 +6,13 @@
  * allocator's own words inside free blocks are made readable around each
  * access (vg_open) and hidden again (vg_close).  A reset or an unmapping
  * withdraws every live block first (slab.c:slab_vg_forget, which walks the
- * heap only when running under valgrind: reset stays O(metadata) outside).
- * Each macro costs one branch when not running under valgrind, and nothing
- * in a build without valgrind's headers.
+ * heap only when running under memcheck: reset stays O(metadata) outside).
+ * vg_on() asks valgrind once whether memcheck watches this process
+ * (valgrind.c:vg_probe), then costs a load and a branch: under other tools
+ * (callgrind) the annotations are skipped too, so instruction counts are
+ * the real paths'.  vg_any() is any valgrind tool (which runs threads one
+ * at a time, and pays for reserved pages at each fork).  Nothing at all in
+ * a build without valgrind's headers.
  */
 #ifndef PH_VALGRIND_H
 #define PH_VALGRIND_H
@@ -17,7 +21,10 @@
 
 #ifdef PH_HAVE_VALGRIND
 #include <valgrind/memcheck.h>
-#define vg_on()              __builtin_expect(RUNNING_ON_VALGRIND, 0)
+extern int vg_state;   /* memcheck watching: 1, not: 0, not asked yet: -1 */
+bool vg_probe(void);
+#define vg_on()  __builtin_expect(vg_state > 0 || (vg_state < 0 && vg_probe()), 0)
+#define vg_any()             __builtin_expect(RUNNING_ON_VALGRIND, 0)
 #define vg_alloc(h, p, n, zero) do { if (vg_on()) \
 	VALGRIND_MALLOCLIKE_BLOCK((p), (n), 0, (zero)); } while (0)
 #define vg_free(h, p)        do { if (vg_on()) \
@@ -30,6 +37,7 @@
 	VALGRIND_MAKE_MEM_NOACCESS((p), (n)); } while (0)
 #else
 #define vg_on()                 0
+#define vg_any()                0
 #define vg_alloc(h, p, n, zero) do { } while (0)
 #define vg_free(h, p)           do { } while (0)
 #define vg_resize(h, p, o, n)   do { } while (0)
