@@ -266,6 +266,11 @@ struct tthread {
 	struct tslot slots[TCACHE_SLOTS];
 	uint32_t     busy;
 	uint8_t      state;                 /* TSTATE_* */
+	/* frees that found no cache of their heap and made none (tcache.c:
+	 * tcache_free: a cache is made by a malloc, or by the
+	 * TCACHE_MAKE_FREES-th free) */
+	uint8_t      cacheless_frees;
+#define TCACHE_MAKE_FREES 64
 	/* malloc.c: jemalloc's thread.allocated and thread.deallocated,
 	 * usable bytes the thread had from and gave back to the standard
 	 * family; here to share the fast paths' TLS address. */

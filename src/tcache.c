@@ -169,7 +169,7 @@ static bool slot_valid(struct tslot *t)
 
 /* This thread's slot for h, made on demand; NULL if caching is off.  Call
  * with busy held (tbusy_hold), the thread not busy before. */
-static struct tslot *tcache_slot(struct heap *h)
+static struct tslot *tcache_slot(struct heap *h, bool make)
 {
 	if (!tcache_usable())
 		return NULL;
@@ -185,6 +185,8 @@ static struct tslot *tcache_slot(struct heap *h)
 			spare = &tthread.slots[i];
 	}
 	if (t == NULL) {
+		if (!make)
+			return NULL;
 		if (spare == NULL) {
 			/* All slots busy: give the last one's blocks back. */
 			spare = &tthread.slots[TCACHE_SLOTS - 1];
@@ -250,7 +252,7 @@ static void tcache_thread_exit(void *unused)
 void *tcache_alloc(struct heap *h, unsigned cls)
 {
 	uint32_t was = tbusy_hold();
-	struct tslot *t = was || tsection_in() ? NULL : tcache_slot(h);
+	struct tslot *t = was || tsection_in() ? NULL : tcache_slot(h, true);
 	uint64_t *p = NULL;
 	if (t != NULL) {
 		struct tcache *tc = t->tc;
@@ -299,7 +301,15 @@ bool tcache_free(struct heap *h, void *p)
 	 * later without that arena's lock.  Busy as in tcache_alloc. */
 	struct heap *mine = heap_is_process(h) ? heap_arena() : h;
 	uint32_t was = tbusy_hold();
-	struct tslot *t = was || tsection_in() ? NULL : tcache_slot(mine);
+	/* A cache is made by a malloc, or once a thread has freed
+	 * TCACHE_MAKE_FREES blocks without one (a consumer that only frees):
+	 * a thread that frees a block handed to it and then allocates its own
+	 * (cache-scratch) does not get that block back from its cache, where
+	 * it would share a line with the other threads' blocks next to it. */
+	bool make = tthread.cacheless_frees >= TCACHE_MAKE_FREES;
+	struct tslot *t = was || tsection_in() ? NULL : tcache_slot(mine, make);
+	if (t == NULL && !make && !was)
+		tthread.cacheless_frees++;
 	bool done = t != NULL && tcache_free_busy(h, t, p);
 	tbusy_restore(was);
 	return done;

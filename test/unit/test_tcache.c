@@ -171,12 +171,14 @@ static void slot_names_own_cache(struct heap *h, struct tslot *t)
 }
 
 /* Each test starts with no cache in any slot (they may share a process
- * under CK_FORK=no). */
+ * under CK_FORK=no), in a thread past its cacheless frees, so that a free
+ * makes a cache as a malloc does (the rule before that has its test). */
 static void setup(void)
 {
 	sizeclass_init();
 	for (unsigned i = 0; i < TCACHE_SLOTS; i++)
 		tcache_slot_release(&tthread.slots[i]);
+	tthread.cacheless_frees = TCACHE_MAKE_FREES;
 }
 
 /* ---- caching on or off ------------------------------------------------- */
@@ -205,6 +207,49 @@ START_TEST(caches_serve_a_heap_exactly_when_enabled)
 	}
 	unit_validate(h);
 	heap_done(h);
+}
+END_TEST
+
+/* A cache is made by a malloc at once, and by a free only once the thread
+ * has freed TCACHE_MAKE_FREES blocks without one: a thread that frees a
+ * block handed to it and then allocates (cache-scratch) must not get that
+ * block, which shares a line with other threads' blocks, back from its
+ * new cache. */
+START_TEST(a_free_makes_a_cache_only_after_the_cacheless_frees)
+{
+	struct heap *h = heap_new();
+	unsigned c = size2class(16);
+	tthread.cacheless_frees = 0;
+	void *given = heap_malloc(h, 16, false);   /* another thread's */
+	void *next = heap_malloc(h, 16, false);    /* its neighbour */
+	ck_assert_ptr_nonnull(given);
+	ck_assert_ptr_nonnull(next);
+	ck_assert(!tcache_free(h, given));   /* no cache made */
+	ck_assert_ptr_null(slot_of(h));
+	heap_free(h, given);
+	ck_assert_uint_eq(tthread.cacheless_frees, 1);
+	void *mine = tcache_alloc(h, c);     /* a malloc makes one */
+	ck_assert_ptr_nonnull(mine);
+	ck_assert_ptr_nonnull(slot_of(h));
+	ck_assert_ptr_ne(mine, given);
+	ck_assert(tcache_free(h, mine));     /* and frees use it */
+	heap_free(h, next);
+
+	/* A thread that only frees gets a cache at its 64th such free. */
+	struct heap *g = heap_new();
+	void *p[TCACHE_MAKE_FREES + 1];
+	for (unsigned i = 0; i <= TCACHE_MAKE_FREES; i++)
+		ck_assert_ptr_nonnull(p[i] = heap_malloc(g, 16, false));
+	for (unsigned i = 1; i < TCACHE_MAKE_FREES; i++) {
+		ck_assert(!tcache_free(g, p[i]));
+		heap_free(g, p[i]);
+	}
+	ck_assert_ptr_null(slot_of(g));
+	ck_assert(tcache_free(g, p[TCACHE_MAKE_FREES]));
+	ck_assert_ptr_nonnull(slot_of(g));
+	ck_assert(tcache_free(g, p[0]));
+	unit_validate(h);
+	unit_validate(g);
 }
 END_TEST
 
@@ -1198,6 +1243,8 @@ int main(void)
 	 * there is nothing more to test. */
 	if (caches_expected()) {
 		tcase_add_test(tc, a_slot_names_a_listed_cache_of_this_thread);
+		tcase_add_test(tc,
+		    a_free_makes_a_cache_only_after_the_cacheless_frees);
 		tcase_add_test(tc,
 		    the_malloc_heaps_cache_moves_to_slot_0_never_left_null);
 		tcase_add_test(tc,
