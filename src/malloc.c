@@ -59,26 +59,6 @@ static void *alloc_checked(size_t size, size_t align, bool zero)
 	return alloc_in(heap_for_malloc(), size, align, zero);
 }
 
-PH_EXPORT void *P(malloc)(size_t size);
-
-/* An aligned block, through the caches when a small class satisfies the
- * alignment (a class whose size is a multiple of it: slabs start on a
- * page): then it is a malloc of that class's size. */
-static void *alloc_aligned(size_t size, size_t align, bool zero)
-{
-	if (size <= SMALL_MAX && align <= PAGE) {
-		sizeclass_init();   /* before the first heap, too */
-		size_t usable = size_small_aligned(size, align);
-		if (usable != 0) {
-			void *p = P(malloc)(usable);
-			if (p != NULL && zero)
-				memset(p, 0, usable);
-			return p;
-		}
-	}
-	return alloc_checked(size, align, zero);
-}
-
 /* ---- the fast paths (fastpath.h) on the default heap; the rest is slow ---- */
 static __attribute__((noinline)) void *malloc_slow(size_t size)
 {
@@ -100,7 +80,9 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 	return p;
 }
 
-PH_EXPORT void *P(malloc)(size_t size)
+/* malloc's body, inline in malloc and in the aligned calls that a small
+ * class satisfies (no second trip through the PLT). */
+static inline __attribute__((always_inline)) void *malloc_inline(size_t size)
 {
 	struct tslot *t;
 	if (likely(size <= SMALL_MAX && (t = tslot0_enter()) != NULL)) {
@@ -112,6 +94,31 @@ PH_EXPORT void *P(malloc)(size_t size)
 			return p;
 	}
 	return malloc_slow(size);
+}
+
+PH_EXPORT void *P(malloc)(size_t size)
+{
+	return malloc_inline(size);
+}
+
+/* An aligned block, through the caches when a small class satisfies the
+ * alignment (a class whose size is a multiple of it: slabs start on a
+ * page): then it is a malloc of that class's size.  Before the first heap
+ * the class tables read zero, so the answer is "none" and the slow path
+ * makes the heap (and the tables). */
+static inline __attribute__((always_inline)) void *alloc_aligned(size_t size,
+    size_t align, bool zero)
+{
+	if (size <= SMALL_MAX && align <= PAGE) {
+		size_t usable = size_small_aligned(size, align);
+		if (usable != 0) {
+			void *p = malloc_inline(usable);
+			if (p != NULL && zero)
+				memset(p, 0, usable);
+			return p;
+		}
+	}
+	return alloc_checked(size, align, zero);
 }
 
 /* A block of a heap handle's heap this thread caches: into that cache,
@@ -186,7 +193,7 @@ PH_EXPORT void *P(calloc)(size_t n, size_t size)
 		return NULL;
 	}
 	if (total <= SMALL_MAX) {
-		void *p = P(malloc)(total);
+		void *p = malloc_inline(total);
 		if (p != NULL)
 			memset(p, 0, total);
 		return p;
