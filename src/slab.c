@@ -68,10 +68,34 @@ static void bin_remove(struct heap *h, struct bin *b, uint32_t head)
 	s->next = s->prev = 0;
 }
 
+/* A fresh block may sit where an old slab's free block kept its key: its
+ * every free would then look like a double free and take the slow, locked
+ * path.  So the keys of the blocks on the slab's dirty pages (its first
+ * `dirty`) are cleared when the slab is made; the rest read as zero.
+ * Carving then writes nothing: a block handed to a thread cache and never
+ * used leaves its page untouched (not resident, nothing for fork to copy). */
+static void slab_clear_keys(struct heap *h, uint32_t head,
+                            const struct sizeclass *sc, size_t dirty)
+{
+	char *base = slab_base(h, head);
+	size_t end = dirty << LG_PAGE;
+	for (size_t at = offsetof(struct free_block, key); at < end;
+	    at += sc->size) {
+		uint64_t *key = (uint64_t *)(base + at);
+		vg_open(key, sizeof(*key));
+		*key = 0;
+		vg_close(key, sizeof(*key));
+	}
+}
+
 static uint32_t slab_new(struct heap *h, unsigned cls)
 {
 	const struct sizeclass *sc = &sizeclasses[cls];
 	bool zero;
+	/* page_run_alloc takes the run's dirty pages off this sum of the free
+	 * runs' aux (types.h), so the difference is how many of the slab's
+	 * first pages may be dirty. */
+	uint64_t dirty_before = h->stats.dirty_pages;
 	uint32_t head = page_run_alloc(h, sc->npages, PAGE_SLAB, cls, &zero);
 	if (head == 0)
 		return 0;
@@ -80,6 +104,9 @@ static uint32_t slab_new(struct heap *h, unsigned cls)
 	    s->span == sc->npages && s->nfree == sc->nblocks &&
 	    s->s.carved == 0 && s->s.free == SLAB_NONE);
 	vg_close(slab_base(h, head), sc->npages * PAGE);
+	if (!zero)
+		slab_clear_keys(h, head, sc, (size_t)(dirty_before -
+		    h->stats.dirty_pages));
 	h->bins[cls].nslabs++;
 	bin_push(h, &h->bins[cls], head);
 	return head;
@@ -110,13 +137,9 @@ void *slab_alloc(struct heap *h, unsigned cls)
 		fb->key = 0;
 		s->s.free = next;
 	} else {
-		/* A fresh block may sit where an old slab's free block kept its
-		 * key: clear it, or every free of this block would look like a
-		 * double free and take the slow, locked path. */
+		/* Never written: its key was cleared with the slab
+		 * (slab_clear_keys) or reads as zero. */
 		p = slab_base(h, head) + (size_t)s->s.carved * size;
-		vg_open(p, sizeof(struct free_block));
-		((struct free_block *)p)->key = 0;
-		vg_close(p, sizeof(struct free_block));
 		s->s.carved++;
 	}
 	ph_assert(s->nfree > 0 && s->s.carved <= sizeclasses[cls].nblocks &&
