@@ -20,6 +20,8 @@
  *   sizemix   small blocks, growing reallocs, large blocks 64 KiB..16 MiB
  *   frag      peak RSS, RSS after freeing 90%, after refilling, at the end
  *   fork      fork, malloc in the child, exit, wait                us/fork
+ *             (and INFO fork_vmpte_kb, fork_vmas, fork_rss_kb just
+ *             before the forks, fork_child_minflt per child)
  *   memalign  2 threads, short-lived 16..512 B, half memalign'd    M ops/s
  *   classes   14 size classes, 400..1600 live blocks each, freed
  *             and refilled a class at a time                      ns/pair
@@ -44,6 +46,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -483,6 +486,21 @@ static void *fork_thread(void *arg)
 	return NULL;
 }
 
+/* Lines of /proc/self/maps: the mappings (VMAs) a fork duplicates. */
+static long maps_lines(void)
+{
+	char line[512];
+	long n = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (strchr(line, '\n'))
+			n++;
+	fclose(f);
+	return n;
+}
+
 static void w_fork(void)
 {
 	static void *live[FORK_LIVE], *theirs[3][64];
@@ -495,7 +513,10 @@ static void w_fork(void)
 		pthread_create(&th[t], NULL, fork_thread, theirs[t]);
 	for (unsigned t = 0; t < 3; t++)
 		pthread_join(th[t], NULL);
-	uint64_t n = scaled(2000);
+	/* What a fork copies: page tables (VmPTE), mappings, resident pages. */
+	long pte_kb = phb_status_kb("VmPTE"), rss_kb = phb_status_kb("VmRSS");
+	long vmas = maps_lines();
+	uint64_t n = scaled(2000), child_minflt = 0;
 	uint64_t t0 = phb_now_ns();
 	for (uint64_t i = 0; i < n; i++) {
 		pid_t pid = fork();
@@ -505,13 +526,18 @@ static void w_fork(void)
 			free(p);
 			_exit(0);
 		}
-		if (pid < 0 || waitpid(pid, NULL, 0) != pid) {
-			fprintf(stderr, "phb fork: fork or waitpid failed\n");
+		struct rusage ru;
+		if (pid < 0 || wait4(pid, NULL, 0, &ru) != pid) {
+			fprintf(stderr, "phb fork: fork or wait4 failed\n");
 			exit(1);
 		}
+		child_minflt += (uint64_t)ru.ru_minflt;
 	}
 	uint64_t t1 = phb_now_ns();
 	phb_result("us_per_fork", (double)(t1 - t0) / 1e3 / (double)n);
+	printf("INFO fork_vmpte_kb=%ld fork_vmas=%ld fork_rss_kb=%ld "
+	    "fork_child_minflt=%.1f\n", pte_kb, vmas, rss_kb,
+	    (double)child_minflt / (double)n);
 	for (unsigned i = 0; i < FORK_LIVE; i++)
 		free(live[i]);
 	/* the threads' blocks stay allocated; each child mallocs and frees one */
