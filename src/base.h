@@ -104,7 +104,10 @@ struct opts {
 	unsigned narenas;      /* process-mode arenas; 0 = ARENAS_PER_CPU/CPU */
 	bool     paranoid;     /* catch every double free: this process keeps
 	                          no thread caches (tcache.c: paranoid mode) */
+	uint8_t  thp;          /* transparent huge pages for the arenas' data:
+	                          THP_DEFAULT (the system's), ALWAYS, NEVER */
 };
+enum { THP_DEFAULT, THP_ALWAYS, THP_NEVER };
 extern struct opts opts;
 void conf_init(void);
 /* Parses one configuration string into opts (exposed for tests). */
@@ -129,6 +132,9 @@ int      os_range_writable(const void *addr, size_t size);
  * not exempt. */
 int      os_object_trusted(int fd, bool group);
 int      os_purge(void *addr, size_t size, bool shared);
+/* Asks for transparent huge pages over [addr, addr+size), or asks for none
+ * (madvise MADV_HUGEPAGE / MADV_NOHUGEPAGE); 0 or an errno value. */
+int      os_hugepages(void *addr, size_t size, bool on);
 uint64_t os_now_ms(void);
 /* Start time of process pid (0 = this one) in clock ticks since boot, from
  * /proc; 0 if it cannot be read.  With the pid it names a process for good. */

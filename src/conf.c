@@ -128,6 +128,17 @@ static void conf_apply(const char *name, const char *v)
 			conf_bad(name, nlen, "expects a size of at least 64m");
 		return;
 	}
+	if (strcmp(name, "thp") == 0) {
+		if (strcmp(v, "default") == 0)
+			opts.thp = THP_DEFAULT;
+		else if (strcmp(v, "always") == 0)
+			opts.thp = THP_ALWAYS;
+		else if (strcmp(v, "never") == 0)
+			opts.thp = THP_NEVER;
+		else
+			conf_bad(name, nlen, "expects default, always or never");
+		return;
+	}
 	if (strcmp(name, "narenas") == 0) {
 		if (parse_int(v, &i) && i >= 1 && i <= ARENAS_MAX)
 			opts.narenas = (unsigned)i;

@@ -169,6 +169,16 @@ static int c_opt_narenas(const size_t *mib, void *oldp, size_t *oldlenp,
 	READ(unsigned, heap_narenas());
 }
 
+/* [jemalloc] opt.thp: "default", "always" or "never" (PHMALLOC_CONF=thp). */
+static int c_opt_thp(const size_t *mib, void *oldp, size_t *oldlenp,
+                     void *newp, size_t newlen)
+{
+	static const char *const names[] = { "default", "always", "never" };
+	conf_init();
+	READONLY();
+	READ(const char *, names[opts.thp]);
+}
+
 /* [jemalloc] opt.percpu_arena: threads are not bound to arenas by CPU. */
 static int c_opt_percpu_arena(const size_t *mib, void *oldp,
                               size_t *oldlenp, void *newp, size_t newlen)
@@ -437,6 +447,7 @@ static const struct ctl_node opt_kids[] = {
 	LEAF("stats_print", c_opt_stats_print),
 	LEAF("decay_ms", c_opt_decay_ms), LEAF("dirty_decay_ms", c_opt_decay_ms),
 	LEAF("reserve", c_opt_reserve), LEAF("narenas", c_opt_narenas),
+	LEAF("thp", c_opt_thp),
 	LEAF("percpu_arena", c_opt_percpu_arena),
 	LEAF("paranoid", c_opt_paranoid),
 };

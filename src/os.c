@@ -65,6 +65,15 @@ int os_purge(void *addr, size_t size, bool shared)
 	return err;
 }
 
+int os_hugepages(void *addr, size_t size, bool on)
+{
+	int saved = errno;
+	int err = madvise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	err = err == 0 ? 0 : errno;
+	errno = saved;
+	return err;
+}
+
 typedef bool (*maps_fn)(void *arg, uintptr_t lo, uintptr_t hi,
                         const char *perms);
 

@@ -717,6 +717,64 @@ START_TEST(narenas_option_is_honoured)
 }
 END_TEST
 
+/* PHMALLOC_CONF=thp (opt.thp) reaches a fresh process: run again by exec, it
+ * prints opt.thp and the VmFlags of the mapping 4 MiB into an 8 MiB block
+ * (an arena's data, past its first 2 MiB boundary): "hg" where huge pages
+ * were asked for, "nh" where they were refused, neither by default. */
+START_TEST(thp_option_advises_the_arenas_data)
+{
+	if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) != 0)
+		return;   /* a kernel without transparent huge pages */
+	static const char *const want[] = { "default", "always", "never" };
+	for (unsigned k = 0; k < 3; k++) {
+		char cmd[600], name[32] = "", flags[256] = "";
+		snprintf(cmd, sizeof(cmd), "PHMALLOC_CONF=thp:%s "
+		    "/proc/%d/exe --print-thp", want[k], (int)getpid());
+		FILE *f = popen(cmd, "r");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_int_eq(fscanf(f, "%31s", name), 1);
+		ck_assert_ptr_nonnull(fgets(flags, sizeof(flags), f));
+		ck_assert_int_eq(pclose(f), 0);
+		ck_assert_str_eq(name, want[k]);
+		bool hg = strstr(flags, " hg") != NULL;
+		bool nh = strstr(flags, " nh") != NULL;
+		ck_assert_msg(hg == (k == 1) && nh == (k == 2),
+		    "thp:%s gave VmFlags:%s", want[k], flags);
+	}
+}
+END_TEST
+
+/* The child of thp_option_advises_the_arenas_data. */
+static int print_thp(void)
+{
+	char *p = P_(malloc)((size_t)8 << 20);
+	const char *thp = NULL;
+	size_t len = sizeof(thp);
+	if (p == NULL || P_(mallctl)("opt.thp", &thp, &len, NULL, 0) != 0)
+		return 1;
+	uintptr_t at = (uintptr_t)p + ((size_t)4 << 20);
+	FILE *f = fopen("/proc/self/smaps", "r");
+	if (f == NULL)
+		return 1;
+	char line[512];
+	bool in = false;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned long lo, hi;
+		char perms[8];
+		/* a mapping's first line; its fields' lines start "Name:" */
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3) {
+			in = lo <= at && at < hi;
+		} else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			printf("%s%s", thp, line + 8);
+			fclose(f);
+			P_(free)(p);
+			return 0;
+		}
+	}
+	fclose(f);
+	return 1;
+}
+
 /* ---- fork from a signal handler inside malloc --------------------------------
  * A process started for it sends SIGUSR1 to this one without pause; the
  * handler, landing often inside malloc or free (in the thread's cache, or
@@ -818,6 +876,8 @@ int main(int argc, char **argv)
 		printf("%u\n", n);
 		return 0;
 	}
+	if (argc == 2 && strcmp(argv[1], "--print-thp") == 0)
+		return print_thp();
 	Suite *s = suite_create("threads");
 	TCase *tc = tcase_create("threads");
 	tcase_set_timeout(tc, 30);
@@ -829,6 +889,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, thread_arena_moves_a_thread);
 	tcase_add_test(tc, blocks_freed_by_another_arena_go_home);
 	tcase_add_test(tc, narenas_option_is_honoured);
+	tcase_add_test(tc, thp_option_advises_the_arenas_data);
 	tcase_add_test(tc, malloc_after_a_handle_stays_in_the_process_heap);
 	suite_add_tcase(s, tc);
 

@@ -319,6 +319,12 @@ START_TEST(conf_sets_options)
 	ck_assert_uint_eq(opts.narenas, 3);
 	ck_assert_str_eq(parse_capturing("narenas:64"), "");
 	ck_assert_uint_eq(opts.narenas, 64);
+	ck_assert_str_eq(parse_capturing("thp:always"), "");
+	ck_assert_uint_eq(opts.thp, THP_ALWAYS);
+	ck_assert_str_eq(parse_capturing("thp:never"), "");
+	ck_assert_uint_eq(opts.thp, THP_NEVER);
+	ck_assert_str_eq(parse_capturing("thp:default"), "");
+	ck_assert_uint_eq(opts.thp, THP_DEFAULT);
 	opts = saved;
 }
 END_TEST
@@ -330,7 +336,7 @@ START_TEST(conf_bad_input_warns_and_changes_nothing)
 		"nosuch:1", "tcache", "tcache:maybe", "decay_ms:ten",
 		"decay_ms:-5", "reserve:12", "reserve:1q", ":true",
 		"reserve:99999999999999999999t", "narenas:0", "narenas:65",
-		"narenas:-1", "narenas:two",
+		"narenas:-1", "narenas:two", "thp:sometimes", "thp:",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *err = parse_capturing(bad[i]);
