@@ -47,7 +47,7 @@ static void depot_tab_init(void)
 		return;
 	uint32_t lo = 0;
 	for (unsigned c = 0; c < NBINS; c++) {
-		uint32_t cap = DEPOT_FACTOR * sizeclasses[c].tcache_max;
+		uint32_t cap = DEPOT_FACTOR * sizeclasses[c].tcache_base;
 		uint32_t most = DEPOT_CLASS_MAX / sizeclasses[c].size;
 		depot_cap_tab[c] = cap < most ? cap : most > 0 ? most : 1;
 		depot_lo_tab[c] = lo;

@@ -228,9 +228,9 @@ START_TEST(a_slot_names_a_listed_cache_of_this_thread)
 	ck_assert_ptr_eq(tslot_of(h), t);   /* the fast paths take it */
 	/* The refill took half a bin; p left it, the rest wait. */
 	struct tcache_bin *b = tcache_bin(t->tc, c);
-	ck_assert_uint_eq(tcache_count(b) + 1, sc->tcache_max / 2);
+	ck_assert_uint_eq(tcache_count(b) + 1, sc->tcache_base / 2);
 	ck_assert(!bin_has(t->tc, b, off_of(h, p)));
-	ck_assert_uint_eq(h->bins[c].curblocks, sc->tcache_max / 2);
+	ck_assert_uint_eq(h->bins[c].curblocks, sc->tcache_base / 2);
 	memset(p, 0x11, sc->size);
 	ck_assert(tcache_free(h, p));
 	ck_assert(bin_has(t->tc, b, off_of(h, p)));
@@ -551,7 +551,7 @@ START_TEST(other_arenas_blocks_go_to_the_outbox_never_to_malloc)
 	heap_unlock(a1);
 	ck_assert_uint_eq(foreign, K * sizeclasses[c].size);
 	/* Two bins' worth of mallocs, fast and slow: all arena 1's own. */
-	uint32_t n = 2 * sizeclasses[c].tcache_max;
+	uint32_t n = 2 * sizeclasses[c].tcache_base;
 	void **q = calloc(n, sizeof(*q));
 	for (uint32_t j = 0; j < n; j++) {
 		q[j] = malloc_like_malloc(a1, c, j % 2 == 0);
@@ -632,8 +632,8 @@ START_TEST(flushes_send_each_block_back_to_the_heap_it_came_from)
 		hs[j] = heap_new();
 	uint32_t most = 0;
 	for (unsigned k = 0; k < NC; k++)
-		if (sizeclasses[classes[k]].tcache_max > most)
-			most = sizeclasses[classes[k]].tcache_max;
+		if (sizeclasses[classes[k]].tcache_base > most)
+			most = sizeclasses[classes[k]].tcache_base;
 	/* More than a bin holds, so that the frees flush half bins too. */
 	uint32_t n = most + 5;
 	void **p = calloc((size_t)NH * NC * n, sizeof(*p));
@@ -1085,6 +1085,14 @@ static struct depot *depot_at(struct heap *a)
 	return a->depot ? (struct depot *)((char *)a + a->depot) : NULL;
 }
 
+/* Gives this thread's arena cache back: the next one starts with no
+ * history, so blocks freed into it overflow without a swing to grow on
+ * (the refills that took them out were the old cache's). */
+static void arena_cache_renew(void)
+{
+	tcache_slot_release(&tthread.slots[0]);
+}
+
 /* A bin that overflows gives its oldest half to the depot, untouched; the
  * next refill of that class takes them back from it before any slab. */
 START_TEST(an_overflow_goes_to_the_depot_and_a_refill_takes_it_back)
@@ -1092,10 +1100,11 @@ START_TEST(an_overflow_goes_to_the_depot_and_a_refill_takes_it_back)
 	unsigned c = size2class(64);
 	struct heap *a0 = arena_enter(0);
 	heap_purge(a0, true);   /* a depot from earlier tests: emptied */
-	uint32_t max = sizeclasses[c].tcache_max;
+	uint32_t max = sizeclasses[c].tcache_base;
 	uint32_t n = 2 * max;
 	void **p = calloc(n, sizeof(*p));
 	arena_take(a0, c, p, n);
+	arena_cache_renew();
 	uint64_t out = a0->bins[c].curblocks;
 	for (uint32_t i = 0; i < n; i++)
 		free_like_free(a0, p[i], false);   /* full bins flush */
@@ -1134,9 +1143,10 @@ END_TEST
  * over and given back through the slow path, whose full bins flush. */
 static struct depot *depot_filled(struct heap *a, unsigned c)
 {
-	uint32_t n = 2 * sizeclasses[c].tcache_max;
+	uint32_t n = 2 * sizeclasses[c].tcache_base;
 	void **p = calloc(n, sizeof(*p));
 	arena_take(a, c, p, n);
+	arena_cache_renew();
 	for (uint32_t i = 0; i < n; i++)
 		free_like_free(a, p[i], false);
 	free(p);
