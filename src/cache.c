@@ -149,18 +149,14 @@ void cache_bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
 	 * rest, and all of an explicit flush, into their slabs.  The depot
 	 * takes them before top is lowered (depot.c, crash rule). */
 	uint32_t deposited = how == FLUSH_DEPOT ? depot_put(h, c, s, drop) : 0;
-	bool check = how == FLUSH_CHECKED;
-	for (uint32_t i = deposited; i < drop; i++) {
-		if (check && !cached_block_sound(h, c, s[i]))
+	if (how != FLUSH_CHECKED)   /* catches a double entry */
+		slab_free_batch(h, c, s + deposited, drop - deposited);
+	for (uint32_t i = 0; how == FLUSH_CHECKED && i < drop; i++) {
+		uint32_t head;
+		if (!cached_block_sound(h, c, s[i]))
 			continue;
-		uint32_t head = s[i] < h->size ?
-		    slab_of(h, (uint32_t)(s[i] >> LG_PAGE)) : 0;
-		if (head == 0 || pm[head].cls != c)
-			report_fatal("thread cache of heap %p holds offset %llu "
-			    "in class %u", (void *)h, (unsigned long long)s[i],
-			    c);
-		void *p = tcache_block(h, s[i]);
-		slab_free(h, &pm[head], head, p);   /* catches a double entry */
+		(void)slab_carved_class(h, s[i], &head);
+		slab_free(h, &pm[head], head, tcache_block(h, s[i]));
 	}
 	memmove(s, s + drop, keep * sizeof(*s));
 	b->top = b->lo + keep;
@@ -311,17 +307,13 @@ bool cache_refill_locked(struct heap *h, struct tcache *tc, unsigned c)
 	bin_event(h, tc, c, TCACHE_EV_REFILL);
 	remote_drain(h);
 	uint32_t had = tcache_count(b);
-	/* the depot's first: offsets copied, no block touched */
-	uint32_t got = depot_take(h, c, &tc->slots[b->top], want -
-	    tcache_count(b));
-	if (got != 0)
-		tcache_top_publish(b, b->top + got);
-	while (tcache_count(b) < want) {
-		char *p = slab_alloc(h, c);
-		if (p == NULL)
-			break;
-		tcache_push(tc, b, (uint64_t)(p - (char *)h));
-	}
+	/* the depot's first: offsets copied, no block touched; then the
+	 * slabs', in one batch; both written above top, then published */
+	uint32_t got = depot_take(h, c, &tc->slots[b->top], want - had);
+	if (got < want - had)
+		got += slab_alloc_batch(h, c, &tc->slots[b->top + got],
+		    want - had - got);
+	tcache_top_publish(b, b->top + got);
 	ph_assert(tcache_count(b) <= want && b->top <= b->hi);
 	bin_moved(tc, c, tcache_count(b) - had);
 	return tcache_count(b) > 0;

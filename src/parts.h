@@ -199,6 +199,18 @@ static inline void heap_wake_waiters(struct heap *h)
  */
 void *slab_alloc(struct heap *h, unsigned cls);
 void  slab_free(struct heap *h, struct page *slab, uint32_t head, void *p);
+/* Up to n blocks of class cls into out, as offsets from h: how many (fewer
+ * only when the heap has no room for another slab). */
+uint32_t slab_alloc_batch(struct heap *h, unsigned cls, uint64_t *out,
+                          uint32_t n);
+/* How many of the offsets off[0..n), from the first, name blocks of class
+ * cls carved from their slabs (handed out at least once). */
+uint32_t slab_carved_prefix(struct heap *h, unsigned cls, const uint64_t *off,
+                            uint32_t n);
+/* The n blocks of class cls at offsets off from h back to their slabs;
+ * aborts on one that is no block of cls handed out, or is free already. */
+void  slab_free_batch(struct heap *h, unsigned cls, const uint64_t *off,
+                      uint32_t n);
 /* slab_free of block p whose index slab_block_index gave already. */
 void  slab_free_index(struct heap *h, struct page *slab, uint32_t head,
                       void *p, uint16_t idx);
