@@ -361,6 +361,10 @@ static inline void tslot0_retire(void)
  */
 void     sizeclass_init(void);
 uint64_t sizeclass_signature(void);
+/* Bytes of the run that holds a cache of layout tcache_layouts[scale]. */
+size_t   tcache_run_bytes(unsigned scale);
+/* The layout a heap of `size` bytes gives its caches. */
+unsigned tcache_scale_for(size_t size);
 int      sizeclass_validate(void);
 extern uint8_t size2bin_tab[];   /* (size + 15) / 16 -> 1 + class */
 extern uint32_t bin_size_tab[];  /* bin (1 + class) -> block size; 0 -> 0 */

@@ -39,20 +39,15 @@ struct tcache *cache_checked(struct heap *h, uint64_t off)
 	 * cleared, and may lie beyond the file's end). */
 	if (idx < h->first_page || idx >= h->hwm ||
 	    pm[idx].kind != PAGE_LARGE || pm[idx].span > h->hwm - idx ||
-	    (size_t)pm[idx].span << LG_PAGE < cache_run_bytes())
+	    (size_t)pm[idx].span << LG_PAGE < cache_run_bytes(h))
 		return NULL;
 	struct tcache *tc = tc_at(h, off);
 	return tc->magic == TCACHE_MAGIC ? tc : NULL;
 }
 
-static size_t tc_bytes(void)
+size_t cache_run_bytes(struct heap *h)
 {
-	return sizeof(struct tcache) + tcache_nslots * sizeof(uint64_t);
-}
-
-size_t cache_run_bytes(void)
-{
-	return ALIGN_UP(tc_bytes(), PAGE);
+	return tcache_run_bytes((unsigned)(cache_layout(h) - tcache_layouts));
 }
 
 /* ---- moving blocks between a cache and the slabs ------------------------ */
@@ -154,18 +149,14 @@ void cache_bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
 	 * rest, and all of an explicit flush, into their slabs.  The depot
 	 * takes them before top is lowered (depot.c, crash rule). */
 	uint32_t deposited = how == FLUSH_DEPOT ? depot_put(h, c, s, drop) : 0;
-	bool check = how == FLUSH_CHECKED;
-	for (uint32_t i = deposited; i < drop; i++) {
-		if (check && !cached_block_sound(h, c, s[i]))
+	if (how != FLUSH_CHECKED)   /* catches a double entry */
+		slab_free_batch(h, c, s + deposited, drop - deposited);
+	for (uint32_t i = 0; how == FLUSH_CHECKED && i < drop; i++) {
+		uint32_t head;
+		if (!cached_block_sound(h, c, s[i]))
 			continue;
-		uint32_t head = s[i] < h->size ?
-		    slab_of(h, (uint32_t)(s[i] >> LG_PAGE)) : 0;
-		if (head == 0 || pm[head].cls != c)
-			report_fatal("thread cache of heap %p holds offset %llu "
-			    "in class %u", (void *)h, (unsigned long long)s[i],
-			    c);
-		void *p = tcache_block(h, s[i]);
-		slab_free(h, &pm[head], head, p);   /* catches a double entry */
+		(void)slab_carved_class(h, s[i], &head);
+		slab_free(h, &pm[head], head, tcache_block(h, s[i]));
 	}
 	memmove(s, s + drop, keep * sizeof(*s));
 	b->top = b->lo + keep;
@@ -181,54 +172,188 @@ void cache_flush_locked(struct heap *h, struct tcache *tc)
 	depot_drain(h);   /* a flush asked for gives everything back */
 }
 
+/* ---- how big a bin is: its limit ---------------------------------------------
+ * A bin starts at its class's base limit (sizeclass.c: about 32 KiB of
+ * blocks) and may grow to its cap in the heap's layout.  Growth follows
+ * the program: when a bin's slow-path events turn, a refill after
+ * overflows or an overflow after refills, its use swings wider than it
+ * holds, by the blocks those events moved; it grows by that much, as far
+ * as its cap and the cache's budget allow.  So a working set that rises
+ * and falls by n blocks settles after one swing with a limit of about n
+ * and stops taking the lock (jemalloc's tcache and gperftools' thread
+ * cache grow their lists much so).  A bin used one way only (a producer's
+ * refills, a consumer's overflows) gains nothing from room and does not
+ * grow.  Every TCACHE_GC_EVENTS events of a cache a GC pass looks at all
+ * its bins (cache_gc_locked): a bin that has not grown for TCACHE_GC_CALM
+ * passes has its limit halved (not below its base), one that saw no event
+ * and did not move since the last pass (idle) gives half its blocks back
+ * to their slabs.  So what an idle bin holds halves at each pass.  All of
+ * it on the slow path, under the lock: the fast paths compare top with hi
+ * as they always did. */
+
+size_t cache_extra_bytes(const struct tcache *tc)
+{
+	size_t bytes = 0;
+	for (unsigned c = 0; c < NBINS; c++) {
+		const struct tcache_bin *b = &tc->bins[1 + c];
+		uint32_t limit = b->hi - b->lo, base = sizeclasses[c].tcache_base;
+		if (limit > base)
+			bytes += (size_t)(limit - base) * sizeclasses[c].size;
+	}
+	return bytes;
+}
+
+/* Raises bin c's limit by up to `by` blocks. */
+static void bin_grow(struct heap *h, struct tcache *tc, unsigned c,
+                     uint32_t by)
+{
+	struct tcache_bin *b = tcache_bin(tc, c);
+	uint32_t limit = b->hi - b->lo, cap = cache_layout(h)->cap[c];
+	size_t extra = cache_extra_bytes(tc);
+	size_t left = extra < TCACHE_BUDGET ? (TCACHE_BUDGET - extra) /
+	    sizeclasses[c].size : 0;
+	if (limit >= cap)
+		return;
+	if (by > cap - limit)
+		by = cap - limit;
+	if (by > left)
+		by = (uint32_t)left;
+	if (by == 0)
+		return;
+	b->hi += by;
+	tc->gc[c].calm = 0;
+	ph_assert(b->hi - b->lo <= cap &&
+	    cache_extra_bytes(tc) <= TCACHE_BUDGET);
+}
+
+/* Bin c's slow path is an event ev: if it turns a run of the other kind,
+ * the bin grows by what that run moved. */
+static void bin_event(struct heap *h, struct tcache *tc, unsigned c,
+                      unsigned ev)
+{
+	struct tcache_gc *g = &tc->gc[c];
+	if (g->last != ev) {
+		if (g->last != 0)
+			bin_grow(h, tc, c, g->run);
+		g->last = (uint8_t)ev;
+		g->run = 0;
+	}
+	g->seen |= (uint8_t)ev;
+}
+
+/* The blocks an event moved count towards its run's swing. */
+static void bin_moved(struct tcache *tc, unsigned c, uint32_t n)
+{
+	struct tcache_gc *g = &tc->gc[c];
+	g->run = n > UINT32_MAX - g->run ? UINT32_MAX : g->run + n;
+}
+
+/* One more slow-path event of tc: every TCACHE_GC_EVENTS, a GC pass. */
+static void cache_gc_tick(struct heap *h, struct tcache *tc)
+{
+	if (tc->gc_left > 1 && tc->gc_left <= TCACHE_GC_EVENTS) {
+		tc->gc_left--;
+		return;
+	}
+	cache_gc_locked(h, tc);
+}
+
+void cache_gc_locked(struct heap *h, struct tcache *tc)
+{
+	tc->gc_left = TCACHE_GC_EVENTS;
+	for (unsigned c = 0; c < NBINS; c++) {
+		struct tcache_bin *b = tcache_bin(tc, c);
+		struct tcache_gc *g = &tc->gc[c];
+		uint32_t limit = b->hi - b->lo, base = sizeclasses[c].tcache_base;
+		if (g->calm < UINT8_MAX)
+			g->calm++;
+		if (g->calm > TCACHE_GC_CALM && limit > base) {
+			/* calm: half the room, and what it holds within it */
+			uint32_t to = limit / 2 > base ? limit / 2 : base;
+			if (tcache_count(b) > to)
+				cache_bin_flush_locked(h, tc, c, to / 2,
+				    FLUSH_HOME);
+			b->hi = b->lo + to;
+		}
+		if (g->seen == 0 && b->top == g->top && tcache_count(b) != 0)
+			/* idle: half its blocks back to their slabs */
+			cache_bin_flush_locked(h, tc, c, tcache_count(b) / 2,
+			    FLUSH_HOME);
+		g->seen = 0;
+		g->top = b->top;
+		ph_assert(b->top <= b->hi && b->hi - b->lo >= base);
+	}
+}
+
+void cache_bin_overflow_locked(struct heap *h, struct tcache *tc, unsigned c)
+{
+	struct tcache_bin *b = tcache_bin(tc, c);
+	cache_gc_tick(h, tc);   /* first: it may move this bin's limit */
+	bin_event(h, tc, c, TCACHE_EV_FLUSH);
+	if (b->top == b->hi) {   /* it did not grow: its oldest half back */
+		uint32_t n = tcache_count(b), keep = (b->hi - b->lo) / 2;
+		cache_bin_flush_locked(h, tc, c, keep, FLUSH_DEPOT);
+		bin_moved(tc, c, n - keep);
+	}
+	ph_assert(b->top < b->hi);
+}
+
 bool cache_refill_locked(struct heap *h, struct tcache *tc, unsigned c)
 {
 	struct tcache_bin *b = tcache_bin(tc, c);
-	uint32_t want = (b->hi - b->lo) / 2;
+	uint32_t want = sizeclasses[c].tcache_base / 2;
 	ph_assert(tcache_count(b) < want && b->top >= b->lo);
+	cache_gc_tick(h, tc);
+	bin_event(h, tc, c, TCACHE_EV_REFILL);
 	remote_drain(h);
-	/* the depot's first: offsets copied, no block touched */
-	uint32_t got = depot_take(h, c, &tc->slots[b->top], want -
-	    tcache_count(b));
-	if (got != 0)
-		tcache_top_publish(b, b->top + got);
-	while (tcache_count(b) < want) {
-		char *p = slab_alloc(h, c);
-		if (p == NULL)
-			break;
-		tcache_push(tc, b, (uint64_t)(p - (char *)h));
-	}
+	uint32_t had = tcache_count(b);
+	/* the depot's first: offsets copied, no block touched; then the
+	 * slabs', in one batch; both written above top, then published */
+	uint32_t got = depot_take(h, c, &tc->slots[b->top], want - had);
+	if (got < want - had)
+		got += slab_alloc_batch(h, c, &tc->slots[b->top + got],
+		    want - had - got);
+	tcache_top_publish(b, b->top + got);
 	ph_assert(tcache_count(b) <= want && b->top <= b->hi);
+	bin_moved(tc, c, tcache_count(b) - had);
 	return tcache_count(b) > 0;
 }
 
 /* ---- making and unmaking caches ------------------------------------------ */
 
-/* Lays out bin c of tc as sizeclass.c says, with n blocks (n is clamped
- * to the bin: a dead owner may have left anything in top). */
-static void bin_format(struct tcache *tc, unsigned c, uint32_t n)
+/* Lays out bin c of tc as h's layout says, at its base limit, holding n
+ * blocks (a dead owner's: n is clamped to the bin's room, and the limit
+ * raised to hold them until they are given back).  zero: the run reads as
+ * zero, which is the guard already (types.h), so its page is not touched. */
+_Static_assert(TCACHE_GUARD == 0, "a zeroed run holds the guards");
+static void bin_format(struct heap *h, struct tcache *tc, unsigned c,
+                       uint32_t n, bool zero)
 {
+	const struct tcache_layout *l = cache_layout(h);
 	const struct sizeclass *sc = &sizeclasses[c];
 	struct tcache_bin *b = tcache_bin(tc, c);
-	if (n > sc->tcache_max)
-		n = sc->tcache_max;
-	tc->slots[sc->tcache_lo - 1] = TCACHE_GUARD;
-	*b = (struct tcache_bin){ .top = sc->tcache_lo + n,
-	    .lo = sc->tcache_lo, .hi = sc->tcache_lo + sc->tcache_max,
+	if (n > l->cap[c])
+		n = l->cap[c];
+	if (!zero)
+		tc->slots[l->lo[c] - 1] = TCACHE_GUARD;
+	*b = (struct tcache_bin){ .top = l->lo[c] + n, .lo = l->lo[c],
+	    .hi = l->lo[c] + (n > sc->tcache_base ? n : sc->tcache_base),
 	    .div_magic = sc->div_magic };
+	tc->gc[c] = (struct tcache_gc){ .top = b->top };
 }
 
-static void outbox_format(struct tcache *tc)
+static void outbox_format(struct heap *h, struct tcache *tc, bool zero)
 {
-	uint32_t lo = tcache_outbox_lo;
-	tc->slots[lo - 1] = TCACHE_GUARD;
+	uint32_t lo = cache_layout(h)->outbox_lo;
+	if (!zero)
+		tc->slots[lo - 1] = TCACHE_GUARD;
 	tc->outbox = (struct tcache_bin){ .top = lo, .lo = lo,
 	    .hi = lo + TCACHE_OUTBOX, .div_magic = 0 };
 }
 
 struct tcache *cache_create_locked(struct heap *h)
 {
-	size_t n = ALIGN_UP(tc_bytes(), PAGE) >> LG_PAGE;
+	size_t n = cache_run_bytes(h) >> LG_PAGE;
 	bool zero;
 	uint32_t head = page_run_alloc(h, n, PAGE_LARGE, 0, &zero);
 	struct tcache *tc = NULL;
@@ -242,8 +367,9 @@ struct tcache *cache_create_locked(struct heap *h)
 		tc->bins[0] = (struct tcache_bin){ .top = 1, .lo = 1, .hi = 1,
 		    .div_magic = 0 };
 		for (unsigned c = 0; c < NBINS; c++)
-			bin_format(tc, c, 0);
-		outbox_format(tc);
+			bin_format(h, tc, c, 0, zero);
+		outbox_format(h, tc, zero);
+		tc->gc_left = TCACHE_GC_EVENTS;
 		tc->next = h->tcaches;
 		atomic_thread_fence(memory_order_release);   /* then publish */
 		h->tcaches = (uint64_t)((char *)tc - (char *)h);
@@ -258,12 +384,13 @@ void cache_destroy_locked(struct heap *h, struct tcache *tc, bool check)
 {
 	/* Only an arena's cache (never a dead process's) has an outbox. */
 	if (check)
-		outbox_format(tc);
+		outbox_format(h, tc, false);
 	else
 		cache_outbox_flush(h, tc);
 	for (unsigned c = 0; c < NBINS; c++) {
 		if (check)   /* its owner died: only top was its own */
-			bin_format(tc, c, tcache_count(tcache_bin(tc, c)));
+			bin_format(h, tc, c, tcache_count(tcache_bin(tc, c)),
+			    false);
 		cache_bin_flush_locked(h, tc, c, 0, check ? FLUSH_CHECKED :
 		    FLUSH_HOME);
 	}
@@ -326,14 +453,15 @@ bool cache_holds(struct tcache *tc, unsigned cls, uint64_t off)
  *     caller's free a double free anyway.
  *   - p found: it sits in a cache, that is free; an owner popping it at
  *     this moment gives it out after our look, so our free came first.
- * The layout of bins is the same in every cache (sizeclass.c), so lo and
- * hi come from our table and top, written by another process, is
- * clamped to them.  Outboxes are not looked at: only process arenas'
- * caches have them, and a paranoid process's arenas have no cache. */
+ * The layout of bins is the same in every cache of h (sizeclass.c), so lo
+ * and the bin's room come from our table and top, written by another
+ * process, is clamped to them (hi moves; the room bounds it).  Outboxes
+ * are not looked at: only process arenas' caches have them, and a
+ * paranoid process's arenas have no cache. */
 bool cache_list_holds(struct heap *h, unsigned cls, uint64_t off)
 {
-	const struct sizeclass *sc = &sizeclasses[cls];
-	uint32_t lo = sc->tcache_lo, hi = lo + sc->tcache_max;
+	const struct tcache_layout *l = cache_layout(h);
+	uint32_t lo = l->lo[cls], hi = lo + l->cap[cls];
 	CACHE_FOREACH(h, tc, nx, guard) {
 		uint32_t top = __atomic_load_n(&tcache_bin(tc, cls)->top,
 		    __ATOMIC_ACQUIRE);
@@ -408,12 +536,25 @@ size_t cache_repair_locked(struct heap *h)
 	return n;
 }
 
+bool cache_bin_laid_out(struct heap *h, const struct tcache *tc, unsigned c)
+{
+	const struct tcache_layout *l = cache_layout(h);
+	const struct tcache_bin *b = &tc->bins[1 + c];
+	return b->lo == l->lo[c] && b->hi >= b->lo &&
+	    b->hi - b->lo >= sizeclasses[c].tcache_base &&
+	    b->hi - b->lo <= l->cap[c] &&
+	    b->div_magic == sizeclasses[c].div_magic &&
+	    tc->slots[b->lo - 1] == TCACHE_GUARD;
+}
+
 /* Every cache on the list is well formed, and this thread's hold blocks
- * of slabs of their classes.  (Other threads change
- * theirs without the lock; a dead process's may be caught between two
- * stores, which reclaim checks block by block.)  Needs lock. */
+ * of slabs of their classes, within limits that add no more than the
+ * budget.  (Other threads change theirs without the lock; a dead
+ * process's may be caught between two stores, which reclaim checks block
+ * by block.)  Needs lock. */
 int cache_validate(struct heap *h, char *why, size_t whylen)
 {
+	const struct tcache_layout *l = cache_layout(h);
 	struct page *pm = heap_pages(h);
 	uint64_t guard = h->npages;
 	uint32_t pid = (uint32_t)getpid(), tid = os_tid();
@@ -423,7 +564,7 @@ int cache_validate(struct heap *h, char *why, size_t whylen)
 			return report_why(why, whylen, "thread cache list: bad "
 			    "entry at offset %llu", (unsigned long long)off);
 		}
-		/* Only the owner moves top; the layout is fixed at creation. */
+		/* Only the owner moves top and hi; where bins lie is fixed. */
 		bool quiet = tc->pid == pid && tc->tid == tid;
 		if (tc->bins[0].div_magic != 0 || tc->bins[0].top !=
 		    tc->bins[0].hi) {
@@ -432,23 +573,25 @@ int cache_validate(struct heap *h, char *why, size_t whylen)
 			    (unsigned long long)off);
 		}
 		for (unsigned c = 0; c < NBINS; c++) {
-			const struct sizeclass *sc = &sizeclasses[c];
 			struct tcache_bin *b = tcache_bin(tc, c);
-			if (b->lo != sc->tcache_lo || b->hi - b->lo !=
-			    sc->tcache_max || b->div_magic != sc->div_magic ||
+			if (!cache_bin_laid_out(h, tc, c) ||
 			    (quiet && (b->top < b->lo || b->top > b->hi))) {
 				return report_why(why, whylen, "thread cache "
-				    "%llu: class %u has slots %u..%u top %u, "
-				    "not %u..%u", (unsigned long long)off, c,
-				    b->lo, b->hi, b->top, sc->tcache_lo,
-				    sc->tcache_lo + sc->tcache_max);
+				    "%llu: class %u has slots %u..%u top %u "
+				    "guard %llu, not from %u, %u to %u long",
+				    (unsigned long long)off, c, b->lo, b->hi,
+				    b->top, (unsigned long long)(b->lo != 0 &&
+				    b->lo <= l->nslots ? tc->slots[b->lo - 1] :
+				    0), l->lo[c], sizeclasses[c].tcache_base,
+				    l->cap[c]);
 			}
-			if (tc->slots[b->lo - 1] != TCACHE_GUARD) {
+			if (quiet && (tc->gc[c].last > TCACHE_EV_FLUSH ||
+			    tc->gc[c].seen > (TCACHE_EV_REFILL |
+			    TCACHE_EV_FLUSH))) {
 				return report_why(why, whylen, "thread cache "
-				    "%llu: class %u: the guard below slot %u "
-				    "is %llu", (unsigned long long)off, c,
-				    b->lo,
-				    (unsigned long long)tc->slots[b->lo - 1]);
+				    "%llu: class %u: GC state %u/%u",
+				    (unsigned long long)off, c,
+				    tc->gc[c].last, tc->gc[c].seen);
 			}
 			for (uint32_t i = b->lo; quiet && i < b->top; i++) {
 				uint64_t bo = tc->slots[i];
@@ -462,8 +605,14 @@ int cache_validate(struct heap *h, char *why, size_t whylen)
 				}
 			}
 		}
+		if (quiet && cache_extra_bytes(tc) > TCACHE_BUDGET) {
+			return report_why(why, whylen, "thread cache %llu: "
+			    "its limits are %zu bytes past their bases",
+			    (unsigned long long)off,
+			    cache_extra_bytes(tc));
+		}
 		struct tcache_bin *ob = &tc->outbox;
-		if (ob->lo != tcache_outbox_lo || ob->hi != ob->lo +
+		if (ob->lo != l->outbox_lo || ob->hi != ob->lo +
 		    TCACHE_OUTBOX || tc->slots[ob->lo - 1] != TCACHE_GUARD ||
 		    (quiet && (ob->top < ob->lo || ob->top > ob->hi))) {
 			return report_why(why, whylen, "thread cache %llu: "

@@ -47,7 +47,7 @@ static void depot_tab_init(void)
 		return;
 	uint32_t lo = 0;
 	for (unsigned c = 0; c < NBINS; c++) {
-		uint32_t cap = DEPOT_FACTOR * sizeclasses[c].tcache_max;
+		uint32_t cap = DEPOT_FACTOR * sizeclasses[c].tcache_base;
 		uint32_t most = DEPOT_CLASS_MAX / sizeclasses[c].size;
 		depot_cap_tab[c] = cap < most ? cap : most > 0 ? most : 1;
 		depot_lo_tab[c] = lo;
@@ -121,9 +121,7 @@ uint32_t depot_put(struct heap *h, unsigned c, const uint64_t *off,
 	 * (its slab does, when the block goes back): ask here, from the page
 	 * entries only; the first that fails, and all after it, go to the
 	 * slabs, which report it. */
-	for (uint32_t i = 0; i < k; i++)
-		if (slab_carved_class(h, off[i], NULL) != (int)c)
-			k = i;
+	k = slab_carved_prefix(h, c, off, k);
 	ph_assert(b->n + k <= b->cap);
 	memcpy(&d->slots[b->lo + b->n], off, k * sizeof(*off));
 	atomic_signal_fence(memory_order_release);   /* crash rule */
@@ -151,22 +149,12 @@ void depot_drain(struct heap *h)
 	struct depot *d = h->depot != 0 ? depot_of(h) : NULL;
 	if (d == NULL)
 		return;
-	struct page *pm = heap_pages(h);
 	for (unsigned c = 0; c < NBINS; c++) {
 		struct depot_bin *b = depot_bin(d, c);
 		if (b == NULL)
 			report_fatal("depot of heap %p: class %u has no room "
 			    "for what it says it holds", (void *)h, c);
-		for (uint32_t i = 0; i < b->n; i++) {
-			uint64_t off = d->slots[b->lo + i];
-			uint32_t head = off < h->size ?
-			    slab_of(h, (uint32_t)(off >> LG_PAGE)) : 0;
-			if (head == 0 || pm[head].cls != c)
-				report_fatal("depot of heap %p holds offset "
-				    "%llu in class %u", (void *)h,
-				    (unsigned long long)off, c);
-			slab_free(h, &pm[head], head, (char *)h + off);
-		}
+		slab_free_batch(h, c, &d->slots[b->lo], b->n);
 		b->n = 0;
 	}
 }

@@ -71,7 +71,7 @@ int heap_repair(struct heap *h)
 		report_fatal("heap %p: page map damaged beyond repair", (void *)h);
 	/* Caches are large runs, but not the user's. */
 	size_t caches = cache_repair_locked(h);
-	h->stats.allocated -= caches * cache_run_bytes();
+	h->stats.allocated -= caches * cache_run_bytes(h);
 	h->stats.cur_large -= caches;
 	size_t depot = depot_run_bytes(h);   /* a large run, not the user's */
 	if (depot != 0) {

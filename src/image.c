@@ -232,10 +232,11 @@ static int image_walk(struct heap *h, unsigned mode, struct image_walk *w,
 
 /* ---- thread caches ---------------------------------------------------------
  * The list itself: every entry a large run below hwm big enough for a
- * cache (cache.c:cache_checked), the layout of every bin as sizeclass.c made
- * it.  A dead process's cache will be given back block by block: each of
- * its bins' tops within the bin, each cached offset a carved block of a
- * slab of the bin's class.  Its outbox is dropped, never read. */
+ * cache (cache.c:cache_checked), every bin where the heap's layout puts
+ * it, its limit within its room (cache.c:cache_bin_laid_out).  A dead
+ * process's cache will be given back block by block: each of its bins'
+ * tops within the bin, each cached offset a carved block of a slab of the
+ * bin's class.  Its outbox is dropped, never read. */
 static int image_cache_slots(struct heap *h, struct tcache *tc, uint64_t off,
                              char *why, size_t whylen)
 {
@@ -272,21 +273,19 @@ static int image_caches(struct heap *h, unsigned mode, char *why,
 			return report_why(why, whylen, "thread cache %llu: the "
 			    "bin of no class would take blocks",
 			    (unsigned long long)off);
+		const struct tcache_layout *l = cache_layout(h);
 		for (unsigned c = 0; c < NBINS; c++) {
-			const struct sizeclass *sc = &sizeclasses[c];
 			struct tcache_bin *b = tcache_bin(tc, c);
-			if (b->lo != sc->tcache_lo || b->hi != sc->tcache_lo +
-			    sc->tcache_max || b->div_magic != sc->div_magic ||
-			    tc->slots[b->lo - 1] != TCACHE_GUARD)
+			if (!cache_bin_laid_out(h, tc, c))
 				return report_why(why, whylen, "thread cache "
-				    "%llu: class %u has slots %u..%u, not "
-				    "%u..%u, or no guard",
+				    "%llu: class %u has slots %u..%u, not from "
+				    "%u, %u to %u long, or no guard",
 				    (unsigned long long)off, c, b->lo, b->hi,
-				    sc->tcache_lo,
-				    sc->tcache_lo + sc->tcache_max);
+				    l->lo[c], sizeclasses[c].tcache_base,
+				    l->cap[c]);
 		}
 		struct tcache_bin *ob = &tc->outbox;
-		if (ob->lo != tcache_outbox_lo || ob->hi != ob->lo +
+		if (ob->lo != l->outbox_lo || ob->hi != ob->lo +
 		    TCACHE_OUTBOX || tc->slots[ob->lo - 1] != TCACHE_GUARD)
 			return report_why(why, whylen, "thread cache %llu: "
 			    "outbox has slots %u..%u", (unsigned long long)off,

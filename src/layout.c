@@ -71,6 +71,7 @@ struct heap *heap_format(void *base, size_t size, unsigned hflags,
 	    (uint32_t)(heap_initial_backing(size) >> LG_PAGE) : h->npages;
 	h->free_key = os_random();
 	h->class_sig = sizeclass_signature();
+	h->tcache_scale = tcache_scale_for(h->size);
 	atomic_store_explicit(&h->epoch, 1, memory_order_relaxed);
 	atomic_store_explicit(&h->cache_limit, h->size, memory_order_relaxed);
 	lock_init(&h->lock, (hflags & HEAP_F_SHARED) != 0);
@@ -101,6 +102,9 @@ int heap_verify_header(const struct heap *h, size_t size)
 	    h->first_page >= h->npages || h->size < HEAP_MIN_SIZE)
 		return EINVAL;
 	if (size != 0 && size != h->size)
+		return EINVAL;
+	/* Every cache's bins lie where this scale puts them (cache.c). */
+	if (h->tcache_scale != tcache_scale_for(h->size))
 		return EINVAL;
 	/* free's fast path trusts it as the heap's end. */
 	uint64_t limit = atomic_load_explicit(&h->cache_limit,

@@ -199,6 +199,18 @@ static inline void heap_wake_waiters(struct heap *h)
  */
 void *slab_alloc(struct heap *h, unsigned cls);
 void  slab_free(struct heap *h, struct page *slab, uint32_t head, void *p);
+/* Up to n blocks of class cls into out, as offsets from h: how many (fewer
+ * only when the heap has no room for another slab). */
+uint32_t slab_alloc_batch(struct heap *h, unsigned cls, uint64_t *out,
+                          uint32_t n);
+/* How many of the offsets off[0..n), from the first, name blocks of class
+ * cls carved from their slabs (handed out at least once). */
+uint32_t slab_carved_prefix(struct heap *h, unsigned cls, const uint64_t *off,
+                            uint32_t n);
+/* The n blocks of class cls at offsets off from h back to their slabs;
+ * aborts on one that is no block of cls handed out, or is free already. */
+void  slab_free_batch(struct heap *h, unsigned cls, const uint64_t *off,
+                      uint32_t n);
 /* slab_free of block p whose index slab_block_index gave already. */
 void  slab_free_index(struct heap *h, struct page *slab, uint32_t head,
                       void *p, uint16_t idx);
@@ -506,6 +518,16 @@ static inline uint32_t tcache_count(const struct tcache_bin *b)
 	return b->top - b->lo;
 }
 
+/* The layout of h's caches: where each bin lies and how far it may grow
+ * (types.h, sizeclass.c).  The scale was checked with the header
+ * (layout.c:heap_verify_header); the bound keeps a damaged one in the
+ * table. */
+static inline const struct tcache_layout *cache_layout(const struct heap *h)
+{
+	return &tcache_layouts[h->tcache_scale < TCACHE_SCALES ?
+	    h->tcache_scale : 0];
+}
+
 /* The cache at offset off on h's list, or NULL if off names none: the
  * list lives in memory other processes, or a damaged file, wrote.  Every
  * walk of the list goes through here. */
@@ -518,6 +540,13 @@ struct tcache *cache_checked(struct heap *h, uint64_t off);
 		    *nx = tc ? cache_checked((h), tc->next) : NULL;        \
 		    tc != NULL && guard-- != 0;                            \
 		    tc = nx, nx = tc ? cache_checked((h), tc->next) : NULL)
+/* How far a cache's bins may grow (cache.c, "how big a bin is"): their
+ * limits add at most TCACHE_BUDGET bytes of blocks to their bases; a GC
+ * pass every TCACHE_GC_EVENTS slow-path events; a bin that has not grown
+ * for TCACHE_GC_CALM passes has its limit halved at each. */
+#define TCACHE_BUDGET    ((size_t)8 << 20)
+#define TCACHE_GC_EVENTS 64
+#define TCACHE_GC_CALM   8
 /* Where cache_bin_flush_locked sends blocks: the depot first (a live cache
  * that overflows), their slabs (an explicit flush: thread exit, mallctl),
  * their slabs each checked first (a dead owner's cache). */
@@ -530,11 +559,19 @@ bool     cache_listed(struct heap *h, struct tcache *tc);
 /* Gives back the oldest blocks of bin c until `keep` remain. */
 void     cache_bin_flush_locked(struct heap *h, struct tcache *tc, unsigned c,
                                 uint32_t keep, enum cache_flush how);
+/* Bin c is full: makes room, by growing it if its use swings, else by
+ * giving back its oldest half. */
+void     cache_bin_overflow_locked(struct heap *h, struct tcache *tc,
+                                   unsigned c);
+/* A GC pass over tc's bins: lowers the limits of calm bins, trims idle
+ * ones.  The slow paths run one every TCACHE_GC_EVENTS events. */
+void     cache_gc_locked(struct heap *h, struct tcache *tc);
 /* Sends every block in tc's outbox home; takes no lock. */
 void     cache_outbox_flush(struct heap *h, struct tcache *tc);
 /* Every block of tc back: outbox, bins, and the depot. */
 void     cache_flush_locked(struct heap *h, struct tcache *tc);
-/* Fills bin c to half its capacity; false if the heap is full. */
+/* Puts half a base bin's worth of blocks in empty bin c (growing it if
+ * its use swings); false if the heap has none. */
 bool     cache_refill_locked(struct heap *h, struct tcache *tc, unsigned c);
 /* Is the block at offset off in tc's bin of cls, or in its outbox? */
 bool     cache_holds(struct tcache *tc, unsigned cls, uint64_t off);
@@ -548,7 +585,14 @@ unsigned cache_reclaim_locked(struct heap *h);
 /* Cuts the heap's cache list at its first bad entry; returns how many
  * caches are left on it. */
 size_t   cache_repair_locked(struct heap *h);
-size_t   cache_run_bytes(void);   /* bytes of the run holding a cache */
+size_t   cache_run_bytes(struct heap *h);   /* bytes of the run of a cache */
+/* Bytes tc's bin limits add beyond their bases; at most TCACHE_BUDGET. */
+size_t   cache_extra_bytes(const struct tcache *tc);
+/* Does bin c of tc lie where h's layout puts it, with a limit between its
+ * base and its room, its class's division magic and its guard?  (Its top
+ * is the owner's, checked apart.) */
+bool     cache_bin_laid_out(struct heap *h, const struct tcache *tc,
+                            unsigned c);
 int      cache_validate(struct heap *h, char *why, size_t whylen);
 
 

@@ -10,10 +10,10 @@
 #include "base.h"
 
 struct sizeclass sizeclasses[NBINS];
-uint32_t tcache_nslots;
-uint32_t tcache_outbox_lo;
+struct tcache_layout tcache_layouts[TCACHE_SCALES];
 
-/* A thread cache keeps about 32 KiB of a class, 8 to 200 blocks. */
+/* A thread cache bin starts at about 32 KiB of its class, 8 to 200
+ * blocks: its base limit. */
 #define TCACHE_BYTES    32768
 #define TCACHE_MIN      8
 #define TCACHE_MAX      200
@@ -52,6 +52,26 @@ static size_t class_size(unsigned c)
 	return base + (idx + 1) * (base / 4);
 }
 
+/* Scale k's room per bin, each with a guard slot below it (types.h). */
+static void tcache_layout_init(struct tcache_layout *l, unsigned k)
+{
+	uint32_t total = 0;
+	for (unsigned c = 0; c < NBINS; c++) {
+		uint32_t base = sizeclasses[c].tcache_base;
+		uint32_t cap = base << k, most = TCACHE_CAP_BYTES /
+		    sizeclasses[c].size;
+		if (cap > TCACHE_CAP_BLOCKS)
+			cap = TCACHE_CAP_BLOCKS;
+		if (cap > most)
+			cap = most;
+		l->cap[c] = cap > base ? cap : base;
+		l->lo[c] = total + 1;
+		total += 1 + l->cap[c];
+	}
+	l->outbox_lo = total + 1;
+	l->nslots = total + 1 + TCACHE_OUTBOX;
+}
+
 void sizeclass_init(void)
 {
 	if (atomic_load_explicit(&sizeclass_ready, memory_order_acquire))
@@ -65,17 +85,11 @@ void sizeclass_init(void)
 		sc->div_magic = (uint32_t)(((UINT64_C(1) << 32) + sc->size - 1)
 		    / sc->size);
 		uint32_t m = TCACHE_BYTES / sc->size;
-		sc->tcache_max = m < TCACHE_MIN ? TCACHE_MIN :
+		sc->tcache_base = m < TCACHE_MIN ? TCACHE_MIN :
 		    m > TCACHE_MAX ? TCACHE_MAX : m;
 	}
-	/* Each bin's slots, a guard slot below each (types.h). */
-	uint32_t total = 0;
-	for (unsigned c = 0; c < NBINS; c++) {
-		sizeclasses[c].tcache_lo = total + 1;
-		total += 1 + sizeclasses[c].tcache_max;
-	}
-	tcache_outbox_lo = total + 1;
-	tcache_nslots = total + 1 + TCACHE_OUTBOX;
+	for (unsigned k = 0; k < TCACHE_SCALES; k++)
+		tcache_layout_init(&tcache_layouts[k], k);
 	for (size_t i = 0, c = 0; i <= SMALL_MAX / QUANTUM; i++) {
 		while (sizeclasses[c].size < i * QUANTUM)
 			c++;
@@ -105,9 +119,33 @@ uint64_t sizeclass_signature(void)
 	for (unsigned c = 0; c < NBINS; c++) {
 		sig = (sig ^ sizeclasses[c].size) * 1099511628211ull;
 		sig = (sig ^ sizeclasses[c].npages) * 1099511628211ull;
-		sig = (sig ^ sizeclasses[c].tcache_max) * 1099511628211ull;
+		sig = (sig ^ sizeclasses[c].tcache_base) * 1099511628211ull;
+		for (unsigned k = 0; k < TCACHE_SCALES; k++)
+			sig = (sig ^ tcache_layouts[k].cap[c]) *
+			    1099511628211ull;
 	}
 	return sig;
+}
+
+size_t tcache_run_bytes(unsigned scale)
+{
+	size_t bytes = sizeof(struct tcache) +
+	    (size_t)tcache_layouts[scale].nslots * sizeof(uint64_t);
+	return ALIGN_UP(bytes, PAGE);
+}
+
+/* The largest scale whose cache takes at most 1/1024 of a heap of `size`
+ * bytes: a heap's caches are address space of the heap (its capacity,
+ * unless it is an arena), one per thread that uses it, so 64 threads'
+ * caches take at most 1/16 of it.  Heaps below 52 MiB get scale 0, the
+ * bins' base limits and no room to grow, as every cache had before; 672
+ * MiB and up, arenas among them, the largest. */
+unsigned tcache_scale_for(size_t size)
+{
+	unsigned k = 0;
+	while (k + 1 < TCACHE_SCALES && tcache_run_bytes(k + 1) <= size / 1024)
+		k++;
+	return k;
 }
 
 /* Every request 1..SMALL_MAX maps to the smallest class that holds it, the
@@ -133,6 +171,24 @@ int sizeclass_validate(void)
 	}
 	if (sizeclasses[NBINS - 1].size != SMALL_MAX)
 		return 1;
+	/* Each layout: bins in order, a guard below each, room between the
+	 * base limit and the caps, each scale's room no less than the last. */
+	for (unsigned k = 0; k < TCACHE_SCALES; k++) {
+		const struct tcache_layout *l = &tcache_layouts[k];
+		uint32_t next = 1;
+		for (unsigned c = 0; c < NBINS; c++) {
+			uint32_t base = sizeclasses[c].tcache_base;
+			if (l->lo[c] != next || l->cap[c] < base ||
+			    (l->cap[c] > base && (l->cap[c] > TCACHE_CAP_BLOCKS ||
+			    (uint64_t)l->cap[c] * sizeclasses[c].size >
+			    TCACHE_CAP_BYTES)) ||
+			    (k > 0 && l->cap[c] < tcache_layouts[k - 1].cap[c]))
+				return 1;
+			next += l->cap[c] + 1;
+		}
+		if (l->outbox_lo != next || l->nslots != next + TCACHE_OUTBOX)
+			return 1;
+	}
 	for (size_t s = 1; s <= SMALL_MAX; s++) {
 		unsigned c = size2class(s);
 		if (c >= NBINS || sizeclasses[c].size < s ||

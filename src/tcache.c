@@ -110,7 +110,7 @@ static void tc_flush_all(struct heap *h, struct tcache *tc)
 	heap_unlock(h);
 }
 
-/* Fills bin c to half its capacity; false if the heap is full. */
+/* Puts blocks in empty bin c (cache.c); false if the heap has none. */
 static bool bin_refill(struct heap *h, struct tcache *tc, unsigned c)
 {
 	heap_lock(h);
@@ -338,10 +338,9 @@ static bool tcache_free_busy(struct heap *owner, struct tslot *t, void *p)
 		return true;
 	}
 	struct tcache_bin *b = tcache_bin(tc, s->cls);
-	if (b->top == b->hi) {
+	if (b->top == b->hi) {   /* room: a bigger bin or half given back */
 		heap_lock(h);
-		cache_bin_flush_locked(h, tc, s->cls, (b->hi - b->lo) / 2,
-		    FLUSH_DEPOT);
+		cache_bin_overflow_locked(h, tc, s->cls);
 		heap_unlock(h);
 	}
 	tcache_push(tc, b, off);

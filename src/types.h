@@ -68,9 +68,12 @@ static const bool config_valgrind = false;
 #define SLAB_MAXPAGES   16                 /* a slab is at most this long */
 #define NRUNCLASSES     128                /* free-run size classes */
 #define HEAP_MAGIC      UINT64_C(0x3170616568687028) /* "(phheap1" */
-#define HEAP_VERSION    4u  /* 2: remote stack, tags, waiters, procs;
+#define HEAP_VERSION    5u  /* 2: remote stack, tags, waiters, procs;
                                * 3: cache bins as top/lo/hi with a guard;
-                               * 4: the refuge, before first_page */
+                               * 4: the refuge, before first_page;
+                               * 5: cache bins with a moving limit, their
+                               *    room by the heap's size (tcache_scale),
+                               *    GC state, guard 0 */
 /* The smallest range we format: a page of header and maps, the smallest
  * refuge (4 pages) and room for the longest slab (SLAB_MAXPAGES). */
 #define HEAP_MIN_SIZE   ((1 + 4 + SLAB_MAXPAGES) * PAGE)   /* 84 KiB */
@@ -245,6 +248,9 @@ struct heap {
 	_Atomic uint32_t tagging; /* 1 from the first block tag to the next
 	                             reset: frees skip the thread caches, so
 	                             that the slow path drops tags (qmalloc.c) */
+	uint32_t tcache_scale;    /* the layout of its thread caches,
+	                             tcache_layouts[tcache_scale], chosen by
+	                             the heap's size (sizeclass.c) */
 	_Atomic uint64_t cache_limit; /* size, or 0 while tagging: free's fast
 	                             path caches offsets below it only */
 
@@ -321,29 +327,52 @@ struct heap {
 /* ---- struct tcache: one thread's cache of free small blocks of one heap ----
  * It lives in the heap it caches (a large block), so that when its process
  * dies another process can find it on the heap's list and take the blocks
- * back.  Only its owner thread touches bins and slots; the list link and
- * owner fields change under heap->lock.
- *   bins[c] owns slots[lo, hi); slots[lo, top) hold offsets of free blocks
- *   of class c, oldest first.  slots[lo - 1] holds TCACHE_GUARD, which no
- *   block offset equals (blocks are QUANTUM-aligned), so free's repeat
- *   check reads slots[top - 1] without asking whether the bin is empty.
- *   lo, hi and div_magic are the same in every cache (sizeclass.c lays
- *   them out): they sit here so that malloc and free read one line.
+ * back.  Only its owner thread touches bins, slots and gc; the list link
+ * and owner fields change under heap->lock.
+ *   bins[c] owns slots[lo, lo + cap) of the heap's layout (L below); it
+ *   may use slots[lo, hi), its limit: L.lo[c] == lo and
+ *   lo + sizeclasses[c].tcache_base <= hi <= lo + L.cap[c].
+ *   slots[lo, top) hold offsets of free blocks of class c, oldest first:
+ *   lo <= top <= hi.  slots[lo - 1] holds TCACHE_GUARD, which no block
+ *   offset equals (offset 0 is the heap's header), so free's repeat check
+ *   reads slots[top - 1] without asking whether the bin is empty; a zeroed
+ *   run needs no guard written, so a cache touches only the slots it uses.
+ *   lo and div_magic are the same in every cache of a heap (L =
+ *   tcache_layouts[heap->tcache_scale], sizeclass.c); hi moves (cache.c:
+ *   a bin that swings from full to empty grows, a GC pass lowers the
+ *   limits of calm bins and trims idle ones).  They sit here so that
+ *   malloc and free read one line.
  *   bins[0] belongs to no class: free's fast path takes the bin the slab
  *   map names, 0 for a page that is in no slab, and bins[0]'s div_magic of
  *   0 refuses every offset, so free asks no other question.
  *   outbox is a bin like the others, of any class: the blocks of other
  *   process arenas this thread freed, on their way home (tcache.c).  Only
  *   an arena's cache uses it; mallocs never take from it.
+ *   gc[c]: what the slow paths saw of bin c (cache.c); only the owner
+ *   reads it, reclaim ignores it.
  */
 struct tcache_bin {
 	uint32_t top;        /* one past the newest cached block's slot */
 	uint32_t lo;         /* the bin's first slot: empty when top == lo */
-	uint32_t hi;         /* one past its last slot: full when top == hi */
+	uint32_t hi;         /* one past its last usable slot, the limit:
+	                        full when top == hi */
 	uint32_t div_magic;  /* sizeclasses[c].div_magic, for free's check */
 };
-#define TCACHE_GUARD UINT64_C(1)
+#define TCACHE_GUARD UINT64_C(0)
 #define TCACHE_OUTBOX 256  /* slots of the outbox */
+
+/* A bin's slow-path events (struct tcache_gc.last, .seen). */
+#define TCACHE_EV_REFILL 1u   /* it ran empty */
+#define TCACHE_EV_FLUSH  2u   /* it overflowed */
+struct tcache_gc {
+	uint32_t top;        /* the bin's top after the last GC pass */
+	uint32_t run;        /* blocks moved by the events of kind `last` in
+	                        a row: by how much the bin fell short */
+	uint8_t  last;       /* the last event, 0 none yet */
+	uint8_t  seen;       /* events since the last GC pass, or-ed */
+	uint8_t  calm;       /* GC passes since the limit last grew */
+	uint8_t  unused;
+};
 
 struct tcache {
 	uint64_t magic;      /* TCACHE_MAGIC */
@@ -353,6 +382,9 @@ struct tcache {
 	uint64_t start;      /* owner process start time: tells a reused pid */
 	struct tcache_bin bins[1 + NBINS];   /* [0] no class, [1 + c] class c */
 	struct tcache_bin outbox;            /* other arenas' blocks */
+	uint32_t gc_left;    /* slow-path events until the next GC pass */
+	uint32_t unused;
+	struct tcache_gc gc[NBINS];
 	uint64_t slots[];    /* block offsets */
 };
 #define TCACHE_MAGIC UINT64_C(0x65686361636874)   /* "thcache" */
@@ -385,11 +417,31 @@ struct sizeclass {
 	uint32_t npages;     /* slab length */
 	uint32_t nblocks;    /* blocks per slab */
 	uint32_t div_magic;  /* ceil(2^32 / size): offset / size without div */
-	uint32_t tcache_max; /* blocks a thread cache keeps of this class */
-	uint32_t tcache_lo;  /* its bin's first slot (the guard is one below) */
+	uint32_t tcache_base; /* a cache bin's first and smallest limit
+	                        (about 32 KiB of blocks); a refill takes half */
 };
-extern uint32_t tcache_nslots;   /* slots of a cache: bins, outbox, guards */
-extern uint32_t tcache_outbox_lo;   /* the outbox's first slot */
 extern struct sizeclass sizeclasses[NBINS];
+
+/* ---- the layout of a heap's thread caches (sizeclass.c) --------------------
+ * Scale k gives each bin room for base << k blocks, no more than
+ * TCACHE_CAP_BLOCKS nor TCACHE_CAP_BYTES of them, never less than base; a
+ * heap takes the largest scale whose cache fits in 1/1024 of it
+ * (sizeclass.c:tcache_scale_for), so a small shared heap keeps the
+ * smallest caches and an arena's bins may grow to a few thousand blocks.
+ * Untouched slots cost address space only.
+ *   lo[c] - 1 is bin c's guard slot; [lo[c], lo[c] + cap[c]) its room;
+ *   the bins, then the outbox's guard and TCACHE_OUTBOX slots, tile
+ *   [0, nslots) in that order.
+ */
+#define TCACHE_SCALES     8
+#define TCACHE_CAP_BLOCKS 4096
+#define TCACHE_CAP_BYTES  ((uint32_t)2 << 20)
+struct tcache_layout {
+	uint32_t lo[NBINS];   /* bin c's first slot */
+	uint32_t cap[NBINS];  /* the most bin c's limit may reach */
+	uint32_t outbox_lo;   /* the outbox's first slot */
+	uint32_t nslots;      /* slots of a cache */
+};
+extern struct tcache_layout tcache_layouts[TCACHE_SCALES];
 
 #endif /* PH_TYPES_H */

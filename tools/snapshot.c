@@ -148,7 +148,7 @@ static bool tcache_at(const struct heap *c, uint64_t off)
 	return idx >= c->first_page && idx < entries_used(c) &&
 	    pm[idx].kind == PAGE_LARGE && idx + (uint64_t)pm[idx].span <=
 	    c->npages && (size_t)pm[idx].span << LG_PAGE >=
-	    cache_run_bytes();
+	    cache_run_bytes((struct heap *)c);
 }
 
 /* Bytes of the large run at the copy's tag table offset (h->tags), the
@@ -197,7 +197,7 @@ static void copy_data(struct snap *s)
 			s->tcache_list_ok = false;
 			break;
 		}
-		copy_range(s, off, cache_run_bytes());
+		copy_range(s, off, cache_run_bytes(c));
 		const struct tcache *tc = (const struct tcache *)
 		    ((char *)c + off);
 		if (tc->magic != TCACHE_MAGIC) {
@@ -230,7 +230,8 @@ static bool copy_unchanged(const struct snap *s)
 	if (!same_range(s, s->h->tags, tags_run_bytes(s->h)))
 		return false;
 	for (size_t i = 0; i < s->ntcaches; i++)
-		if (!same_range(s, s->tcaches[i].off, cache_run_bytes()))
+		if (!same_range(s, s->tcaches[i].off,
+		    cache_run_bytes(s->h)))
 			return false;
 	return true;
 }
@@ -558,11 +559,12 @@ static void census_take(struct snap *s)
 		t->tid = tc->tid;
 		t->start = tc->start;
 		for (unsigned c = 0; c < NBINS; c++) {
-			/* A copy taken without the owner's help: clamp. */
+			/* A copy taken without the owner's help: clamp to
+			 * the bin's room. */
 			const struct tcache_bin *b = &tc->bins[1 + c];
+			uint32_t room = cache_layout(s->h)->cap[c];
 			uint32_t n = b->top <= b->lo ? 0 :
-			    b->top - b->lo <= sizeclasses[c].tcache_max ?
-			    b->top - b->lo : sizeclasses[c].tcache_max;
+			    b->top - b->lo <= room ? b->top - b->lo : room;
 			t->cached[c] = n;
 			t->blocks += n;
 			t->bytes += (uint64_t)n * sizeclasses[c].size;

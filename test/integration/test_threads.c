@@ -339,7 +339,11 @@ END_TEST
 
 /* [DESIGN] The same on a ph_heap in a shared mapping (the shared-heap
  * locks and caches): afterwards the heap checks clean and, the threads'
- * caches given back at exit, nearly all of it can be allocated again. */
+ * caches given back at exit, nearly all of it can be allocated again.
+ * The main thread's own cache, which took the ring's leftovers and whose
+ * bins may have grown (cache.c), is given back first: the slabs its blocks
+ * keep would split the free space by what that one cache holds, which is
+ * not what is measured here. */
 START_TEST(threads_share_a_ph_heap)
 {
 	size_t size = 64 * MIB, bs = 64 * KIB;
@@ -347,6 +351,8 @@ START_TEST(threads_share_a_ph_heap)
 	ring_heap = ph_heap_create(m, size, PH_HEAP_SHARED);
 	ck_assert_ptr_nonnull(ring_heap);
 	run_ring();
+	ck_assert_int_eq(P_(mallctl)("thread.tcache.flush", NULL, NULL, NULL,
+	    0), 0);
 	ck_assert_int_eq(ph_heap_check(ring_heap), 0);
 	struct ph_heap_stats st;
 	ck_assert_int_eq(ph_heap_stats(ring_heap, &st), 0);

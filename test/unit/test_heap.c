@@ -50,6 +50,13 @@ START_TEST(bad_headers_are_refused)
 	h->cache_limit = 0;   /* a heap keeping tags */
 	ck_assert_int_eq(heap_verify_header(h, 0), 0);
 	*h = saved;
+	/* Its caches' layout is the one its size gives (sizeclass.c). */
+	h->tcache_scale = tcache_scale_for(h->size) + 1;
+	ck_assert_int_eq(heap_verify_header(h, 0), EINVAL);
+	*h = saved;
+	h->tcache_scale = TCACHE_SCALES;
+	ck_assert_int_eq(heap_verify_header(h, 0), EINVAL);
+	*h = saved;
 	ck_assert_int_eq(heap_verify_header(h, 0), 0);
 	unit_heap_free(h);
 }

@@ -73,6 +73,48 @@ START_TEST(signature_tracks_table)
 }
 END_TEST
 
+/* A cache's room follows its heap's size: the smallest heaps keep the
+ * fixed bins every cache had, a cache takes no more than 1/1024 of a heap
+ * big enough to let it grow, and the largest scale gives a bin the few
+ * thousand blocks issue 16 asks for. */
+START_TEST(cache_layouts_scale_with_the_heap)
+{
+	sizeclass_init();
+	ck_assert_int_eq(sizeclass_validate(), 0);
+	ck_assert_uint_eq(tcache_scale_for(HEAP_MIN_SIZE), 0);
+	ck_assert_uint_eq(tcache_scale_for((size_t)4 << 20), 0);
+	ck_assert_uint_eq(tcache_scale_for((size_t)1 << 30), TCACHE_SCALES - 1);
+	ck_assert_uint_eq(tcache_scale_for((size_t)1 << 38), TCACHE_SCALES - 1);
+	unsigned last = 0;
+	for (size_t size = HEAP_MIN_SIZE; size <= ((size_t)1 << 32);
+	    size += size / 4) {
+		unsigned k = tcache_scale_for(size);
+		ck_assert_uint_ge(k, last);
+		ck_assert(k == 0 || tcache_run_bytes(k) <= size / 1024);
+		last = k;
+	}
+	for (unsigned c = 0; c < NBINS; c++) {
+		uint32_t base = sizeclasses[c].tcache_base;
+		ck_assert_uint_eq(tcache_layouts[0].cap[c], base);
+		uint32_t top = tcache_layouts[TCACHE_SCALES - 1].cap[c];
+		/* up to 1024 B, 2048 blocks or more; each at most 2 MiB */
+		if (sizeclasses[c].size <= 1024)
+			ck_assert_uint_ge(top, 2048);
+		ck_assert(top == base || (uint64_t)top * sizeclasses[c].size <=
+		    TCACHE_CAP_BYTES);
+	}
+	/* A layout that breaks the tiling is caught. */
+	tcache_layouts[3].lo[7]++;
+	ck_assert_int_ne(sizeclass_validate(), 0);
+	tcache_layouts[3].lo[7]--;
+	uint32_t cap = tcache_layouts[5].cap[0];
+	tcache_layouts[5].cap[0] = TCACHE_CAP_BLOCKS + 1;
+	ck_assert_int_ne(sizeclass_validate(), 0);
+	tcache_layouts[5].cap[0] = cap;
+	ck_assert_int_eq(sizeclass_validate(), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sizeclass");
@@ -82,6 +124,7 @@ int main(void)
 	tcase_add_test(tc, waste_at_most_quarter);
 	tcase_add_test(tc, slab_geometry);
 	tcase_add_test(tc, signature_tracks_table);
+	tcase_add_test(tc, cache_layouts_scale_with_the_heap);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -402,6 +402,109 @@ START_TEST(remote_stack_broken_link_aborts)
 }
 END_TEST
 
+/* ---- batches: a thread cache's refill and flush ------------------------- */
+
+/* A batch takes a slab's chain first (newest free first, as slab_alloc),
+ * then blocks never handed out, then the next slab; gives back the same
+ * way slab_free does, the emptied slabs to the pages but the last. */
+START_TEST(a_batch_takes_the_chain_then_carves_across_slabs)
+{
+	unsigned c = size2class(64);
+	const struct sizeclass *sc = &sizeclasses[c];
+	char *p[10];
+	for (int i = 0; i < 10; i++)
+		p[i] = heap_malloc(h, 64, false);
+	heap_free(h, p[2]);
+	heap_free(h, p[5]);
+	heap_free(h, p[7]);
+	uint32_t n = sc->nblocks + 20;
+	uint64_t *out = calloc(n, sizeof(*out));
+	heap_lock(h);
+	ck_assert_uint_eq(slab_alloc_batch(h, c, out, n), n);
+	heap_unlock(h);
+	ck_assert_uint_eq(out[0], off_of(p[7]));
+	ck_assert_uint_eq(out[1], off_of(p[5]));
+	ck_assert_uint_eq(out[2], off_of(p[2]));
+	for (uint32_t i = 3; i < sc->nblocks - 7; i++)   /* carved in order */
+		ck_assert_uint_eq(out[i], off_of(p[9]) + (i - 2) * 64);
+	for (uint32_t i = 0; i < n; i++) {
+		ck_assert_int_eq(slab_carved_class(h, out[i], NULL), (int)c);
+		for (uint32_t j = 0; j < i; j++)
+			ck_assert_uint_ne(out[i], out[j]);
+	}
+	ck_assert_uint_eq(h->bins[c].nslabs, 2);
+	if (config_stats)
+		ck_assert_uint_eq(h->bins[c].curblocks, 7 + n);
+	unit_validate(h);
+	heap_lock(h);
+	slab_free_batch(h, c, out, n);
+	heap_unlock(h);
+	if (config_stats)
+		ck_assert_uint_eq(h->bins[c].curblocks, 7);
+	ck_assert_uint_eq(h->bins[c].nslabs, 1);
+	unit_validate(h);
+	free(out);
+}
+END_TEST
+
+/* What may go into the depot: the offsets, from the first, that name
+ * blocks of the class handed out at least once. */
+START_TEST(carved_prefix_stops_at_the_first_stranger)
+{
+	unsigned c = size2class(64);
+	char *a = heap_malloc(h, 64, false), *b = heap_malloc(h, 64, false);
+	char *other = heap_malloc(h, 128, false);
+	uint64_t off[4] = { off_of(a), off_of(b), off_of(b) + 64, off_of(a) };
+	heap_lock(h);
+	ck_assert_uint_eq(slab_carved_prefix(h, c, off, 4), 2);  /* not carved */
+	off[2] = off_of(b) + 16;                                  /* interior */
+	ck_assert_uint_eq(slab_carved_prefix(h, c, off, 4), 2);
+	off[2] = off_of(other);                                   /* class */
+	ck_assert_uint_eq(slab_carved_prefix(h, c, off, 4), 2);
+	off[2] = (uint64_t)h->hwm << LG_PAGE;                      /* above hwm */
+	ck_assert_uint_eq(slab_carved_prefix(h, c, off, 4), 2);
+	off[2] = h->size + 4096;                                   /* outside */
+	ck_assert_uint_eq(slab_carved_prefix(h, c, off, 4), 2);
+	off[2] = 64;                                               /* header */
+	ck_assert_uint_eq(slab_carved_prefix(h, c, off, 4), 2);
+	off[2] = off_of(a);
+	ck_assert_uint_eq(slab_carved_prefix(h, c, off, 4), 4);
+	heap_unlock(h);
+}
+END_TEST
+
+START_TEST(a_batch_giving_a_block_twice_aborts)
+{
+	unsigned c = size2class(48);
+	uint64_t out[4];
+	heap_malloc(h, 48, false);   /* keep the slab */
+	heap_lock(h);
+	ck_assert_uint_eq(slab_alloc_batch(h, c, out, 3), 3);
+	out[3] = out[1];
+	slab_free_batch(h, c, out, 4);
+}
+END_TEST
+
+START_TEST(a_batch_giving_a_block_never_carved_aborts)
+{
+	unsigned c = size2class(48);
+	uint64_t out[2];
+	heap_lock(h);
+	ck_assert_uint_eq(slab_alloc_batch(h, c, out, 1), 1);
+	out[1] = out[0] + 48 * 3;
+	slab_free_batch(h, c, out, 2);
+}
+END_TEST
+
+START_TEST(a_batch_giving_a_block_of_another_class_aborts)
+{
+	uint64_t out[1];
+	heap_lock(h);
+	ck_assert_uint_eq(slab_alloc_batch(h, size2class(48), out, 1), 1);
+	slab_free_batch(h, size2class(32), out, 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("slab");
@@ -419,6 +522,8 @@ int main(void)
 	tcase_add_test(tc, remote_lists_of_many_slabs);
 	tcase_add_test(tc, remote_lists_grow_between_drains);
 	tcase_add_test(tc, remote_stack_drained_by_a_new_slab);
+	tcase_add_test(tc, a_batch_takes_the_chain_then_carves_across_slabs);
+	tcase_add_test(tc, carved_prefix_stops_at_the_first_stranger);
 	suite_add_tcase(s, tc);
 	/* Misuse on purpose: memcheck would (rightly) flag it, so the
 	 * valgrind run excludes the tag. */
@@ -440,6 +545,12 @@ int main(void)
 	tcase_add_test_raise_signal(tb, never_carved_block_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tb, corrupted_chain_aborts_on_malloc,
 	    SIGABRT);
+	tcase_add_test_raise_signal(tb, a_batch_giving_a_block_twice_aborts,
+	    SIGABRT);
+	tcase_add_test_raise_signal(tb,
+	    a_batch_giving_a_block_never_carved_aborts, SIGABRT);
+	tcase_add_test_raise_signal(tb,
+	    a_batch_giving_a_block_of_another_class_aborts, SIGABRT);
 	suite_add_tcase(s, tb);
 	return unit_run(s);
 }

@@ -273,9 +273,9 @@ START_TEST(a_slot_names_a_listed_cache_of_this_thread)
 	ck_assert_ptr_eq(tslot_of(h), t);   /* the fast paths take it */
 	/* The refill took half a bin; p left it, the rest wait. */
 	struct tcache_bin *b = tcache_bin(t->tc, c);
-	ck_assert_uint_eq(tcache_count(b) + 1, sc->tcache_max / 2);
+	ck_assert_uint_eq(tcache_count(b) + 1, sc->tcache_base / 2);
 	ck_assert(!bin_has(t->tc, b, off_of(h, p)));
-	ck_assert_uint_eq(h->bins[c].curblocks, sc->tcache_max / 2);
+	ck_assert_uint_eq(h->bins[c].curblocks, sc->tcache_base / 2);
 	memset(p, 0x11, sc->size);
 	ck_assert(tcache_free(h, p));
 	ck_assert(bin_has(t->tc, b, off_of(h, p)));
@@ -596,7 +596,7 @@ START_TEST(other_arenas_blocks_go_to_the_outbox_never_to_malloc)
 	heap_unlock(a1);
 	ck_assert_uint_eq(foreign, K * sizeclasses[c].size);
 	/* Two bins' worth of mallocs, fast and slow: all arena 1's own. */
-	uint32_t n = 2 * sizeclasses[c].tcache_max;
+	uint32_t n = 2 * sizeclasses[c].tcache_base;
 	void **q = calloc(n, sizeof(*q));
 	for (uint32_t j = 0; j < n; j++) {
 		q[j] = malloc_like_malloc(a1, c, j % 2 == 0);
@@ -677,8 +677,8 @@ START_TEST(flushes_send_each_block_back_to_the_heap_it_came_from)
 		hs[j] = heap_new();
 	uint32_t most = 0;
 	for (unsigned k = 0; k < NC; k++)
-		if (sizeclasses[classes[k]].tcache_max > most)
-			most = sizeclasses[classes[k]].tcache_max;
+		if (sizeclasses[classes[k]].tcache_base > most)
+			most = sizeclasses[classes[k]].tcache_base;
 	/* More than a bin holds, so that the frees flush half bins too. */
 	uint32_t n = most + 5;
 	void **p = calloc((size_t)NH * NC * n, sizeof(*p));
@@ -1130,6 +1130,14 @@ static struct depot *depot_at(struct heap *a)
 	return a->depot ? (struct depot *)((char *)a + a->depot) : NULL;
 }
 
+/* Gives this thread's arena cache back: the next one starts with no
+ * history, so blocks freed into it overflow without a swing to grow on
+ * (the refills that took them out were the old cache's). */
+static void arena_cache_renew(void)
+{
+	tcache_slot_release(&tthread.slots[0]);
+}
+
 /* A bin that overflows gives its oldest half to the depot, untouched; the
  * next refill of that class takes them back from it before any slab. */
 START_TEST(an_overflow_goes_to_the_depot_and_a_refill_takes_it_back)
@@ -1137,10 +1145,11 @@ START_TEST(an_overflow_goes_to_the_depot_and_a_refill_takes_it_back)
 	unsigned c = size2class(64);
 	struct heap *a0 = arena_enter(0);
 	heap_purge(a0, true);   /* a depot from earlier tests: emptied */
-	uint32_t max = sizeclasses[c].tcache_max;
+	uint32_t max = sizeclasses[c].tcache_base;
 	uint32_t n = 2 * max;
 	void **p = calloc(n, sizeof(*p));
 	arena_take(a0, c, p, n);
+	arena_cache_renew();
 	uint64_t out = a0->bins[c].curblocks;
 	for (uint32_t i = 0; i < n; i++)
 		free_like_free(a0, p[i], false);   /* full bins flush */
@@ -1179,9 +1188,10 @@ END_TEST
  * over and given back through the slow path, whose full bins flush. */
 static struct depot *depot_filled(struct heap *a, unsigned c)
 {
-	uint32_t n = 2 * sizeclasses[c].tcache_max;
+	uint32_t n = 2 * sizeclasses[c].tcache_base;
 	void **p = calloc(n, sizeof(*p));
 	arena_take(a, c, p, n);
+	arena_cache_renew();
 	for (uint32_t i = 0; i < n; i++)
 		free_like_free(a, p[i], false);
 	free(p);
@@ -1225,6 +1235,346 @@ START_TEST(repair_drains_the_depot)
 	ck_assert_uint_eq(depot_bytes(a0), 0);
 	heap_unlock(a0);
 	unit_validate(a0);
+}
+END_TEST
+
+/* ---- 5. bins that grow with the program and shrink when calm ----------- */
+
+#define BIG_HEAP ((size_t)1 << 30)   /* scale TCACHE_SCALES - 1: bins grow */
+
+/* A private heap big enough that its caches' bins may grow to their
+ * largest (sizeclass.c: tcache_scale_for); untouched pages cost nothing. */
+static struct heap *big_heap_new(void)
+{
+	struct heap *h = unit_heap(BIG_HEAP, 0);
+	ck_assert_int_eq(registry_add(h), 0);
+	ck_assert_uint_eq(h->tcache_scale, TCACHE_SCALES - 1);
+	return h;
+}
+
+static uint32_t bin_limit(struct tcache *tc, unsigned c)
+{
+	struct tcache_bin *b = tcache_bin(tc, c);
+	return b->hi - b->lo;
+}
+
+static uint32_t bin_cap(struct heap *h, unsigned c)
+{
+	return cache_layout(h)->cap[c];
+}
+
+/* n blocks of class c of h through this thread's cache, written. */
+static void take(struct heap *h, unsigned c, void **p, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		p[i] = tcache_alloc(h, c);
+		ck_assert_ptr_nonnull(p[i]);
+		memset(p[i], 0x3c, sizeclasses[c].size);
+	}
+}
+
+static void give(struct heap *h, void **p, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		ck_assert(tcache_free(h, p[i]));
+}
+
+/* The working set of class c rises by n blocks and falls again. */
+static void swing(struct heap *h, unsigned c, uint32_t n)
+{
+	void **p = calloc(n, sizeof(*p));
+	take(h, c, p, n);
+	give(h, p, n);
+	free(p);
+}
+
+static void gc_pass(struct heap *h, struct tcache *tc)
+{
+	heap_lock(h);
+	cache_gc_locked(h, tc);
+	heap_unlock(h);
+}
+
+/* Blocks of class c sitting in the caches of h, by the slabs' count: what
+ * the slabs gave out less what the program holds. */
+static size_t cached_bytes(struct heap *h)
+{
+	heap_lock(h);
+	size_t n = cache_cached_bytes(h, NULL);
+	heap_unlock(h);
+	return n;
+}
+
+/* A working set that rises and falls by n blocks of a class grows its bin
+ * by the swing: after one swing the next ones take no lock, no slab. */
+START_TEST(a_bin_that_swings_grows_until_the_swing_fits)
+{
+	struct heap *h = big_heap_new();
+	unsigned c = size2class(64);
+	uint32_t base = sizeclasses[c].tcache_base, n = 1500;
+	ck_assert_uint_lt(base, n);
+	ck_assert_uint_gt(bin_cap(h, c), n);
+	swing(h, c, n);
+	struct tcache *tc = slot_of(h)->tc;
+	ck_assert_uint_ge(bin_limit(tc, c), n);
+	unit_validate(h);
+	/* The next swings: no slow-path event, no block from a slab. */
+	uint32_t left = tc->gc_left, limit = bin_limit(tc, c);
+	uint64_t nmalloc = h->bins[c].nmalloc, ndalloc = h->bins[c].ndalloc;
+	for (int k = 0; k < 3; k++)
+		swing(h, c, n);
+	ck_assert_uint_eq(tc->gc_left, left);
+	ck_assert_uint_eq(bin_limit(tc, c), limit);
+	ck_assert_uint_eq(h->bins[c].nmalloc, nmalloc);
+	ck_assert_uint_eq(h->bins[c].ndalloc, ndalloc);
+	unit_validate(h);
+	heap_done(h);
+}
+END_TEST
+
+/* A producer's bin only ever runs empty, a consumer's only overflows: room
+ * would not spare either a trip to the slabs, and neither grows. */
+START_TEST(a_bin_used_one_way_keeps_its_base_limit)
+{
+	struct heap *h = big_heap_new();
+	unsigned c = size2class(256);
+	uint32_t base = sizeclasses[c].tcache_base, n = 10 * base;
+	void **p = calloc(n, sizeof(*p));
+	take(h, c, p, n);
+	struct tslot *t = slot_of(h);
+	ck_assert_uint_eq(bin_limit(t->tc, c), base);
+	/* The blocks go to another cache, which sees only their frees. */
+	tcache_slot_release(t);
+	give(h, p, n);
+	t = slot_of(h);
+	ck_assert_uint_eq(bin_limit(t->tc, c), base);
+	ck_assert_uint_le(tcache_count(tcache_bin(t->tc, c)), base);
+	unit_validate(h);
+	free(p);
+	heap_done(h);
+}
+END_TEST
+
+/* A swing wider than a bin's cap grows it to the cap; swings in many big
+ * classes stop at the cache's budget, and what they hold stays within it. */
+START_TEST(growth_stops_at_the_bins_cap_and_the_caches_budget)
+{
+	struct heap *h = big_heap_new();
+	unsigned c = size2class(16);
+	swing(h, c, bin_cap(h, c) + 1000);
+	struct tcache *tc = slot_of(h)->tc;
+	ck_assert_uint_eq(bin_limit(tc, c), bin_cap(h, c));
+	unit_validate(h);
+	/* Each of these may grow to 2 MiB of blocks: four of them fill the
+	 * budget, and the rest stay at their bases or near them. */
+	static const size_t sizes[] = { 4096, 5120, 6144, 7168, 8192, 10240,
+	    12288, 14336 };
+	bool short_of_cap = false;
+	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		unsigned k = size2class(sizes[i]);
+		swing(h, k, bin_cap(h, k));
+		ck_assert_uint_le(cache_extra_bytes(tc), TCACHE_BUDGET);
+		short_of_cap |= bin_limit(tc, k) < bin_cap(h, k);
+	}
+	ck_assert(short_of_cap);
+	ck_assert_uint_gt(cache_extra_bytes(tc), TCACHE_BUDGET / 2);
+	unit_validate(h);
+	heap_done(h);
+}
+END_TEST
+
+/* The slow paths run a GC pass every TCACHE_GC_EVENTS events: a bin that
+ * nobody used counts one calm pass for each. */
+START_TEST(a_gc_pass_comes_every_so_many_slow_path_events)
+{
+	struct heap *h = big_heap_new();
+	unsigned c = size2class(16), idle = size2class(512);
+	uint32_t batch = sizeclasses[c].tcache_base / 2;
+	/* Each refill of a producer's bin is one event. */
+	uint32_t n = 2 * TCACHE_GC_EVENTS * batch;
+	void **p = calloc(n, sizeof(*p));
+	take(h, c, p, n);
+	struct tcache *tc = slot_of(h)->tc;
+	ck_assert_uint_eq(tc->gc[idle].calm, 2);
+	ck_assert_uint_eq(tc->gc_left, TCACHE_GC_EVENTS);
+	take(h, c, p, batch);   /* one more refill: one event */
+	ck_assert_uint_eq(tc->gc_left, TCACHE_GC_EVENTS - 1);
+	ck_assert_uint_eq(tc->gc[idle].calm, 2);
+	give(h, p, n);
+	unit_validate(h);
+	free(p);
+	heap_done(h);
+}
+END_TEST
+
+/* A grown bin that stops growing keeps its room for TCACHE_GC_CALM
+ * passes, then loses half of it at each pass, down to its base, giving
+ * back what no longer fits. */
+START_TEST(gc_lowers_a_calm_bins_limit_to_its_base)
+{
+	struct heap *h = big_heap_new();
+	unsigned c = size2class(64);
+	uint32_t base = sizeclasses[c].tcache_base, n = 1500;
+	void **p = calloc(n, sizeof(*p));
+	take(h, c, p, n);
+	give(h, p, n);
+	struct tcache *tc = slot_of(h)->tc;
+	uint32_t limit = bin_limit(tc, c);
+	ck_assert_uint_ge(limit, n);
+	for (unsigned i = 0; i < TCACHE_GC_CALM; i++)
+		gc_pass(h, tc);
+	ck_assert_uint_eq(bin_limit(tc, c), limit);
+	for (int pass = 0; bin_limit(tc, c) > base; pass++) {
+		ck_assert_int_lt(pass, 32);
+		uint32_t was = bin_limit(tc, c);
+		gc_pass(h, tc);
+		uint32_t now = bin_limit(tc, c);
+		ck_assert_uint_eq(now, was / 2 > base ? was / 2 : base);
+		ck_assert_uint_le(tcache_count(tcache_bin(tc, c)), now);
+		unit_validate(h);
+	}
+	gc_pass(h, tc);
+	ck_assert_uint_eq(bin_limit(tc, c), base);
+	/* and it grows again when it swings again */
+	take(h, c, p, n);
+	give(h, p, n);
+	ck_assert_uint_ge(bin_limit(tc, c), n);
+	unit_validate(h);
+	free(p);
+	heap_done(h);
+}
+END_TEST
+
+/* What the bins of classes a thread stopped using hold goes down, pass by
+ * pass, back to their slabs, while the thread works in another class; the
+ * slabs that empty give their pages back. */
+START_TEST(gc_gives_back_what_idle_bins_hold)
+{
+	struct heap *h = big_heap_new();
+	static const size_t sizes[] = { 48, 320, 1024, 3072 };
+	enum { NS = sizeof(sizes) / sizeof(sizes[0]), N = 600, PASSES = 16 };
+	for (unsigned i = 0; i < NS; i++)
+		swing(h, size2class(sizes[i]), N);
+	struct tcache *tc = slot_of(h)->tc;
+	for (unsigned i = 0; i < NS; i++) {
+		unsigned c = size2class(sizes[i]);
+		ck_assert_uint_gt(tcache_count(tcache_bin(tc, c)), 0);
+		ck_assert_uint_gt(h->bins[c].nslabs, 1);
+	}
+	/* A producer's work in class 16, one event per refill: a GC pass
+	 * every TCACHE_GC_EVENTS refills. */
+	unsigned busy = size2class(16);
+	uint32_t n = TCACHE_GC_EVENTS * (sizeclasses[busy].tcache_base / 2);
+	void **p = calloc((size_t)PASSES * n, sizeof(*p));
+	size_t last = cached_bytes(h);
+	for (unsigned pass = 0; pass < PASSES; pass++) {
+		take(h, busy, p + (size_t)pass * n, n);   /* one pass */
+		size_t now = cached_bytes(h) - tcache_count(tcache_bin(tc,
+		    busy)) * sizeclasses[busy].size;
+		ck_assert_uint_le(now, last);
+		/* the first may find some of them used since the last */
+		if (pass >= 1)
+			ck_assert_uint_le(now, last / 2);
+		last = now;
+	}
+	ck_assert_uint_eq(last, 0);
+	for (unsigned i = 0; i < NS; i++) {
+		unsigned c = size2class(sizes[i]);
+		ck_assert_uint_eq(tcache_count(tcache_bin(tc, c)), 0);
+		if (config_stats)
+			ck_assert_uint_eq(h->bins[c].curblocks, 0);
+		ck_assert_uint_le(h->bins[c].nslabs, 1);   /* it keeps one */
+	}
+	unit_validate(h);
+	give(h, p, PASSES * n);
+	free(p);
+	heap_done(h);
+}
+END_TEST
+
+/* The validators take a bin's limit anywhere from its base to its cap in
+ * the heap's layout, and nothing else: no limit outside that room, no bin
+ * moved, no guard overwritten, no top above the limit, no GC state that
+ * the slow paths never write, no limits past the budget. */
+START_TEST(validators_take_grown_bins_and_refuse_bad_limits)
+{
+	struct heap *h = big_heap_new();
+	unsigned c = size2class(128);
+	swing(h, c, 1200);
+	struct tcache *tc = slot_of(h)->tc;
+	struct tcache_bin *b = tcache_bin(tc, c);
+	ck_assert_uint_gt(bin_limit(tc, c), sizeclasses[c].tcache_base);
+	unit_validate(h);
+	char why[256];
+	struct tcache_bin keep = *b;
+	struct tcache_gc gkeep = tc->gc[c];
+	uint32_t cap = bin_cap(h, c), base = sizeclasses[c].tcache_base;
+	const uint32_t bad_hi[] = { b->lo + cap + 1, b->lo + base - 1,
+	    b->lo - 1 };
+	for (unsigned i = 0; i < 3; i++) {
+		b->hi = bad_hi[i];
+		if (b->top > b->hi)
+			b->top = b->hi;
+		ck_assert_int_ne(heap_validate(h, why, sizeof(why)), 0);
+		ck_assert_msg(strstr(why, "class") != NULL, "%s", why);
+		*b = keep;
+	}
+	b->hi = b->lo + cap;   /* the whole room: good */
+	unit_validate(h);
+	*b = keep;
+	b->lo++;
+	ck_assert_int_ne(heap_validate(h, why, sizeof(why)), 0);
+	*b = keep;
+	b->top = b->hi + 1;
+	ck_assert_int_ne(heap_validate(h, why, sizeof(why)), 0);
+	*b = keep;
+	tc->slots[b->lo - 1] = 16;   /* the guard */
+	ck_assert_int_ne(heap_validate(h, why, sizeof(why)), 0);
+	tc->slots[b->lo - 1] = TCACHE_GUARD;
+	tc->gc[c].last = 3;
+	ck_assert_int_ne(heap_validate(h, why, sizeof(why)), 0);
+	ck_assert_msg(strstr(why, "GC") != NULL, "%s", why);
+	tc->gc[c] = gkeep;
+	unit_validate(h);
+	/* Every bin at its cap is more than the budget allows. */
+	struct tcache_bin all[NBINS];
+	for (unsigned k = 0; k < NBINS; k++) {
+		all[k] = *tcache_bin(tc, k);
+		tcache_bin(tc, k)->hi = tcache_bin(tc, k)->lo + bin_cap(h, k);
+	}
+	ck_assert_uint_gt(cache_extra_bytes(tc), TCACHE_BUDGET);
+	ck_assert_int_ne(heap_validate(h, why, sizeof(why)), 0);
+	ck_assert_msg(strstr(why, "past their bases") != NULL, "%s", why);
+	for (unsigned k = 0; k < NBINS; k++)
+		*tcache_bin(tc, k) = all[k];
+	unit_validate(h);
+	heap_done(h);
+}
+END_TEST
+
+/* A cache made on a zeroed run writes no guard: it touches its header's
+ * page and the slots it uses, not a page per bin (arenas' caches span
+ * 168 pages of address space). */
+START_TEST(a_new_cache_touches_only_the_pages_it_uses)
+{
+	struct heap *h = big_heap_new();
+	unsigned c = size2class(32);
+	void *p = tcache_alloc(h, c);
+	ck_assert_ptr_nonnull(p);
+	struct tcache *tc = slot_of(h)->tc;
+	size_t pages = cache_run_bytes(h) >> LG_PAGE;
+	ck_assert_uint_gt(pages, 100);
+	unsigned char *vec = calloc(pages, 1);
+	ck_assert_int_eq(mincore(tc, pages << LG_PAGE, vec), 0);
+	size_t resident = 0;
+	for (size_t i = 0; i < pages; i++)
+		resident += vec[i] & 1;
+	ck_assert_msg(resident <= 3, "%zu of the cache's %zu pages are "
+	    "resident", resident, pages);
+	free(vec);
+	ck_assert(tcache_free(h, p));
+	unit_validate(h);
+	heap_done(h);
 }
 END_TEST
 
@@ -1281,6 +1631,18 @@ int main(void)
 		tcase_add_test(tc,
 		    validate_catches_a_depot_slot_that_is_no_block);
 		tcase_add_test(tc, repair_drains_the_depot);
+		tcase_add_test(tc,
+		    a_bin_that_swings_grows_until_the_swing_fits);
+		tcase_add_test(tc, a_bin_used_one_way_keeps_its_base_limit);
+		tcase_add_test(tc,
+		    growth_stops_at_the_bins_cap_and_the_caches_budget);
+		tcase_add_test(tc,
+		    a_gc_pass_comes_every_so_many_slow_path_events);
+		tcase_add_test(tc, gc_lowers_a_calm_bins_limit_to_its_base);
+		tcase_add_test(tc, gc_gives_back_what_idle_bins_hold);
+		tcase_add_test(tc,
+		    validators_take_grown_bins_and_refuse_bad_limits);
+		tcase_add_test(tc, a_new_cache_touches_only_the_pages_it_uses);
 	}
 	suite_add_tcase(s, tc);
 	return unit_run(s);
