@@ -134,8 +134,12 @@ void *slab_alloc(struct heap *h, unsigned cls)
 			report_fatal("corrupted free chain in slab %p of "
 			    "heap %p (use after free?)",
 			    (void *)slab_base(h, head), (void *)h);
-		fb->key = 0;
+		/* Off the chain first, then the key cleared: a process killed
+		 * (or a fork) in between leaves a chained block with its key,
+		 * which repair and a joiner's check require (crash rule). */
 		s->s.free = next;
+		atomic_thread_fence(memory_order_release);
+		fb->key = 0;
 	} else {
 		/* Never written: its key was cleared with the slab
 		 * (slab_clear_keys) or reads as zero. */
@@ -377,11 +381,16 @@ uint32_t slab_alloc_batch(struct heap *h, unsigned cls, uint64_t *out,
 				report_fatal("corrupted free chain in slab %p of "
 				    "heap %p (use after free?)",
 				    (void *)slab_base(h, head), (void *)h);
-			fb->key = 0;
 			o[i] = base + (size_t)f * size;
 			f = next;
 		}
-		s->s.free = f;
+		s->s.free = f;   /* off the chain, then the keys: as slab_alloc */
+		atomic_thread_fence(memory_order_release);
+		for (uint32_t j = 0; j < i; j++) {
+			struct free_block *fb = (struct free_block *)
+			    ((char *)h + o[j]);
+			fb->key = 0;
+		}
 		ph_assert(carved + (k - i) <= sc->nblocks);
 		/* then blocks never handed out, never written: their keys
 		 * were cleared with the slab (slab_clear_keys) or read zero */
