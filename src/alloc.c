@@ -199,8 +199,7 @@ size_t heap_free(struct heap *h, void *p)
 	if (e->kind == PAGE_SLAB) {
 		uint16_t idx = slab_block_index(h, e, head, p);
 		usable = sizeclasses[e->cls].size;
-		if ((!tcache_off() || opts.paranoid) &&
-		    tcache_holds_block(h, e->cls, p))
+		if (tcache_holds_block(h, e->cls, p))
 			report_fatal("double free of %p in heap %p", p,
 			    (void *)h);
 		if (config_fill && opts.junk)

@@ -87,8 +87,16 @@ bool     tcache_free(struct heap *h, void *p);
 void     tcache_flush_thread(void);
 /* Is p on one of this thread's caches of h?  (double-free check) */
 bool     tcache_holds(struct heap *h, const void *p);
-/* tcache_holds of small block p of class cls, its slab found already. */
-bool     tcache_holds_block(struct heap *h, unsigned cls, const void *p);
+/* tcache_holds of small block p of class cls, its slab found already: no
+ * search in a thread that has no cache, unless paranoid mode must look
+ * through other processes' caches (tcache_holds_search). */
+bool     tcache_holds_search(struct heap *h, unsigned cls, const void *p);
+static inline bool tcache_holds_block(struct heap *h, unsigned cls,
+                                      const void *p)
+{
+	return (opts.paranoid || !tcache_off()) &&
+	    tcache_holds_search(h, cls, p);
+}
 void     tcache_detach(struct heap *h);
 PH_FORK_CHILD void tcache_fork_child(struct heap *h);
 

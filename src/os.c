@@ -54,24 +54,25 @@ int os_unmap(void *addr, size_t size)
 	return err;
 }
 
-/* Gives the pages back.  Private anonymous memory reads as zero afterwards;
- * shared memory (shm, tmpfs files) needs MADV_REMOVE to free the backing. */
-int os_purge(void *addr, size_t size, bool shared)
+/* madvise, 0 or its errno value; errno itself is left as it was. */
+static int os_advise(void *addr, size_t size, int advice)
 {
 	int saved = errno;
-	int err = madvise(addr, size, shared ? MADV_REMOVE : MADV_DONTNEED);
-	err = err == 0 ? 0 : errno;
+	int err = madvise(addr, size, advice) == 0 ? 0 : errno;
 	errno = saved;
 	return err;
 }
 
+/* Gives the pages back.  Private anonymous memory reads as zero afterwards;
+ * shared memory (shm, tmpfs files) needs MADV_REMOVE to free the backing. */
+int os_purge(void *addr, size_t size, bool shared)
+{
+	return os_advise(addr, size, shared ? MADV_REMOVE : MADV_DONTNEED);
+}
+
 int os_hugepages(void *addr, size_t size, bool on)
 {
-	int saved = errno;
-	int err = madvise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-	err = err == 0 ? 0 : errno;
-	errno = saved;
-	return err;
+	return os_advise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 }
 
 typedef bool (*maps_fn)(void *arg, uintptr_t lo, uintptr_t hi,

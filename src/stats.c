@@ -230,7 +230,8 @@ void heap_stats_read_default(struct stats_snapshot *s)
 
 static void stats_at_exit(void)
 {
-	if (heap_process_if_any() != NULL || atomic_load(&default_heap))
+	/* the process heap or a private one was made: something to print */
+	if (atomic_load(&default_heap) != NULL)
 		P(malloc_stats_print)(NULL, NULL, NULL);
 }
 

@@ -271,13 +271,11 @@ bool tcache_holds(struct heap *h, const void *p)
 	return head != 0 && tcache_holds_block(h, pm[head].cls, p);
 }
 
-bool tcache_holds_block(struct heap *h, unsigned cls, const void *p)
+bool tcache_holds_search(struct heap *h, unsigned cls, const void *p)
 {
 	if (opts.paranoid)   /* no cache of ours: maybe another process's */
 		return cache_list_holds(h, cls,
 		    (uint64_t)((uintptr_t)p - (uintptr_t)h));
-	if (tcache_off())
-		return false;   /* no cache in this thread */
 	/* Blocks of a process arena may sit in this thread's arena's cache. */
 	struct heap *mine = heap_is_process(h) ? heap_arena() : h;
 	for (unsigned i = 0; i < TCACHE_SLOTS; i++) {
