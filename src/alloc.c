@@ -26,8 +26,8 @@ size_t size_usable_aligned(size_t size, size_t align)
 	return small != 0 ? small : ALIGN_UP(size ? size : 1, PAGE);
 }
 
-static void *block_ready(struct heap *h, void *p, size_t usable, bool zero,
-                         bool known_zero)
+static inline __attribute__((always_inline)) void *block_ready(
+    struct heap *h, void *p, size_t usable, bool zero, bool known_zero)
 {
 	vg_alloc(h, p, usable, zero);
 	if (zero) {
@@ -191,15 +191,24 @@ size_t heap_free(struct heap *h, void *p)
 	heap_lock(h);
 	if (unlikely(atomic_load_explicit(&h->remote, memory_order_relaxed)))
 		remote_drain(h);   /* a signal handler's frees */
-	uint32_t head = block_head(h, p, "free");
+	uint32_t head;
+	uint16_t idx;
+	int cls = slab_block_of(h, p, &head, &idx);
+	if (cls < 0) {   /* not a carved small block: large, or reported */
+		head = block_head(h, p, "free");
+		if (heap_pages(h)[head].kind == PAGE_SLAB) {
+			idx = slab_block_index(h, &heap_pages(h)[head], head,
+			    p);
+			cls = heap_pages(h)[head].cls;
+		}
+	}
 	struct page *e = &heap_pages(h)[head];
 	size_t usable;
 	if (unlikely(heap_tagging(h)))
 		tag_drop_locked(h, p);
-	if (e->kind == PAGE_SLAB) {
-		uint16_t idx = slab_block_index(h, e, head, p);
-		usable = sizeclasses[e->cls].size;
-		if (tcache_holds_block(h, e->cls, p))
+	if (cls >= 0) {
+		usable = sizeclasses[cls].size;
+		if (tcache_holds_block(h, (unsigned)cls, p))
 			report_fatal("double free of %p in heap %p", p,
 			    (void *)h);
 		if (config_fill && opts.junk)

@@ -165,12 +165,12 @@ struct heap *heap_process(void)
  * contend spread out. */
 struct heap *heap_arena(void)
 {
-	if (likely(tarena != NULL))
-		return tarena;
+	if (likely(tthread.arena != NULL))
+		return tthread.arena;
 	if (heap_process() == NULL)
 		return NULL;
-	tarena = arena_get(0);
-	return tarena;
+	tthread.arena = arena_get(0);
+	return tthread.arena;
 }
 
 /* Moves this thread to arena i.  Its cache of the old arena is only
@@ -181,11 +181,11 @@ struct heap *heap_arena(void)
 static void arena_move(unsigned i)
 {
 	struct heap *to = arena_get(i);
-	tarena_waits = 0;
-	if (to == tarena || to == NULL)
+	tthread.arena_waits = 0;
+	if (to == tthread.arena || to == NULL)
 		return;
 	tslot0_retire();
-	tarena = to;
+	tthread.arena = to;
 }
 
 unsigned heap_arena_index(void)
@@ -221,7 +221,7 @@ struct heap *heap_for_malloc(void)
 	if (h != NULL)
 		return h;
 	/* Not inside cache work (a signal handler): slot 0 is in use. */
-	if (unlikely(arena_waits_say_move(tarena_waits)) && narenas > 1 &&
+	if (unlikely(arena_waits_say_move(tthread.arena_waits)) && narenas > 1 &&
 	    !tbusy()) {
 		unsigned cur = heap_arena_index();
 		arena_move((cur + 1 + atomic_fetch_add(&arena_moves, 1) %
@@ -235,7 +235,7 @@ bool heap_is_thread_malloc(const struct heap *h)
 	struct heap *d = private_default();
 	if (d != NULL)
 		return h == d;
-	return h != NULL && h == tarena;
+	return h != NULL && h == tthread.arena;
 }
 
 struct heap *heap_arena_nth(unsigned i)

@@ -145,7 +145,7 @@ uint32_t os_thread_process(uint32_t tid);
 /* Is the process pid that started at `start` still running? */
 bool     os_proc_alive(uint32_t pid, uint64_t start);
 uint64_t os_random(void);
-uint32_t os_tid(void);
+/* os_tid (the thread's kernel TID) is with struct tthread, below. */
 PH_FORK_CHILD uint32_t os_tid_fork_child(void);   /* the new tid (= pid) */
 void     os_futex_wait(_Atomic uint32_t *word, uint32_t val, bool shared);
 /* Blocks every signal for this thread (nested calls count); restore undoes
@@ -162,90 +162,16 @@ void     os_futex_wait_ms(_Atomic uint32_t *word, uint32_t val, bool shared,
                           uint64_t ms);
 void     os_futex_wake_all(_Atomic uint32_t *word, bool shared);
 
-/* ---- lock.c: futex locks and robust mutexes ------------------------------
- * lock_acquire returns true when the previous owner died holding the lock
- * (robust locks only): the caller must repair what it protects.
- */
-void lock_init(struct lock *l, bool robust);
-/* Asked by a waiter for a robust lock: can thread tid, which the lock's
- * word names as its owner, never release it (no such thread, or not one
- * of the lock's users)?  ctx is the caller's (heap.c: heap_lock_gone). */
-typedef bool (*lock_gone_fn)(const void *ctx, uint32_t tid);
-bool lock_acquire_slow(struct lock *l, lock_gone_fn gone, const void *ctx);
-void lock_release_slow(struct lock *l);
-/* Forgets every holder (after fork, in the child, which has one thread). */
-PH_FORK_CHILD void lock_reset(struct lock *l);
-/* Is a futex lock held by anyone?  (In a fork's child: by a thread of the
- * parent, which the child does not have.) */
-static inline bool lock_held(struct lock *l)
-{
-	return !l->robust && atomic_load_explicit(&l->word,
-	    memory_order_acquire) != 0;
-}
-
-static inline bool lock_acquire(struct lock *l)
-{
-	uint32_t expect = 0;
-	if (likely(!l->robust && atomic_compare_exchange_strong_explicit(
-	    &l->word, &expect, os_tid(), memory_order_acquire,
-	    memory_order_relaxed)))
-		return false;
-	return lock_acquire_slow(l, NULL, NULL);
-}
-
-/* Takes a futex lock if it is free, never waiting; false otherwise and
- * always for robust locks (only arenas, which are never shared, ask). */
-static inline bool lock_try(struct lock *l)
-{
-	uint32_t expect = 0;
-	return !l->robust && atomic_compare_exchange_strong_explicit(&l->word,
-	    &expect, os_tid(), memory_order_acquire, memory_order_relaxed);
-}
-
-static inline void lock_release(struct lock *l)
-{
-	if (unlikely(l->robust)) {
-		pthread_mutex_unlock(&l->mtx);
-		return;
-	}
-	uint32_t old = atomic_exchange_explicit(&l->word, 0,
-	    memory_order_release);
-	if (unlikely(old & LOCK_WAITERS))
-		lock_release_slow(l);
-}
-
 /* ---- thread.c: what a thread keeps --------------------------------------
  * The thread-local state several layers read, defined once (thread.c).
  *
- * Sections: heap locks are held without blocking signals. tsection counts the heap
+ * Sections: heap locks are held without blocking signals. tthread.section counts the heap
  * locks this thread holds or is taking, from before the try to after the
  * release; a call into phmalloc that finds it non-zero runs in a signal
  * handler that interrupted its own thread inside a locked section, and
  * takes no heap lock: it allocates from the heap's refuge and gives blocks
  * back on the heap's block stack (refuge.c).  Only this thread and its
  * handlers touch the count, so plain stores behind compiler fences. */
-extern __thread uint32_t tsection __attribute__((tls_model("initial-exec")));
-
-static inline bool tsection_in(void)
-{
-	return tsection != 0;
-}
-static inline void tsection_enter(void)
-{
-	tsection++;
-	atomic_signal_fence(memory_order_seq_cst);
-}
-static inline void tsection_leave(void)
-{
-	atomic_signal_fence(memory_order_seq_cst);
-	tsection--;
-}
-
-extern __thread struct heap *tarena __attribute__((tls_model("initial-exec")));
-/* This thread's recent waits for tarena's lock: heap_lock counts them
- * (arena_waits_note), the arena policy reads them (arena.c). */
-extern __thread uint32_t tarena_waits __attribute__((tls_model("initial-exec")));
-
 /* The thread's cache slots.  tthread.slots[0] caches heap_for_malloc(), the
  * heap this thread's malloc uses; malloc.c's fast paths (fastpath.h) read
  * it inline and trust it while its epoch holds, so whoever changes what
@@ -281,8 +207,41 @@ struct tthread {
 	 * usable bytes the thread had from and gave back to the standard
 	 * family; here to share the fast paths' TLS address. */
 	uint64_t     allocated, deallocated;
+	/* Below: read by the locked paths, here for the same reason. */
+	uint32_t     section;   /* heap locks held or being taken (below) */
+	uint32_t     tid;       /* kernel TID, 0 until asked (os_tid) */
+	struct heap *arena;     /* the arena this thread's malloc uses
+	                           (arena.c), NULL until its first */
+	uint32_t     arena_waits; /* its recent waits for that arena's lock:
+	                           heap_lock counts them (arena_waits_note),
+	                           the arena policy reads them (arena.c) */
 };
 extern __thread struct tthread tthread __attribute__((tls_model("initial-exec")));
+
+static inline bool tsection_in(void)
+{
+	return tthread.section != 0;
+}
+static inline void tsection_enter(void)
+{
+	tthread.section++;
+	atomic_signal_fence(memory_order_seq_cst);
+}
+static inline void tsection_leave(void)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	tthread.section--;
+}
+
+/* The thread's kernel TID, cached in tthread.tid (a fork's child sets it
+ * anew: os_tid_fork_child).  Inline: every heap lock names its holder. */
+uint32_t os_tid_slow(void);
+static inline uint32_t os_tid(void)
+{
+	uint32_t tid = tthread.tid;
+	return likely(tid != 0) ? tid : os_tid_slow();
+}
+
 /* tthread.state: caching not decided yet (tcache.c:tcache_usable), on, or
  * off for good (the options say no cache, or the thread is exiting). */
 enum { TSTATE_NEW, TSTATE_ON, TSTATE_OFF };
@@ -353,6 +312,58 @@ static inline void tslot0_retire(void)
 {
 	if (tthread.slots[0].heap != TSLOT_NONE)
 		tthread.slots[0].epoch = 0;   /* no heap's epoch is 0 */
+}
+
+/* ---- lock.c: futex locks and robust mutexes ------------------------------
+ * lock_acquire returns true when the previous owner died holding the lock
+ * (robust locks only): the caller must repair what it protects.
+ */
+void lock_init(struct lock *l, bool robust);
+/* Asked by a waiter for a robust lock: can thread tid, which the lock's
+ * word names as its owner, never release it (no such thread, or not one
+ * of the lock's users)?  ctx is the caller's (heap.c: heap_lock_gone). */
+typedef bool (*lock_gone_fn)(const void *ctx, uint32_t tid);
+bool lock_acquire_slow(struct lock *l, lock_gone_fn gone, const void *ctx);
+void lock_release_slow(struct lock *l);
+/* Forgets every holder (after fork, in the child, which has one thread). */
+PH_FORK_CHILD void lock_reset(struct lock *l);
+/* Is a futex lock held by anyone?  (In a fork's child: by a thread of the
+ * parent, which the child does not have.) */
+static inline bool lock_held(struct lock *l)
+{
+	return !l->robust && atomic_load_explicit(&l->word,
+	    memory_order_acquire) != 0;
+}
+
+static inline bool lock_acquire(struct lock *l)
+{
+	uint32_t expect = 0;
+	if (likely(!l->robust && atomic_compare_exchange_strong_explicit(
+	    &l->word, &expect, os_tid(), memory_order_acquire,
+	    memory_order_relaxed)))
+		return false;
+	return lock_acquire_slow(l, NULL, NULL);
+}
+
+/* Takes a futex lock if it is free, never waiting; false otherwise and
+ * always for robust locks (only arenas, which are never shared, ask). */
+static inline bool lock_try(struct lock *l)
+{
+	uint32_t expect = 0;
+	return !l->robust && atomic_compare_exchange_strong_explicit(&l->word,
+	    &expect, os_tid(), memory_order_acquire, memory_order_relaxed);
+}
+
+static inline void lock_release(struct lock *l)
+{
+	if (unlikely(l->robust)) {
+		pthread_mutex_unlock(&l->mtx);
+		return;
+	}
+	uint32_t old = atomic_exchange_explicit(&l->word, 0,
+	    memory_order_release);
+	if (unlikely(old & LOCK_WAITERS))
+		lock_release_slow(l);
 }
 
 /* ---- sizeclass.c: the size-class table ----------------------------------

@@ -25,17 +25,18 @@ int          heap_repair(struct heap *h);
  * is taken over and what it protects repaired (heap_repair) before the
  * caller goes on.  Counts this thread's waits for its arena's lock (the
  * arena policy, arena.c).  heap_unlock ends it (parts.h). */
+void heap_lock_wait(struct heap *h);   /* heap_lock's waiting half */
 static inline void heap_lock(struct heap *h)
 {
 	tsection_enter();
-	bool waited = !lock_try(&h->lock);   /* always, for a robust lock */
-	bool died = waited && lock_acquire_slow(&h->lock, heap_lock_gone,
-	    h);   /* tried already */
+	if (unlikely(!lock_try(&h->lock))) {   /* always, for a robust lock */
+		heap_lock_wait(h);
+		return;
+	}
 	heap_seq_enter(h);
-	if (h == tarena)
-		tarena_waits = arena_waits_note(tarena_waits, waited);
-	if (unlikely(died))
-		heap_repair(h);
+	if (h == tthread.arena)
+		tthread.arena_waits = arena_waits_note(tthread.arena_waits,
+		    false);
 }
 
 /* A consistent snapshot of one heap, taken under its lock. */

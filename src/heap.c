@@ -13,6 +13,20 @@
 #include "engine.h"
 #include "valgrind.h"
 
+/* heap_lock after its try failed (engine.h): waits, counts the wait, and
+ * repairs after a holder that died.  Out of line, so that the lock's
+ * callers keep their registers for their own work. */
+void heap_lock_wait(struct heap *h)
+{
+	bool died = lock_acquire_slow(&h->lock, heap_lock_gone, h);
+	heap_seq_enter(h);
+	if (h == tthread.arena)
+		tthread.arena_waits = arena_waits_note(tthread.arena_waits,
+		    true);
+	if (unlikely(died))
+		heap_repair(h);
+}
+
 /* ---- reset, purge, check, statistics --------------------------------------- */
 
 void heap_reset(struct heap *h)

@@ -347,23 +347,20 @@ uint64_t os_random(void)
 	return r | 1;   /* never 0: 0 means "no key" */
 }
 
-/* The thread's kernel TID, cached; a fork's child sets it anew from
- * registry.c's atfork handler (os_tid_fork_child). */
-static __thread uint32_t tid_cache __attribute__((tls_model("initial-exec")));
-
-uint32_t os_tid(void)
+/* The thread's kernel TID (base.h: os_tid, in tthread.tid); a fork's
+ * child sets it anew from fork.c's atfork handler (os_tid_fork_child). */
+uint32_t os_tid_slow(void)
 {
-	if (unlikely(tid_cache == 0))
-		tid_cache = (uint32_t)syscall(SYS_gettid);
-	return tid_cache;
+	tthread.tid = (uint32_t)syscall(SYS_gettid);
+	return tthread.tid;
 }
 
 /* In a fork's child: its one thread leads its thread group, so its tid
  * is its pid (one system call, where gettid would be another). */
 uint32_t os_tid_fork_child(void)
 {
-	tid_cache = (uint32_t)getpid();
-	return tid_cache;
+	tthread.tid = (uint32_t)getpid();
+	return tthread.tid;
 }
 
 static __thread uint32_t sig_depth __attribute__((tls_model("initial-exec")));

@@ -261,6 +261,40 @@ static inline uint32_t slab_of(struct heap *h, uint32_t idx)
 	return head;
 }
 
+/* Is p a carved block of a slab of h?  Its class (else -1), its slab's
+ * head in *head and its index in *idx: the checked lookup of slab_of by
+ * the slab map, for a block whose class the caller does not know (the
+ * free of a thread without a cache).  Every word read from the heap is
+ * proved before it is followed, as slab_of's are; -1 also for a large
+ * block, a free page or a pointer into no block, which the caller's full
+ * lookup (alloc.c: block_head) then tells apart. */
+static inline int slab_block_of(struct heap *h, const void *p,
+                                uint32_t *head, uint16_t *idx)
+{
+	uintptr_t off = (uintptr_t)p - (uintptr_t)h;
+	uint32_t hwm = h->hwm < h->npages ? h->hwm : h->npages;
+	if (off >> LG_PAGE >= hwm)
+		return -1;
+	uint32_t page = (uint32_t)(off >> LG_PAGE), e = heap_slabmap(h)[page];
+	unsigned cls = (e & SLABMAP_BIN_MASK) - 1u;
+	if (cls >= NBINS || (e & ~SLABMAP_DELTA_MASK) != slabmap_entry(cls, 0))
+		return -1;
+	const struct sizeclass *sc = &sizeclasses[cls];
+	uint32_t delta = slabmap_page_offset(e) >> LG_PAGE, hd = page - delta;
+	if (delta >= sc->npages || hd < h->first_page)
+		return -1;
+	const struct page *s = &heap_pages(h)[hd];
+	uint32_t boff = ((uint32_t)off & PAGE_MASK) | delta << LG_PAGE;
+	uint32_t i = (uint32_t)(((uint64_t)boff * sc->div_magic) >> 32);
+	if (s->kind != PAGE_SLAB || s->cls != cls || s->span != sc->npages ||
+	    i * sc->size != boff || i >= s->s.carved ||
+	    s->s.carved > sc->nblocks)
+		return -1;
+	*head = hd;
+	*idx = (uint16_t)i;
+	return (int)cls;
+}
+
 /* Withdraws every live block, large ones too, from valgrind's view
  * (valgrind.h); walks the heap, so only under valgrind. */
 void  slab_vg_forget(struct heap *h);

@@ -268,7 +268,13 @@ void slab_free_index(struct heap *h, struct page *s, uint32_t head, void *p,
 		b->curblocks--;
 		h->stats.allocated -= sizeclasses[cls].size;
 	}
-	slab_gained(h, s, head, s->nfree++);
+	/* Only a slab that was full (onto the list) or is now empty and not
+	 * the bin's only slab (back to the pages) moves: slab_relist. */
+	uint32_t before = s->nfree++;
+	if (unlikely(before == 0 || (s->nfree == sizeclasses[cls].nblocks &&
+	    (b->nonfull != head || s->next != 0))))
+		slab_relist(h, s, head, before);
+	heap_wake_waiters(h);
 }
 
 /* ---- batches: a thread cache's refill and flush ---------------------------

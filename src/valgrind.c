@@ -19,4 +19,25 @@ bool vg_probe(void)
 	__atomic_store_n(&vg_state, on, __ATOMIC_RELAXED);
 	return on;
 }
+
+void vg_alloc_now(const void *p, size_t n, bool zero)
+{
+	VALGRIND_MALLOCLIKE_BLOCK(p, n, 0, zero);
+}
+void vg_free_now(const void *p)
+{
+	VALGRIND_FREELIKE_BLOCK(p, 0);
+}
+void vg_resize_now(const void *p, size_t old, size_t n)
+{
+	VALGRIND_RESIZEINPLACE_BLOCK(p, old, n, 0);
+}
+void vg_open_now(const void *p, size_t n)
+{
+	VALGRIND_MAKE_MEM_DEFINED(p, n);
+}
+void vg_close_now(const void *p, size_t n)
+{
+	VALGRIND_MAKE_MEM_NOACCESS(p, n);
+}
 #endif

@@ -25,16 +25,22 @@ extern int vg_state;   /* memcheck watching: 1, not: 0, not asked yet: -1 */
 bool vg_probe(void);
 #define vg_on()  __builtin_expect(vg_state > 0 || (vg_state < 0 && vg_probe()), 0)
 #define vg_any()             __builtin_expect(RUNNING_ON_VALGRIND, 0)
+/* The requests themselves are calls (valgrind.c): inline, each one's
+ * argument block on the stack made every caller keep a frame for it. */
+void vg_alloc_now(const void *p, size_t n, bool zero);
+void vg_free_now(const void *p);
+void vg_resize_now(const void *p, size_t old, size_t n);
+void vg_open_now(const void *p, size_t n);
+void vg_close_now(const void *p, size_t n);
 #define vg_alloc(h, p, n, zero) do { if (vg_on()) \
-	VALGRIND_MALLOCLIKE_BLOCK((p), (n), 0, (zero)); } while (0)
-#define vg_free(h, p)        do { if (vg_on()) \
-	VALGRIND_FREELIKE_BLOCK((p), 0); } while (0)
+	vg_alloc_now((p), (n), (zero)); } while (0)
+#define vg_free(h, p)        do { if (vg_on()) vg_free_now(p); } while (0)
 #define vg_resize(h, p, o, n) do { if (vg_on()) \
-	VALGRIND_RESIZEINPLACE_BLOCK((p), (o), (n), 0); } while (0)
-#define vg_open(p, n)        do { if (vg_on()) \
-	VALGRIND_MAKE_MEM_DEFINED((p), (n)); } while (0)
-#define vg_close(p, n)       do { if (vg_on()) \
-	VALGRIND_MAKE_MEM_NOACCESS((p), (n)); } while (0)
+	vg_resize_now((p), (o), (n)); } while (0)
+#define vg_open(p, n)        do { if (vg_on()) vg_open_now((p), (n)); } \
+	while (0)
+#define vg_close(p, n)       do { if (vg_on()) vg_close_now((p), (n)); } \
+	while (0)
 #else
 #define vg_on()                 0
 #define vg_any()                0

@@ -256,7 +256,7 @@ START_TEST(a_thread_that_keeps_waiting_moves_at_its_next_malloc)
 	ck_assert_uint_eq(heap_arena_index(), 0);
 	void *old = heap_malloc(first, 100, false);
 	for (int i = 0; i < 64; i++)
-		tarena_waits = arena_waits_note(tarena_waits, true);   /* heap_lock */
+		tthread.arena_waits = arena_waits_note(tthread.arena_waits, true);   /* heap_lock */
 	struct heap *next = heap_for_malloc();
 	if (heap_narenas() == 1) {
 		ck_assert_ptr_eq(next, first);   /* nowhere to go */
