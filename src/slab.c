@@ -52,7 +52,7 @@ static void bin_push(struct heap *h, struct bin *b, uint32_t head)
 	b->nonfull = head;
 }
 
-static void bin_remove(struct heap *h, struct bin *b, uint32_t head)
+static inline void bin_remove(struct heap *h, struct bin *b, uint32_t head)
 {
 	struct page *pm = heap_pages(h);
 	struct page *s = &pm[head];
@@ -112,23 +112,25 @@ static uint32_t slab_new(struct heap *h, unsigned cls)
 	return head;
 }
 
-void *slab_alloc(struct heap *h, unsigned cls)
+/* slab_alloc's and slab_free_index's bodies are written once, inline, with
+ * `vg` a constant: the common versions have no call on their way (no
+ * annotation, no relisting, no chain walk), so they need no saved
+ * registers; valgrind's, and a block or slab that needs more, go to
+ * out-of-line versions.  Needs lock. */
+static void *slab_alloc_slow(struct heap *h, unsigned cls);
+
+static inline __attribute__((always_inline)) void *slab_take(struct heap *h,
+    unsigned cls, uint32_t head, bool vg)
 {
 	struct bin *b = &h->bins[cls];
-	uint32_t head = b->nonfull;
-	if (unlikely(head == 0)) {
-		slab_remote_drain(h);   /* blocks other threads gave back */
-		if ((head = b->nonfull) == 0 && (head = slab_new(h, cls)) == 0)
-			return NULL;
-	}
-
 	struct page *s = &heap_pages(h)[head];
 	uint32_t size = sizeclasses[cls].size;
 	char *p;
 	if (s->s.free != SLAB_NONE) {
 		p = slab_base(h, head) + (size_t)s->s.free * size;
 		struct free_block *fb = (struct free_block *)p;
-		vg_open(fb, sizeof(*fb));
+		if (vg)
+			vg_open(fb, sizeof(*fb));
 		uint16_t next = fb->next ^ key16(h);
 		if (unlikely(next != SLAB_NONE && next >= s->s.carved))
 			report_fatal("corrupted free chain in slab %p of "
@@ -148,14 +150,37 @@ void *slab_alloc(struct heap *h, unsigned cls)
 	}
 	ph_assert(s->nfree > 0 && s->s.carved <= sizeclasses[cls].nblocks &&
 	    (s->s.free == SLAB_NONE || s->s.free < s->s.carved));
-	if (--s->nfree == 0)
-		bin_remove(h, b, head);
 	if (config_stats) {
 		b->nmalloc++;
 		b->curblocks++;
 		h->stats.allocated += size;
 	}
+	if (--s->nfree == 0)
+		bin_remove(h, b, head);
 	return p;
+}
+
+void *slab_alloc(struct heap *h, unsigned cls)
+{
+	uint32_t head = h->bins[cls].nonfull;
+	if (unlikely(head == 0 || vg_on()))
+		return slab_alloc_slow(h, cls);
+	return slab_take(h, cls, head, false);
+}
+
+/* A bin without a slab (drain the remote blocks, else make one), or
+ * valgrind watching. */
+static __attribute__((noinline)) void *slab_alloc_slow(struct heap *h,
+                                                       unsigned cls)
+{
+	struct bin *b = &h->bins[cls];
+	uint32_t head = b->nonfull;
+	if (unlikely(head == 0)) {
+		slab_remote_drain(h);   /* blocks other threads gave back */
+		if ((head = b->nonfull) == 0 && (head = slab_new(h, cls)) == 0)
+			return NULL;
+	}
+	return slab_take(h, cls, head, vg_on());
 }
 
 /* Is block idx on the slab's free chain?  Bounded by the chain's length. */
@@ -240,25 +265,23 @@ void slab_free(struct heap *h, struct page *s, uint32_t head, void *p)
 	slab_free_index(h, s, head, p, slab_block_index(h, s, head, p));
 }
 
-void slab_free_index(struct heap *h, struct page *s, uint32_t head, void *p,
-                     uint16_t idx)
+static void slab_free_slow(struct heap *h, struct page *s, uint32_t head,
+                           void *p, uint16_t idx);
+
+static inline __attribute__((always_inline)) void slab_give(struct heap *h,
+    struct page *s, uint32_t head, void *p, uint16_t idx, bool vg)
 {
 	struct free_block *fb = (struct free_block *)p;
 	unsigned cls = s->cls;
 	struct bin *b = &h->bins[cls];
 
-	vg_open(fb, sizeof(*fb));
-	/* The key says "maybe free"; the chain proves it.  Paranoid mode
-	 * walks the chain for every block, so that a free block whose key a
-	 * write after free overwrote is still caught (tcache.c). */
-	if (unlikely(fb->key == h->free_key || opts.paranoid) &&
-	    slab_chain_has(h, s, head, idx))
-		report_fatal("double free of %p in heap %p", p, (void *)h);
-	/* Not on the chain, so handed out: a block is one or the other. */
+	/* Not on the chain (the caller made sure), so handed out: a block is
+	 * one or the other. */
 	ph_assert(idx < s->s.carved && s->nfree < sizeclasses[cls].nblocks);
 	fb->next = s->s.free ^ key16(h);
 	fb->key = h->free_key;
-	vg_close(fb, sizeof(*fb));
+	if (vg)
+		vg_close(fb, sizeof(*fb));
 	/* The link first, then the chain head: a crash in between leaks the
 	 * block at worst, never breaks the chain. */
 	atomic_thread_fence(memory_order_release);
@@ -272,9 +295,37 @@ void slab_free_index(struct heap *h, struct page *s, uint32_t head, void *p,
 	 * the bin's only slab (back to the pages) moves: slab_relist. */
 	uint32_t before = s->nfree++;
 	if (unlikely(before == 0 || (s->nfree == sizeclasses[cls].nblocks &&
-	    (b->nonfull != head || s->next != 0))))
-		slab_relist(h, s, head, before);
+	    (b->nonfull != head || s->next != 0)))) {
+		slab_gained(h, s, head, before);
+		return;
+	}
 	heap_wake_waiters(h);
+}
+
+void slab_free_index(struct heap *h, struct page *s, uint32_t head, void *p,
+                     uint16_t idx)
+{
+	/* The key says "maybe free"; the chain proves it (slab_free_slow).
+	 * Paranoid mode walks the chain for every block, so that a free
+	 * block whose key a write after free overwrote is still caught
+	 * (tcache.c). */
+	if (unlikely(vg_on() || opts.paranoid ||
+	    ((struct free_block *)p)->key == h->free_key)) {
+		slab_free_slow(h, s, head, p, idx);
+		return;
+	}
+	slab_give(h, s, head, p, idx, false);
+}
+
+/* A block whose key says it may be free, paranoid mode, or valgrind. */
+static __attribute__((noinline)) void slab_free_slow(struct heap *h,
+    struct page *s, uint32_t head, void *p, uint16_t idx)
+{
+	vg_open(p, sizeof(struct free_block));
+	if ((((struct free_block *)p)->key == h->free_key || opts.paranoid) &&
+	    slab_chain_has(h, s, head, idx))
+		report_fatal("double free of %p in heap %p", p, (void *)h);
+	slab_give(h, s, head, p, idx, vg_on());
 }
 
 /* ---- batches: a thread cache's refill and flush ---------------------------
