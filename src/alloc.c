@@ -41,10 +41,13 @@ static inline __attribute__((always_inline)) void *block_ready(
 
 static void *small_alloc(struct heap *h, unsigned cls, bool zero)
 {
+	void *p = zero ? NULL : slab_alloc_quick(h, cls);   /* common case */
+	if (likely(p != NULL))
+		return p;
 	heap_lock(h);
 	if (h->bins[cls].nonfull == 0)
 		remote_drain(h);   /* blocks given back without the lock */
-	void *p = slab_alloc(h, cls);
+	p = slab_alloc(h, cls);
 	heap_unlock(h);
 	if (unlikely(p == NULL))
 		return NULL;
@@ -182,18 +185,13 @@ static void debug_check(struct heap *h)
 		report_fatal("heap %p is inconsistent: %s", (void *)h, why);
 }
 
-size_t heap_free(struct heap *h, void *p)
+/* heap_free with h locked, for every block and every option: the lookup
+ * that tells a large block from a bad pointer, tags, a cached copy, junk,
+ * valgrind.  cls, head and idx are slab_block_of's answer (cls < 0: none).
+ * Unlocks. */
+static __attribute__((noinline)) size_t heap_free_locked(struct heap *h,
+    void *p, int cls, uint32_t head, uint16_t idx)
 {
-	if (unlikely(refuge_has(h, p) || tsection_in()))
-		return refuge_free(h, p);
-	if (config_debug)
-		debug_check(h);
-	heap_lock(h);
-	if (unlikely(atomic_load_explicit(&h->remote, memory_order_relaxed)))
-		remote_drain(h);   /* a signal handler's frees */
-	uint32_t head;
-	uint16_t idx;
-	int cls = slab_block_of(h, p, &head, &idx);
 	if (cls < 0) {   /* not a carved small block: large, or reported */
 		head = block_head(h, p, "free");
 		if (heap_pages(h)[head].kind == PAGE_SLAB) {
@@ -223,6 +221,46 @@ size_t heap_free(struct heap *h, void *p)
 		page_large_free(h, head);
 		page_purge(h, false);
 	}
+	heap_unlock(h);
+	return usable;
+}
+
+/* heap_free past its first try of the lock: waits for it, drains the
+ * block stack, and takes the general path. */
+static __attribute__((noinline)) size_t heap_free_slow(struct heap *h,
+    void *p, bool locked)
+{
+	if (!locked)
+		heap_lock(h);
+	if (atomic_load_explicit(&h->remote, memory_order_relaxed))
+		remote_drain(h);   /* a signal handler's frees */
+	uint32_t head = 0;
+	uint16_t idx = 0;
+	int cls = slab_block_of(h, p, &head, &idx);
+	return heap_free_locked(h, p, cls, head, idx);
+}
+
+/* The common free (the lock free at once, a small block, no tags, no cache
+ * that could hold a copy, no junk, no valgrind) is straight and makes one
+ * call; the rest is heap_free_slow and heap_free_locked. */
+size_t heap_free(struct heap *h, void *p)
+{
+	if (unlikely(refuge_has(h, p) || tsection_in()))
+		return refuge_free(h, p);
+	if (config_debug)
+		debug_check(h);
+	if (unlikely(!heap_lock_fast(h)))
+		return heap_free_slow(h, p, false);
+	if (unlikely(atomic_load_explicit(&h->remote, memory_order_relaxed)))
+		return heap_free_slow(h, p, true);
+	uint32_t head = 0;
+	uint16_t idx = 0;
+	int cls = slab_block_of(h, p, &head, &idx);
+	if (unlikely(cls < 0 || heap_tagging(h) || !tcache_off() ||
+	    opts.paranoid || (config_fill && opts.junk) || vg_on()))
+		return heap_free_locked(h, p, cls, head, idx);
+	size_t usable = sizeclasses[cls].size;
+	slab_free_index(h, &heap_pages(h)[head], head, p, idx);
 	heap_unlock(h);
 	return usable;
 }

@@ -26,17 +26,13 @@ int          heap_repair(struct heap *h);
  * caller goes on.  Counts this thread's waits for its arena's lock (the
  * arena policy, arena.c).  heap_unlock ends it (parts.h). */
 void heap_lock_wait(struct heap *h);   /* heap_lock's waiting half */
+
 static inline void heap_lock(struct heap *h)
 {
-	tsection_enter();
-	if (unlikely(!lock_try(&h->lock))) {   /* always, for a robust lock */
+	if (unlikely(!heap_lock_fast(h))) {   /* always, for a robust lock */
+		tsection_enter();
 		heap_lock_wait(h);
-		return;
 	}
-	heap_seq_enter(h);
-	if (h == tthread.arena)
-		tthread.arena_waits = arena_waits_note(tthread.arena_waits,
-		    false);
 }
 
 /* A consistent snapshot of one heap, taken under its lock. */

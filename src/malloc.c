@@ -69,14 +69,15 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 		errno = ENOMEM;   /* no address space for the process heap */
 		return NULL;
 	}
-	void *p = opts.zero || tcache_off() ? NULL :
-	    tcache_alloc(h, size2class(size));
+	unsigned cls = size2class(size);
+	void *p = tcache_off() ? slab_alloc_quick(h, cls) : opts.zero ? NULL :
+	    tcache_alloc(h, cls);
 	if (p == NULL)
 		p = heap_malloc(h, size, opts.zero);
 	if (unlikely(p == NULL))
 		errno = ENOMEM;
 	else
-		count(&tthread.allocated, size_usable(size));
+		count(&tthread.allocated, sizeclasses[cls].size);
 	return p;
 }
 
@@ -170,8 +171,14 @@ static __attribute__((noinline)) void free_slow(void *p)
 	if (p == NULL)
 		return;
 	if (tcache_off()) {   /* one lookup of the block: heap_free's */
-		count(&tthread.deallocated, heap_free(heap_owner(p, "free"),
-		    p));
+		struct heap *h = atomic_load_explicit(&default_heap,
+		    memory_order_acquire);   /* heap_owner's first test */
+		if (unlikely(h == NULL ||
+		    (uintptr_t)p - (uintptr_t)h >= h->size))
+			h = heap_owner(p, "free");
+		size_t usable = slab_free_quick(h, p);
+		count(&tthread.deallocated, usable != 0 ? usable :
+		    heap_free(h, p));
 		return;
 	}
 	if (!tbusy() && free_other_slot(p))

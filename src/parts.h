@@ -199,6 +199,16 @@ static inline void heap_wake_waiters(struct heap *h)
  */
 void *slab_alloc(struct heap *h, unsigned cls);
 void  slab_free(struct heap *h, struct page *slab, uint32_t head, void *p);
+/* The whole malloc and free of a thread without a cache, in one call and
+ * without the lock held by the caller, when nothing is out of the common:
+ * h's lock free at once (heap_lock_fast), a slab in the bin, no remote
+ * blocks to drain; for a free, a carved small block (slab_block_of) whose
+ * key does not say "maybe free", no tags; and no junk, zero, paranoid
+ * mode, valgrind or debug build.  Otherwise NULL or 0 with nothing done,
+ * and the caller goes the long way (alloc.c), which handles them all.
+ * The free returns the block's usable size. */
+void  *slab_alloc_quick(struct heap *h, unsigned cls);
+size_t slab_free_quick(struct heap *h, void *p);
 /* Up to n blocks of class cls into out, as offsets from h: how many (fewer
  * only when the heap has no room for another slab). */
 uint32_t slab_alloc_batch(struct heap *h, unsigned cls, uint64_t *out,
@@ -410,7 +420,9 @@ struct heap *heap_process(void);   /* arena 0, created on demand */
 struct heap *heap_arena(void);
 /* The arena policy, a pure function of the waits so that it can be tested
  * without a scheduler: a count of recent waits for the arena's lock,
- * decaying, each acquisition takes 1/16 off and each wait adds ARENA_WAIT.
+ * decaying, each acquisition takes 1/16 off (rounded up, so that a calm
+ * thread's count is 0 and heap_lock's uncontended path leaves it be) and
+ * each wait adds ARENA_WAIT.
  * Past ARENA_MOVE_AT (half the acquisitions waited, lately; the fixed
  * point of "every other one waited" is 16 * ARENA_WAIT / 2) the thread
  * moves to another arena at its next malloc.  Two threads trading blocks
@@ -421,12 +433,25 @@ struct heap *heap_arena(void);
 #define ARENA_MOVE_AT 512u
 static inline uint32_t arena_waits_note(uint32_t waits, bool waited)
 {
-	waits -= waits >> 4;
+	waits -= (waits + 15) >> 4;   /* rounded up: calm goes back to 0 */
 	return waited ? waits + ARENA_WAIT : waits;
 }
 static inline bool arena_waits_say_move(uint32_t waits)
 {
 	return waits > ARENA_MOVE_AT;
+}
+/* heap_lock's first try alone (engine.h): false, nothing held, if the
+ * lock is taken or robust; else held, and this thread's waits for its
+ * arena decay as heap_lock's would.  A caller that goes to a slower
+ * version of itself on false keeps no registers for the wait. */
+static inline bool heap_lock_fast(struct heap *h)
+{
+	if (unlikely(!heap_trylock(h)))
+		return false;
+	if (unlikely(tthread.arena_waits != 0) && h == tthread.arena)
+		tthread.arena_waits = arena_waits_note(tthread.arena_waits,
+		    false);   /* 0 stays 0 */
+	return true;
 }
 unsigned     heap_arena_index(void);   /* of this thread's arena */
 int          heap_arena_set(unsigned i);   /* 0, or EINVAL */

@@ -8,6 +8,7 @@
  * records sizeclass_signature() and refuses a process that disagrees.
  */
 #include "base.h"
+#include "valgrind.h"
 
 struct sizeclass sizeclasses[NBINS];
 struct tcache_layout tcache_layouts[TCACHE_SCALES];
@@ -76,6 +77,9 @@ void sizeclass_init(void)
 {
 	if (atomic_load_explicit(&sizeclass_ready, memory_order_acquire))
 		return;
+#ifdef PH_HAVE_VALGRIND
+	vg_probe();   /* before any heap, so before any block (valgrind.h) */
+#endif
 	for (unsigned c = 0; c < NBINS; c++) {
 		struct sizeclass *sc = &sizeclasses[c];
 		sc->size = (uint32_t)class_size(c);

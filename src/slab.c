@@ -328,6 +328,45 @@ static __attribute__((noinline)) void slab_free_slow(struct heap *h,
 	slab_give(h, s, head, p, idx, vg_on());
 }
 
+/* ---- a thread without a cache: the common case in one call (parts.h) ---- */
+
+void *slab_alloc_quick(struct heap *h, unsigned cls)
+{
+	if (config_debug || !opts.plain || vg_on() || tsection_in() ||
+	    !heap_lock_fast(h))
+		return NULL;
+	uint32_t head = h->bins[cls].nonfull;
+	if (unlikely(head == 0 ||
+	    atomic_load_explicit(&h->remote, memory_order_relaxed))) {
+		heap_unlock(h);
+		return NULL;
+	}
+	void *p = slab_take(h, cls, head, false);
+	heap_unlock(h);
+	return p;
+}
+
+size_t slab_free_quick(struct heap *h, void *p)
+{
+	if (config_debug || !opts.plain || vg_on() || tsection_in() ||
+	    !heap_lock_fast(h))
+		return 0;
+	uint32_t head;
+	uint16_t idx;
+	int cls = slab_block_of(h, p, &head, &idx);
+	struct page *s = &heap_pages(h)[head];   /* before p is written */
+	if (unlikely(cls < 0 || heap_tagging(h) ||
+	    atomic_load_explicit(&h->remote, memory_order_relaxed) ||
+	    ((struct free_block *)p)->key == h->free_key)) {
+		heap_unlock(h);
+		return 0;
+	}
+	size_t usable = sizeclasses[cls].size;
+	slab_give(h, s, head, p, idx, false);
+	heap_unlock(h);
+	return usable;
+}
+
 /* ---- batches: a thread cache's refill and flush ---------------------------
  * The same as n calls of slab_alloc or slab_free, in one loop: the bin's
  * counters change once, a slab's chain head and counts once per slab taken

@@ -1,8 +1,8 @@
 /*
  * valgrind.c -- the one question phmalloc asks valgrind: is memcheck
  * watching this process?  Only memcheck answers VALGRIND_GET_VBITS.  Asked
- * at the first annotation (valgrind.h: vg_on), before any block is handed
- * out, and never again: the answer cannot change.  Threads that ask at
+ * by sizeclass_init (valgrind.h: vg_on), before any block is handed out,
+ * and never again: the answer cannot change.  Threads that ask at
  * once store the same answer.
  */
 #include "base.h"

@@ -7,8 +7,11 @@
  * access (vg_open) and hidden again (vg_close).  A reset or an unmapping
  * withdraws every live block first (slab.c:slab_vg_forget, which walks the
  * heap only when running under memcheck: reset stays O(metadata) outside).
- * vg_on() asks valgrind once whether memcheck watches this process
- * (valgrind.c:vg_probe), then costs a load and a branch: under other tools
+ * vg_on() is a load and a branch: valgrind is asked once whether memcheck
+ * watches this process (valgrind.c:vg_probe), by sizeclass_init, which
+ * runs before any heap is made or joined and so before any block is
+ * handed out (until then vg_on() says no, and nothing needs telling).
+ * Under other tools
  * (callgrind) the annotations are skipped too, so instruction counts are
  * the real paths'.  vg_any() is any valgrind tool (which runs threads one
  * at a time, and pays for reserved pages at each fork).  Nothing at all in
@@ -23,7 +26,7 @@
 #include <valgrind/memcheck.h>
 extern int vg_state;   /* memcheck watching: 1, not: 0, not asked yet: -1 */
 bool vg_probe(void);
-#define vg_on()  __builtin_expect(vg_state > 0 || (vg_state < 0 && vg_probe()), 0)
+#define vg_on()  __builtin_expect(vg_state > 0, 0)
 #define vg_any()             __builtin_expect(RUNNING_ON_VALGRIND, 0)
 /* The requests themselves are calls (valgrind.c): inline, each one's
  * argument block on the stack made every caller keep a frame for it. */

@@ -242,6 +242,12 @@ START_TEST(arena_policy_moves_threads_that_keep_waiting)
 	for (int i = 0; i < 200; i++)
 		w = arena_waits_note(w, false);
 	ck_assert_uint_lt(w, ARENA_WAIT);
+	/* and long calm brings it to 0, which heap_lock's uncontended path
+	 * then leaves alone */
+	for (int i = 0; i < 200 && w != 0; i++)
+		w = arena_waits_note(w, false);
+	ck_assert_uint_eq(w, 0);
+	ck_assert_uint_eq(arena_waits_note(0, false), 0);
 	ck_assert(!arena_waits_say_move(arena_waits_note(w, true)));
 }
 END_TEST

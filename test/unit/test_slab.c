@@ -505,6 +505,99 @@ START_TEST(a_batch_giving_a_block_of_another_class_aborts)
 }
 END_TEST
 
+/* ---- a thread without a cache: the quick calls (slab_alloc_quick,
+ * slab_free_quick) serve the common case and leave the rest, doing
+ * nothing, to the long way.  Off (NULL, 0) in a debug build and under
+ * memcheck, which always go the long way. */
+static bool quick_on(void)
+{
+	return !config_debug && !vg_on();
+}
+
+START_TEST(quick_calls_serve_the_common_case)
+{
+	unsigned c = size2class(48);
+	/* No slab in the bin yet: nothing done, the long way makes one. */
+	ck_assert_ptr_null(slab_alloc_quick(h, c));
+	ck_assert_uint_eq(h->bins[c].nslabs, 0);
+	void *keep = heap_malloc(h, 48, false);
+	char *p = slab_alloc_quick(h, c);
+	if (!quick_on()) {
+		ck_assert_ptr_null(p);
+		ck_assert_uint_eq(slab_free_quick(h, keep), 0);
+		heap_free(h, keep);
+		return;
+	}
+	ck_assert_ptr_eq(p, (char *)keep + 48);   /* the next carved block */
+	if (config_stats)
+		ck_assert_uint_eq(h->bins[c].curblocks, 2);
+	ck_assert_uint_eq(slab_free_quick(h, p), 48);
+	if (config_stats)
+		ck_assert_uint_eq(h->bins[c].curblocks, 1);
+	unit_validate(h);
+	/* Free already (its key says so): left to the long way, which walks
+	 * the chain and reports the double free; the chain is untouched. */
+	ck_assert_uint_eq(slab_free_quick(h, p), 0);
+	unit_validate(h);
+	ck_assert_ptr_eq(slab_alloc_quick(h, c), p);   /* last in, first out */
+	/* No carved block: inside one, past the carved ones, a large block,
+	 * outside the heap's pages. */
+	ck_assert_uint_eq(slab_free_quick(h, p + 16), 0);
+	ck_assert_uint_eq(slab_free_quick(h, p + 48 * 40), 0);
+	void *big = heap_malloc(h, 64 << 10, false);
+	ck_assert_uint_eq(slab_free_quick(h, big), 0);
+	heap_free(h, big);
+	ck_assert_uint_eq(slab_free_quick(h, (char *)h + 64), 0);
+	/* The lock held by someone else: nothing done, the lock not taken. */
+	ck_assert(lock_try(&h->lock));
+	ck_assert_ptr_null(slab_alloc_quick(h, c));
+	ck_assert_uint_eq(slab_free_quick(h, p), 0);
+	lock_release(&h->lock);
+	/* Inside a locked section (a signal handler's call): no lock taken. */
+	tsection_enter();
+	ck_assert_ptr_null(slab_alloc_quick(h, c));
+	ck_assert_uint_eq(slab_free_quick(h, p), 0);
+	tsection_leave();
+	/* Blocks on the remote stack wait for the long way's drain. */
+	void *r = heap_malloc(h, 48, false);
+	push1(h, r);
+	ck_assert_ptr_null(slab_alloc_quick(h, c));
+	ck_assert_uint_eq(slab_free_quick(h, p), 0);
+	heap_free(h, p);   /* drains, then frees */
+	heap_free(h, keep);
+	unit_validate(h);
+	if (config_stats)
+		ck_assert_uint_eq(h->bins[c].curblocks, 0);
+}
+END_TEST
+
+/* The quick free finds its block through the slab map and proves every
+ * word it reads: a slab map entry that names another class, or a page
+ * entry that is no slab head, sends it the long way. */
+START_TEST(quick_free_refuses_a_damaged_slab_map)
+{
+	if (!quick_on())
+		return;
+	unsigned c = size2class(64);
+	char *p = heap_malloc(h, 64, false);
+	heap_malloc(h, 64, false);
+	uint32_t page = (uint32_t)((p - (char *)h) >> LG_PAGE);
+	uint32_t *sm = heap_slabmap(h), e = sm[page];
+	sm[page] = slabmap_entry(c + 1, 0);      /* another class */
+	ck_assert_uint_eq(slab_free_quick(h, p), 0);
+	sm[page] = e | 0x100;                    /* a stray bit */
+	ck_assert_uint_eq(slab_free_quick(h, p), 0);
+	sm[page] = e;
+	struct page *s = &heap_pages(h)[page];
+	uint8_t kind = s->kind;
+	s->kind = PAGE_LARGE;                   /* no slab head there */
+	ck_assert_uint_eq(slab_free_quick(h, p), 0);
+	s->kind = kind;
+	ck_assert_uint_eq(slab_free_quick(h, p), 64);
+	unit_validate(h);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("slab");
@@ -524,6 +617,8 @@ int main(void)
 	tcase_add_test(tc, remote_stack_drained_by_a_new_slab);
 	tcase_add_test(tc, a_batch_takes_the_chain_then_carves_across_slabs);
 	tcase_add_test(tc, carved_prefix_stops_at_the_first_stranger);
+	tcase_add_test(tc, quick_calls_serve_the_common_case);
+	tcase_add_test(tc, quick_free_refuses_a_damaged_slab_map);
 	suite_add_tcase(s, tc);
 	/* Misuse on purpose: memcheck would (rightly) flag it, so the
 	 * valgrind run excludes the tag. */
