@@ -52,10 +52,17 @@ static size_t class_size(unsigned c)
 	return base + (idx + 1) * (base / 4);
 }
 
-/* Scale k's room per bin, each with a guard slot below it (types.h). */
+/* Scale k's rooms per bin, each with a guard slot below it (types.h): the
+ * base rooms packed first, then the outbox, then the wide rooms. */
 static void tcache_layout_init(struct tcache_layout *l, unsigned k)
 {
 	uint32_t total = 0;
+	for (unsigned c = 0; c < NBINS; c++) {
+		l->lo[c] = total + 1;
+		total += 1 + sizeclasses[c].tcache_base;
+	}
+	l->outbox_lo = total + 1;
+	total += 1 + TCACHE_OUTBOX;
 	for (unsigned c = 0; c < NBINS; c++) {
 		uint32_t base = sizeclasses[c].tcache_base;
 		uint32_t cap = base << k, most = TCACHE_CAP_BYTES /
@@ -65,11 +72,13 @@ static void tcache_layout_init(struct tcache_layout *l, unsigned k)
 		if (cap > most)
 			cap = most;
 		l->cap[c] = cap > base ? cap : base;
-		l->lo[c] = total + 1;
-		total += 1 + l->cap[c];
+		l->wide_lo[c] = l->lo[c];
+		if (l->cap[c] > base) {
+			l->wide_lo[c] = total + 1;
+			total += 1 + l->cap[c];
+		}
 	}
-	l->outbox_lo = total + 1;
-	l->nslots = total + 1 + TCACHE_OUTBOX;
+	l->nslots = total;
 }
 
 void sizeclass_init(void)
@@ -171,22 +180,36 @@ int sizeclass_validate(void)
 	}
 	if (sizeclasses[NBINS - 1].size != SMALL_MAX)
 		return 1;
-	/* Each layout: bins in order, a guard below each, room between the
-	 * base limit and the caps, each scale's room no less than the last. */
+	/* Each layout: base rooms in order, a guard below each, then the
+	 * outbox, then the wide rooms of the classes whose cap passes their
+	 * base; caps between the base and the bounds, each scale's no less
+	 * than the last. */
 	for (unsigned k = 0; k < TCACHE_SCALES; k++) {
 		const struct tcache_layout *l = &tcache_layouts[k];
 		uint32_t next = 1;
 		for (unsigned c = 0; c < NBINS; c++) {
+			if (l->lo[c] != next)
+				return 1;
+			next += sizeclasses[c].tcache_base + 1;
+		}
+		if (l->outbox_lo != next)
+			return 1;
+		next += TCACHE_OUTBOX + 1;
+		for (unsigned c = 0; c < NBINS; c++) {
 			uint32_t base = sizeclasses[c].tcache_base;
-			if (l->lo[c] != next || l->cap[c] < base ||
+			if (l->cap[c] < base ||
 			    (l->cap[c] > base && (l->cap[c] > TCACHE_CAP_BLOCKS ||
 			    (uint64_t)l->cap[c] * sizeclasses[c].size >
 			    TCACHE_CAP_BYTES)) ||
 			    (k > 0 && l->cap[c] < tcache_layouts[k - 1].cap[c]))
 				return 1;
-			next += l->cap[c] + 1;
+			if (l->cap[c] == base ? l->wide_lo[c] != l->lo[c] :
+			    l->wide_lo[c] != next)
+				return 1;
+			if (l->cap[c] > base)
+				next += l->cap[c] + 1;
 		}
-		if (l->outbox_lo != next || l->nslots != next + TCACHE_OUTBOX)
+		if (l->nslots != next - 1)
 			return 1;
 	}
 	for (size_t s = 1; s <= SMALL_MAX; s++) {
