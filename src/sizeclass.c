@@ -146,9 +146,10 @@ size_t tcache_run_bytes(unsigned scale)
 /* The largest scale whose cache takes at most 1/1024 of a heap of `size`
  * bytes: a heap's caches are address space of the heap (its capacity,
  * unless it is an arena), one per thread that uses it, so 64 threads'
- * caches take at most 1/16 of it.  Heaps below 52 MiB get scale 0, the
- * bins' base limits and no room to grow, as every cache had before; 672
- * MiB and up, arenas among them, the largest. */
+ * caches take at most 1/16 of it.  Heaps below 72 MiB get scale 0, the
+ * bins' base limits and no room to grow, as every cache had before; 696
+ * MiB and up, arenas among them, the largest (the base rooms add 24 KiB
+ * to each run with a wide room). */
 unsigned tcache_scale_for(size_t size)
 {
 	unsigned k = 0;
