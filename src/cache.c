@@ -200,7 +200,8 @@ void cache_flush_locked(struct heap *h, struct tcache *tc)
  * (bin_format), so it gives a cut bin's blocks back; the validators take
  * a cut bin only in a cache that is not this thread's.  Stores are in
  * program order (compiler fences): what a killed process stored before
- * it died is all visible after. */
+ * it died is all visible after.  A bin back in its base room gives the
+ * pages of its wide room back (bin_room_purge). */
 
 /* The slots of the room that starts at lo for bin c in layout l: the base
  * room's or the wide room's, 0 if lo starts neither. */
@@ -234,6 +235,23 @@ static void bin_place(struct tcache_bin *b, uint32_t lo, uint32_t top)
 	atomic_signal_fence(memory_order_seq_cst);
 }
 
+/* A wide room its bin left holds nothing anyone reads: an arena's pages
+ * that lie wholly in it go back to the OS, as a free run's would
+ * (page.c:run_purge), so a cache whose bins grew and came back to their
+ * bases is again a few resident pages.  The guard below the room, the
+ * ends that share a page with a neighbour, and a heap whose pages are not
+ * the OS's (a file) stay as they are.  After the move: a kill before it
+ * leaves pages resident, nothing else. */
+static void bin_room_purge(struct heap *h, struct tcache *tc, uint32_t lo,
+                           uint32_t room)
+{
+	uintptr_t first = ALIGN_UP((uintptr_t)&tc->slots[lo], PAGE);
+	uintptr_t end = (uintptr_t)&tc->slots[lo + room] & ~(uintptr_t)PAGE_MASK;
+	if ((h->flags & HEAP_F_OSMEM) && first < end)
+		os_purge((void *)first, end - first,
+		    (h->flags & HEAP_F_SHARED) != 0);
+}
+
 /* Moves bin c, at its base limit, to the room that starts at `to` (its
  * other room), with limit `limit` there.  The owner's, needs lock. */
 static void bin_move(struct heap *h, struct tcache *tc, unsigned c,
@@ -253,6 +271,8 @@ static void bin_move(struct heap *h, struct tcache *tc, unsigned c,
 	/* the GC pass's view of top moves with it (idle: top unchanged) */
 	tc->gc[c].top = tc->gc[c].top - from + to;
 	ph_assert(cache_bin_laid_out(h, tc, c) && tcache_count(b) == n);
+	if (to == cache_layout(h)->lo[c])
+		bin_room_purge(h, tc, from, cache_layout(h)->cap[c]);
 }
 
 bool cache_bin_cut(struct heap *h, const struct tcache *tc, unsigned c)

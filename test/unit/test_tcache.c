@@ -1663,6 +1663,64 @@ START_TEST(a_bin_moves_to_its_wide_room_to_grow_and_back_at_its_base)
 }
 END_TEST
 
+/* The pages of slots in [lo, lo + n) of tc that the kernel holds. */
+static size_t slots_resident(struct tcache *tc, uint32_t lo, uint32_t n)
+{
+	uintptr_t first = (uintptr_t)&tc->slots[lo] & ~(uintptr_t)PAGE_MASK;
+	uintptr_t end = ALIGN_UP((uintptr_t)&tc->slots[lo + n], PAGE);
+	size_t pages = (end - first) >> LG_PAGE, resident = 0;
+	unsigned char *vec = calloc(pages, 1);
+	ck_assert_int_eq(mincore((void *)first, end - first, vec), 0);
+	for (size_t i = 0; i < pages; i++)
+		resident += vec[i] & 1;
+	free(vec);
+	return resident;
+}
+
+/* In a heap of the OS's pages (an arena's), a bin that comes back to its
+ * base room gives back the pages of its wide room that no neighbour
+ * shares; in any other heap they stay. */
+START_TEST(a_bin_back_in_its_base_room_gives_its_wide_pages_back)
+{
+	for (int osmem = 1; osmem >= 0; osmem--) {
+		struct heap *h = unit_heap(BIG_HEAP, osmem ? HEAP_F_OSMEM : 0);
+		ck_assert_int_eq(registry_add(h), 0);
+		const struct tcache_layout *l = cache_layout(h);
+		unsigned c = size2class(32);
+		uint32_t n = 3000, base = sizeclasses[c].tcache_base;
+		uint32_t wide = l->wide_lo[c], cap = l->cap[c];
+		ck_assert_uint_ge(cap, n);
+		void **p = calloc(n, sizeof(*p));
+		take(h, c, p, n);
+		give(h, p, n);
+		struct tcache *tc = slot_of(h)->tc;
+		ck_assert(!in_base_room(h, tc, c));
+		size_t was = slots_resident(tc, wide, cap);
+		ck_assert_uint_ge(was, 5);   /* 3000 of 4096 slots: 32 KiB */
+		for (int pass = 0; bin_limit(tc, c) > base; pass++) {
+			ck_assert_int_lt(pass, 40);
+			gc_pass(h, tc);
+		}
+		ck_assert(in_base_room(h, tc, c));
+		/* at most the two end pages, shared with its neighbours */
+		size_t now = slots_resident(tc, wide, cap);
+		if (osmem)
+			ck_assert_msg(now <= 2, "%zu of its wide room's pages "
+			    "resident", now);
+		else
+			ck_assert_uint_eq(now, was);
+		unit_validate(h);
+		/* and it moves out again as it grew before */
+		take(h, c, p, n);
+		give(h, p, n);
+		ck_assert(!in_base_room(h, tc, c));
+		unit_validate(h);
+		free(p);
+		heap_done(h);
+	}
+}
+END_TEST
+
 /* A pid that names no live process: a child that has exited. */
 static uint32_t dead_pid(void)
 {
@@ -1892,6 +1950,8 @@ int main(void)
 		tcase_add_test(tc, a_new_cache_touches_only_the_pages_it_uses);
 		tcase_add_test(tc,
 		    a_bin_moves_to_its_wide_room_to_grow_and_back_at_its_base);
+		tcase_add_test(tc,
+		    a_bin_back_in_its_base_room_gives_its_wide_pages_back);
 		tcase_add_test(tc,
 		    reclaim_takes_a_bin_in_either_room_and_nothing_else);
 		tcase_add_test(tc, a_cache_at_its_bases_touches_few_pages);
