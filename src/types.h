@@ -74,8 +74,8 @@ static const bool config_valgrind = false;
                                * 5: cache bins with a moving limit, their
                                *    room by the heap's size (tcache_scale),
                                *    GC state, guard 0;
-                               * 6: cache bins in two rooms, base rooms
-                               *    packed at the front of the slots */
+                               * 6: cache and depot bins in two rooms,
+                               *    base rooms packed at the front */
 /* The smallest range we format: a page of header and maps, the smallest
  * refuge (4 pages) and room for the longest slab (SLAB_MAXPAGES). */
 #define HEAP_MIN_SIZE   ((1 + 4 + SLAB_MAXPAGES) * PAGE)   /* 84 KiB */
@@ -410,15 +410,19 @@ struct tcache {
  * A large block of the arena, made at its first flush (depot.c).  Thread
  * caches flush into it and refill from it under the arena lock, a batch
  * of offsets at a time, without touching the blocks or their slabs.
- *   bins[c] owns slots[lo, lo + cap); slots[lo, lo + n) hold offsets of
+ *   bins[c] lies in one of two rooms, the same in every depot
+ *   (depot.c:depot_tab_init): its base room, packed with the others' at
+ *   the front (a cache bin's base limit of slots), or its wide room (cap
+ *   slots); lo is where it starts.  slots[lo, lo + n) hold offsets of
  *   free blocks of class c (carved, out of their slabs' chains, in no
- *   cache), oldest first.  lo and cap are the same in every depot
- *   (depot.c:depot_layout); n is published after the slots it counts.
+ *   cache), oldest first: n <= the room's slots.  n is published after
+ *   the slots it counts; a move publishes n and lo in one store.
  */
 struct depot_bin {
 	uint32_t n;          /* blocks held */
-	uint32_t lo;         /* first slot */
-	uint32_t cap;        /* slots */
+	uint32_t lo;         /* first slot: its base or its wide room's */
+	uint32_t cap;        /* slots of its wide room (of its one room, if
+	                        its cap is no more than its base room) */
 	uint32_t unused;
 };
 struct depot {

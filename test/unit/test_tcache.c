@@ -1223,6 +1223,127 @@ START_TEST(validate_catches_a_depot_slot_that_is_no_block)
 }
 END_TEST
 
+/* n blocks of class c of arena a straight from its slabs, their offsets
+ * put in its depot (which takes them all: asserted). */
+static void depot_put_fresh(struct heap *a, unsigned c, uint64_t *off,
+                            uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		void *q = heap_malloc(a, sizeclasses[c].size, false);
+		ck_assert_ptr_nonnull(q);
+		off[i] = off_of(a, q);
+	}
+	heap_lock(a);
+	ck_assert_uint_eq(depot_put(a, c, off, n), n);
+	heap_unlock(a);
+}
+
+/* A depot's class starts in its base room; a put that would overflow it
+ * moves it, its offsets in order, to its wide room; a take that leaves it
+ * half its base room or less brings it back. */
+START_TEST(a_depot_class_moves_to_its_wide_room_and_back)
+{
+	unsigned c = size2class(64);
+	uint32_t base = sizeclasses[c].tcache_base;
+	struct heap *a0 = arena_enter(0);
+	heap_purge(a0, true);   /* a depot from earlier tests: emptied */
+	uint64_t *off = calloc(2 * base, sizeof(*off));
+	uint64_t *got = calloc(2 * base, sizeof(*got));
+	depot_put_fresh(a0, c, off, base - 10);
+	struct depot *d = depot_at(a0);
+	ck_assert_ptr_nonnull(d);
+	uint32_t base_lo = d->bins[c].lo;
+	ck_assert_uint_eq(d->bins[c].n, base - 10);
+	ck_assert_uint_lt(base_lo, d->bins[c + 1].lo);   /* packed, in order */
+	unit_validate(a0);
+	depot_put_fresh(a0, c, off + base - 10, base + 10);
+	uint32_t wide_lo = d->bins[c].lo;
+	ck_assert_uint_ne(wide_lo, base_lo);
+	ck_assert_uint_gt(wide_lo, d->bins[NBINS - 1].lo);   /* after them */
+	ck_assert_uint_eq(d->bins[c].n, 2 * base);
+	for (uint32_t i = 0; i < 2 * base; i++)
+		ck_assert_uint_eq(d->slots[wide_lo + i], off[i]);
+	unit_validate(a0);
+	/* Takes from the top: down to half its base room, then home. */
+	heap_lock(a0);
+	ck_assert_uint_eq(depot_take(a0, c, got, base), base);
+	ck_assert_uint_eq(d->bins[c].lo, wide_lo);
+	ck_assert_uint_eq(depot_take(a0, c, got + base, base / 2),
+	    base / 2);
+	heap_unlock(a0);
+	ck_assert_uint_eq(d->bins[c].lo, base_lo);
+	ck_assert_uint_eq(d->bins[c].n, base / 2);
+	for (uint32_t i = 0; i < base / 2; i++)
+		ck_assert_uint_eq(d->slots[base_lo + i], off[i]);
+	for (uint32_t i = 0; i < base; i++)   /* the newest, in order */
+		ck_assert_uint_eq(got[i], off[base + i]);
+	for (uint32_t i = 0; i < base / 2; i++)
+		ck_assert_uint_eq(got[base + i], off[base / 2 + i]);
+	unit_validate(a0);
+	/* The validator takes either room and nothing else. */
+	struct depot_bin keep = d->bins[c];
+	const uint32_t bad_lo[] = { base_lo + 1, base_lo - 1, wide_lo + 1,
+	    d->bins[c + 1].lo };
+	char why[256];
+	for (unsigned i = 0; i < sizeof(bad_lo) / sizeof(bad_lo[0]); i++) {
+		d->bins[c].lo = bad_lo[i];
+		ck_assert_int_ne(heap_validate(a0, why, sizeof(why)), 0);
+		ck_assert_msg(strstr(why, "depot") != NULL, "%s", why);
+		d->bins[c] = keep;
+	}
+	memcpy(&d->slots[wide_lo], &d->slots[base_lo],
+	    keep.n * sizeof(uint64_t));
+	d->bins[c].lo = wide_lo;   /* its wide room, holding the same */
+	unit_validate(a0);
+	d->bins[c] = keep;
+	unit_validate(a0);
+	for (uint32_t i = 0; i < base + base / 2; i++)
+		heap_free(a0, tcache_block(a0, got[i]));
+	heap_purge(a0, true);   /* drains it: each class back in its base */
+	ck_assert_uint_eq(d->bins[c].lo, base_lo);
+	ck_assert_uint_eq(d->bins[c].n, 0);
+	unit_validate(a0);
+	free(off);
+	free(got);
+}
+END_TEST
+
+/* A depot that holds a few blocks of every class spans a few pages: the
+ * base rooms are packed (its wide rooms are up to 6 KiB each). */
+START_TEST(a_depot_with_a_few_blocks_of_each_class_spans_few_pages)
+{
+	enum { MOST_PAGES = 7, N = 4 };
+	struct heap *a0 = arena_enter(0);
+	heap_purge(a0, true);
+	uint64_t off[N];
+	for (unsigned c = 0; c < NBINS; c++)
+		depot_put_fresh(a0, c, off, N);
+	struct depot *d = depot_at(a0);
+	size_t pages = depot_run_bytes(a0) >> LG_PAGE;
+	ck_assert_uint_gt(pages, 16);
+	bool *spanned = calloc(pages, sizeof(*spanned));
+	spanned[0] = true;   /* the header */
+	for (unsigned c = 0; c < NBINS; c++) {
+		struct depot_bin *b = &d->bins[c];
+		ck_assert_uint_eq(b->n, N);
+		uintptr_t first = (uintptr_t)&d->slots[b->lo] - (uintptr_t)d;
+		uintptr_t end = (uintptr_t)&d->slots[b->lo + b->n] -
+		    (uintptr_t)d;
+		for (uintptr_t a = first; a < end; a = (a | PAGE_MASK) + 1)
+			spanned[a >> LG_PAGE] = true;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < pages; i++)
+		n += spanned[i];
+	ck_assert_msg(n <= MOST_PAGES, "%u classes of %u blocks span %zu of "
+	    "the depot's %zu pages", NBINS, N, n, pages);
+	free(spanned);
+	unit_validate(a0);
+	heap_purge(a0, true);
+	unit_validate(a0);
+}
+END_TEST
+
 /* A repair (a fork's child found the lock held) drains the depot before
  * it reclaims dead caches. */
 START_TEST(repair_drains_the_depot)
@@ -1936,6 +2057,10 @@ int main(void)
 		tcase_add_test(tc,
 		    validate_catches_a_depot_slot_that_is_no_block);
 		tcase_add_test(tc, repair_drains_the_depot);
+		tcase_add_test(tc,
+		    a_depot_class_moves_to_its_wide_room_and_back);
+		tcase_add_test(tc,
+		    a_depot_with_a_few_blocks_of_each_class_spans_few_pages);
 		tcase_add_test(tc,
 		    a_bin_that_swings_grows_until_the_swing_fits);
 		tcase_add_test(tc, a_bin_used_one_way_keeps_its_base_limit);
