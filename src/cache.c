@@ -178,8 +178,8 @@ void cache_flush_locked(struct heap *h, struct tcache *tc)
  * wide room while it is more (types.h).  The base rooms of all bins are
  * packed at the front of the slots: an arena's wide rooms are up to 4096
  * slots (32 KiB) each, so a cache whose bins sat there touched a page of
- * slots for each class it used (W10: 1.1 MiB more resident at a fork with
- * caches than without); in their base rooms 25 classes share 6 pages.
+ * slots for each class it used (W10's main thread's cache: 31 pages); in
+ * their base rooms all 35 classes share 6.
  *
  * Only the owner moves a bin, on its slow path under the lock, busy (a
  * signal handler goes around the cache): a paranoid process reads the bin
@@ -292,19 +292,19 @@ bool cache_bin_cut(struct heap *h, const struct tcache *tc, unsigned c)
  * the program: when a bin's slow-path events turn, a refill after
  * overflows or an overflow after refills, its use swings wider than it
  * holds, by the blocks those events moved; it grows by that much, as far
- * as its cap and the cache's budget allow (moving it to its wide room, above).  So a working set that rises
- * and falls by n blocks settles after one swing with a limit of about n
+ * as its cap and the cache's budget allow (into its wide room: "two
+ * rooms", above).  So a working set that rises and falls by n blocks
+ * settles after one swing with a limit of about n
  * and stops taking the lock (jemalloc's tcache and gperftools' thread
  * cache grow their lists much so).  A bin used one way only (a producer's
  * refills, a consumer's overflows) gains nothing from room and does not
  * grow.  Every TCACHE_GC_EVENTS events of a cache a GC pass looks at all
  * its bins (cache_gc_locked): a bin that has not grown for TCACHE_GC_CALM
  * passes has its limit halved (not below its base: there it moves back to
- * its base room), one that saw no event
- * and did not move since the last pass (idle) gives half its blocks back
- * to their slabs.  So what an idle bin holds halves at each pass.  All of
- * it on the slow path, under the lock: the fast paths compare top with hi
- * as they always did. */
+ * its base room), one that saw no event and did not move since the last
+ * pass (idle) gives half its blocks back to their slabs.  So what an idle
+ * bin holds halves at each pass.  All of it on the slow path, under the
+ * lock: the fast paths compare top with hi as they always did. */
 
 size_t cache_extra_bytes(const struct tcache *tc)
 {
@@ -721,7 +721,6 @@ int cache_validate(struct heap *h, char *why, size_t whylen)
 				    l->wide_lo[c], sizeclasses[c].tcache_base,
 				    l->cap[c]);
 			}
-
 			if (quiet && (tc->gc[c].last > TCACHE_EV_FLUSH ||
 			    tc->gc[c].seen > (TCACHE_EV_REFILL |
 			    TCACHE_EV_FLUSH))) {
