@@ -264,7 +264,10 @@ static void bin_move(struct heap *h, struct tcache *tc, unsigned c,
 	    limit >= base && n <= base && b->hi - b->lo >= base);
 	if (b->hi - b->lo > base)   /* 0. */
 		b->hi = b->lo + base;
-	tc->slots[to - 1] = TCACHE_GUARD;   /* 1. */
+	/* 1. (a zeroed run holds the guard: reading it maps no page, writing
+	 * it would make the page below the room resident) */
+	if (tc->slots[to - 1] != TCACHE_GUARD)
+		tc->slots[to - 1] = TCACHE_GUARD;
 	memcpy(&tc->slots[to], &tc->slots[from], n * sizeof(uint64_t));
 	bin_place(b, to, to + n);   /* 2. */
 	b->hi = to + limit;   /* 3. */

@@ -7,6 +7,8 @@
  * the 16-byte quantum (alignof(max_align_t)) bounds the waste at 15 bytes.  The table is the same in every process: a shared heap
  * records sizeclass_signature() and refuses a process that disagrees.
  */
+#include <stddef.h>
+
 #include "base.h"
 
 struct sizeclass sizeclasses[NBINS];
@@ -52,8 +54,22 @@ static size_t class_size(unsigned c)
 	return base + (idx + 1) * (base / 4);
 }
 
+/* The first slot at or after `slot` that starts a page of a cache: the
+ * first wide room starts there, so that its bins' slots share the pages'
+ * phase that every bin had when all lay in such rooms (a bin of 300
+ * slots, 2.4 KiB, then spans 2 pages, not 3; larson: 8 pages a cache). */
+static uint32_t tcache_page_slot(uint32_t slot)
+{
+	size_t at = offsetof(struct tcache, slots) + (size_t)slot *
+	    sizeof(uint64_t);
+	return slot + (uint32_t)((ALIGN_UP(at, PAGE) - at) / sizeof(uint64_t));
+}
+_Static_assert(offsetof(struct tcache, slots) % sizeof(uint64_t) == 0,
+    "a slot can start a page");
+
 /* Scale k's rooms per bin, each with a guard slot below it (types.h): the
- * base rooms packed first, then the outbox, then the wide rooms. */
+ * base rooms packed first, then the outbox, then the wide rooms, the first
+ * of them on a page. */
 static void tcache_layout_init(struct tcache_layout *l, unsigned k)
 {
 	uint32_t total = 0;
@@ -63,6 +79,7 @@ static void tcache_layout_init(struct tcache_layout *l, unsigned k)
 	}
 	l->outbox_lo = total + 1;
 	total += 1 + TCACHE_OUTBOX;
+	total = tcache_page_slot(total + 1) - 1;   /* unused up to the page */
 	for (unsigned c = 0; c < NBINS; c++) {
 		uint32_t base = sizeclasses[c].tcache_base;
 		uint32_t cap = base << k, most = TCACHE_CAP_BYTES /
@@ -146,9 +163,9 @@ size_t tcache_run_bytes(unsigned scale)
 /* The largest scale whose cache takes at most 1/1024 of a heap of `size`
  * bytes: a heap's caches are address space of the heap (its capacity,
  * unless it is an arena), one per thread that uses it, so 64 threads'
- * caches take at most 1/16 of it.  Heaps below 72 MiB get scale 0, the
- * bins' base limits and no room to grow, as every cache had before; 696
- * MiB and up, arenas among them, the largest (the base rooms add 24 KiB
+ * caches take at most 1/16 of it.  Heaps below 76 MiB get scale 0, the
+ * bins' base limits and no room to grow, as every cache had before; 700
+ * MiB and up, arenas among them, the largest (the base rooms add 28 KiB
  * to each run with a wide room). */
 unsigned tcache_scale_for(size_t size)
 {
@@ -195,7 +212,7 @@ int sizeclass_validate(void)
 		}
 		if (l->outbox_lo != next)
 			return 1;
-		next += TCACHE_OUTBOX + 1;
+		next = tcache_page_slot(next + TCACHE_OUTBOX + 1);
 		for (unsigned c = 0; c < NBINS; c++) {
 			uint32_t base = sizeclasses[c].tcache_base;
 			if (l->cap[c] < base ||

@@ -455,8 +455,9 @@ extern struct sizeclass sizeclasses[NBINS];
  *   base); wide_lo[c] - 1 the guard of its wide room [wide_lo[c],
  *   wide_lo[c] + cap[c]), or wide_lo[c] == lo[c] if cap[c] == base (no
  *   wide room).  The base rooms in class order, then the outbox's guard
- *   and TCACHE_OUTBOX slots, then the wide rooms in class order, each
- *   with its guard below, tile [0, nslots).
+ *   and TCACHE_OUTBOX slots, then unused slots up to where a page of the
+ *   cache starts, then the wide rooms in class order, each with its guard
+ *   below (the first room's slots start that page), tile [0, nslots).
  */
 #define TCACHE_SCALES     8
 #define TCACHE_CAP_BLOCKS 4096

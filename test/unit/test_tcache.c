@@ -1681,7 +1681,7 @@ END_TEST
 
 /* A cache made on a zeroed run writes no guard: it touches its header's
  * page and the slots it uses, not a page per bin (arenas' caches span
- * 174 pages of address space). */
+ * 175 pages of address space). */
 START_TEST(a_new_cache_touches_only_the_pages_it_uses)
 {
 	struct heap *h = big_heap_new();
