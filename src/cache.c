@@ -14,6 +14,7 @@
  * does not move between their caches.  (The key that marks free blocks is
  * written when a block goes back to its slab.)
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -172,24 +173,141 @@ void cache_flush_locked(struct heap *h, struct tcache *tc)
 	depot_drain(h);   /* a flush asked for gives everything back */
 }
 
+/* ---- two rooms ---------------------------------------------------------------
+ * A bin lies in its base room while its limit is its class's base, in its
+ * wide room while it is more (types.h).  The base rooms of all bins are
+ * packed at the front of the slots: an arena's wide rooms are up to 4096
+ * slots (32 KiB) each, so a cache whose bins sat there touched a page of
+ * slots for each class it used (W10's main thread's cache: 31 pages); in
+ * their base rooms all 35 classes share 6.
+ *
+ * Only the owner moves a bin, on its slow path under the lock, busy (a
+ * signal handler goes around the cache): a paranoid process reads the bin
+ * under the lock only (cache_list_holds), phstat only what lock_seq says
+ * nobody changed.  What a kill at any instruction leaves is read by
+ * reclaim and by the image check.  A move, of the n <= base blocks a bin
+ * holds at its base limit:
+ *   0. (down only) hi = lo + base, in the wide room: a legal limit;
+ *   1. the offsets are copied to the new room and its guard written: no
+ *      part of the bin, so a kill here leaves it whole where it was;
+ *   2. top and lo in one aligned 64-bit store (bin_place): the bin is in
+ *      its new room with its blocks, hi still the old room's base end;
+ *   3. hi for the new limit.
+ * So a kill between 2 and 3 leaves lo and top consistent and hi the other
+ * room's base end (L.lo[c] + base or L.wide_lo[c] + base): "cut", the one
+ * state besides the legal ones that a move can leave (cache_bin_cut).
+ * Reclaim takes a dead owner's lo and top and lays out hi itself
+ * (bin_format), so it gives a cut bin's blocks back; the validators take
+ * a cut bin only in a cache that is not this thread's.  Stores are in
+ * program order (compiler fences): what a killed process stored before
+ * it died is all visible after.  A bin back in its base room gives the
+ * pages of its wide room back (bin_room_purge). */
+
+/* The slots of the room that starts at lo for bin c in layout l: the base
+ * room's or the wide room's, 0 if lo starts neither. */
+static uint32_t room_at(const struct tcache_layout *l, unsigned c,
+                        uint32_t lo)
+{
+	if (lo == l->lo[c])
+		return sizeclasses[c].tcache_base;
+	return lo == l->wide_lo[c] ? l->cap[c] : 0;
+}
+
+uint32_t cache_bin_room(const struct heap *h, const struct tcache *tc,
+                        unsigned c)
+{
+	return room_at(cache_layout(h), c, tc->bins[1 + c].lo);
+}
+
+/* Top and lo in one store, which a kill cannot split (crash rule above). */
+_Static_assert(offsetof(struct tcache_bin, top) == 0 &&
+    offsetof(struct tcache_bin, lo) == 4 &&
+    offsetof(struct tcache, bins) % 8 == 0 &&
+    sizeof(struct tcache_bin) % 8 == 0, "top and lo: one aligned word");
+typedef uint64_t __attribute__((may_alias)) bin_word;
+static void bin_place(struct tcache_bin *b, uint32_t lo, uint32_t top)
+{
+	struct { uint32_t top, lo; } pair = { top, lo };
+	bin_word w;
+	memcpy(&w, &pair, sizeof(w));
+	atomic_signal_fence(memory_order_seq_cst);
+	__atomic_store_n((bin_word *)b, w, __ATOMIC_RELAXED);
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+/* A wide room its bin left holds nothing anyone reads: an arena's pages
+ * that lie wholly in it go back to the OS, as a free run's would
+ * (page.c:run_purge), so a cache whose bins grew and came back to their
+ * bases is again a few resident pages.  The guard below the room, the
+ * ends that share a page with a neighbour, and a heap whose pages are not
+ * the OS's (a file) stay as they are.  After the move: a kill before it
+ * leaves pages resident, nothing else. */
+static void bin_room_purge(struct heap *h, struct tcache *tc, uint32_t lo,
+                           uint32_t room)
+{
+	uintptr_t first = ALIGN_UP((uintptr_t)&tc->slots[lo], PAGE);
+	uintptr_t end = (uintptr_t)&tc->slots[lo + room] & ~(uintptr_t)PAGE_MASK;
+	if ((h->flags & HEAP_F_OSMEM) && first < end)
+		os_purge((void *)first, end - first,
+		    (h->flags & HEAP_F_SHARED) != 0);
+}
+
+/* Moves bin c, at its base limit, to the room that starts at `to` (its
+ * other room), with limit `limit` there.  The owner's, needs lock. */
+static void bin_move(struct heap *h, struct tcache *tc, unsigned c,
+                     uint32_t to, uint32_t limit)
+{
+	struct tcache_bin *b = tcache_bin(tc, c);
+	uint32_t base = sizeclasses[c].tcache_base, from = b->lo;
+	uint32_t n = tcache_count(b);
+	ph_assert(to != from && room_at(cache_layout(h), c, to) >= limit &&
+	    limit >= base && n <= base && b->hi - b->lo >= base);
+	if (b->hi - b->lo > base)   /* 0. */
+		b->hi = b->lo + base;
+	/* 1. (a zeroed run holds the guard: reading it maps no page, writing
+	 * it would make the page below the room resident) */
+	if (tc->slots[to - 1] != TCACHE_GUARD)
+		tc->slots[to - 1] = TCACHE_GUARD;
+	memcpy(&tc->slots[to], &tc->slots[from], n * sizeof(uint64_t));
+	bin_place(b, to, to + n);   /* 2. */
+	b->hi = to + limit;   /* 3. */
+	/* the GC pass's view of top moves with it (idle: top unchanged) */
+	tc->gc[c].top = tc->gc[c].top - from + to;
+	ph_assert(cache_bin_laid_out(h, tc, c) && tcache_count(b) == n);
+	if (to == cache_layout(h)->lo[c])
+		bin_room_purge(h, tc, from, cache_layout(h)->cap[c]);
+}
+
+bool cache_bin_cut(struct heap *h, const struct tcache *tc, unsigned c)
+{
+	const struct tcache_layout *l = cache_layout(h);
+	const struct tcache_bin *b = &tc->bins[1 + c];
+	uint32_t base = sizeclasses[c].tcache_base;
+	uint32_t other = b->lo == l->lo[c] ? l->wide_lo[c] : l->lo[c];
+	return l->wide_lo[c] != l->lo[c] && room_at(l, c, b->lo) != 0 &&
+	    b->hi == other + base && b->div_magic == sizeclasses[c].div_magic &&
+	    tc->slots[b->lo - 1] == TCACHE_GUARD;
+}
+
 /* ---- how big a bin is: its limit ---------------------------------------------
  * A bin starts at its class's base limit (sizeclass.c: about 32 KiB of
  * blocks) and may grow to its cap in the heap's layout.  Growth follows
  * the program: when a bin's slow-path events turn, a refill after
  * overflows or an overflow after refills, its use swings wider than it
  * holds, by the blocks those events moved; it grows by that much, as far
- * as its cap and the cache's budget allow.  So a working set that rises
- * and falls by n blocks settles after one swing with a limit of about n
+ * as its cap and the cache's budget allow (into its wide room: "two
+ * rooms", above).  So a working set that rises and falls by n blocks
+ * settles after one swing with a limit of about n
  * and stops taking the lock (jemalloc's tcache and gperftools' thread
  * cache grow their lists much so).  A bin used one way only (a producer's
  * refills, a consumer's overflows) gains nothing from room and does not
  * grow.  Every TCACHE_GC_EVENTS events of a cache a GC pass looks at all
  * its bins (cache_gc_locked): a bin that has not grown for TCACHE_GC_CALM
- * passes has its limit halved (not below its base), one that saw no event
- * and did not move since the last pass (idle) gives half its blocks back
- * to their slabs.  So what an idle bin holds halves at each pass.  All of
- * it on the slow path, under the lock: the fast paths compare top with hi
- * as they always did. */
+ * passes has its limit halved (not below its base: there it moves back to
+ * its base room), one that saw no event and did not move since the last
+ * pass (idle) gives half its blocks back to their slabs.  So what an idle
+ * bin holds halves at each pass.  All of it on the slow path, under the
+ * lock: the fast paths compare top with hi as they always did. */
 
 size_t cache_extra_bytes(const struct tcache *tc)
 {
@@ -220,7 +338,10 @@ static void bin_grow(struct heap *h, struct tcache *tc, unsigned c,
 		by = (uint32_t)left;
 	if (by == 0)
 		return;
-	b->hi += by;
+	if (b->lo == cache_layout(h)->lo[c])   /* out of its base room */
+		bin_move(h, tc, c, cache_layout(h)->wide_lo[c], limit + by);
+	else
+		b->hi += by;
 	tc->gc[c].calm = 0;
 	ph_assert(b->hi - b->lo <= cap &&
 	    cache_extra_bytes(tc) <= TCACHE_BUDGET);
@@ -274,6 +395,8 @@ void cache_gc_locked(struct heap *h, struct tcache *tc)
 				cache_bin_flush_locked(h, tc, c, to / 2,
 				    FLUSH_HOME);
 			b->hi = b->lo + to;
+			if (to == base)   /* back to its base room */
+				bin_move(h, tc, c, cache_layout(h)->lo[c], base);
 		}
 		if (g->seen == 0 && b->top == g->top && tcache_count(b) != 0)
 			/* idle: half its blocks back to their slabs */
@@ -321,23 +444,25 @@ bool cache_refill_locked(struct heap *h, struct tcache *tc, unsigned c)
 
 /* ---- making and unmaking caches ------------------------------------------ */
 
-/* Lays out bin c of tc as h's layout says, at its base limit, holding n
- * blocks (a dead owner's: n is clamped to the bin's room, and the limit
- * raised to hold them until they are given back).  zero: the run reads as
- * zero, which is the guard already (types.h), so its page is not touched. */
+/* Lays out bin c of tc in the room that starts at lo (its base room's or
+ * its wide room's first slot), at its base limit, holding n blocks (a dead
+ * owner's: n is clamped to the room, and the limit raised to hold them
+ * until they are given back).  zero: the run reads as zero, which is the
+ * guard already (types.h), so its page is not touched. */
 _Static_assert(TCACHE_GUARD == 0, "a zeroed run holds the guards");
 static void bin_format(struct heap *h, struct tcache *tc, unsigned c,
-                       uint32_t n, bool zero)
+                       uint32_t lo, uint32_t n, bool zero)
 {
-	const struct tcache_layout *l = cache_layout(h);
 	const struct sizeclass *sc = &sizeclasses[c];
 	struct tcache_bin *b = tcache_bin(tc, c);
-	if (n > l->cap[c])
-		n = l->cap[c];
+	uint32_t room = room_at(cache_layout(h), c, lo);
+	ph_assert(room != 0);
+	if (n > room)
+		n = room;
 	if (!zero)
-		tc->slots[l->lo[c] - 1] = TCACHE_GUARD;
-	*b = (struct tcache_bin){ .top = l->lo[c] + n, .lo = l->lo[c],
-	    .hi = l->lo[c] + (n > sc->tcache_base ? n : sc->tcache_base),
+		tc->slots[lo - 1] = TCACHE_GUARD;
+	*b = (struct tcache_bin){ .top = lo + n, .lo = lo,
+	    .hi = lo + (n > sc->tcache_base ? n : sc->tcache_base),
 	    .div_magic = sc->div_magic };
 	tc->gc[c] = (struct tcache_gc){ .top = b->top };
 }
@@ -367,7 +492,7 @@ struct tcache *cache_create_locked(struct heap *h)
 		tc->bins[0] = (struct tcache_bin){ .top = 1, .lo = 1, .hi = 1,
 		    .div_magic = 0 };
 		for (unsigned c = 0; c < NBINS; c++)
-			bin_format(h, tc, c, 0, zero);
+			bin_format(h, tc, c, cache_layout(h)->lo[c], 0, zero);
 		outbox_format(h, tc, zero);
 		tc->gc_left = TCACHE_GC_EVENTS;
 		tc->next = h->tcaches;
@@ -388,9 +513,16 @@ void cache_destroy_locked(struct heap *h, struct tcache *tc, bool check)
 	else
 		cache_outbox_flush(h, tc);
 	for (unsigned c = 0; c < NBINS; c++) {
-		if (check)   /* its owner died: only top was its own */
-			bin_format(h, tc, c, tcache_count(tcache_bin(tc, c)),
-			    false);
+		/* Its owner died: only lo and top were its own, in one of the
+		 * bin's two rooms, maybe cut between the stores of a move
+		 * (which leaves hi wrong, and lo and top right: "two rooms").
+		 * A lo in neither room is damage; the bin's blocks, if any,
+		 * stay out of their slabs. */
+		struct tcache_bin *b = tcache_bin(tc, c);
+		if (check && cache_bin_room(h, tc, c) != 0)
+			bin_format(h, tc, c, b->lo, tcache_count(b), false);
+		else if (check)
+			bin_format(h, tc, c, cache_layout(h)->lo[c], 0, false);
 		cache_bin_flush_locked(h, tc, c, 0, check ? FLUSH_CHECKED :
 		    FLUSH_HOME);
 	}
@@ -453,16 +585,19 @@ bool cache_holds(struct tcache *tc, unsigned cls, uint64_t off)
  *     caller's free a double free anyway.
  *   - p found: it sits in a cache, that is free; an owner popping it at
  *     this moment gives it out after our look, so our free came first.
- * The layout of bins is the same in every cache of h (sizeclass.c), so lo
- * and the bin's room come from our table and top, written by another
- * process, is clamped to them (hi moves; the room bounds it).  Outboxes
+ * A bin lies in one of two rooms of h's layout (sizeclass.c), and only its
+ * owner moves it, under the lock: so lo, written by another process, must
+ * start one of them (else the bin is skipped), and top is clamped to that
+ * room (hi moves; the room bounds it).  Outboxes
  * are not looked at: only process arenas' caches have them, and a
  * paranoid process's arenas have no cache. */
 bool cache_list_holds(struct heap *h, unsigned cls, uint64_t off)
 {
 	const struct tcache_layout *l = cache_layout(h);
-	uint32_t lo = l->lo[cls], hi = lo + l->cap[cls];
 	CACHE_FOREACH(h, tc, nx, guard) {
+		uint32_t lo = __atomic_load_n(&tcache_bin(tc, cls)->lo,
+		    __ATOMIC_RELAXED);
+		uint32_t hi = lo + room_at(l, cls, lo);
 		uint32_t top = __atomic_load_n(&tcache_bin(tc, cls)->top,
 		    __ATOMIC_ACQUIRE);
 		for (uint32_t i = lo; i < top && i < hi; i++)
@@ -538,11 +673,11 @@ size_t cache_repair_locked(struct heap *h)
 
 bool cache_bin_laid_out(struct heap *h, const struct tcache *tc, unsigned c)
 {
-	const struct tcache_layout *l = cache_layout(h);
 	const struct tcache_bin *b = &tc->bins[1 + c];
-	return b->lo == l->lo[c] && b->hi >= b->lo &&
+	uint32_t room = cache_bin_room(h, tc, c);
+	return room != 0 && b->hi >= b->lo &&
 	    b->hi - b->lo >= sizeclasses[c].tcache_base &&
-	    b->hi - b->lo <= l->cap[c] &&
+	    b->hi - b->lo <= room &&
 	    b->div_magic == sizeclasses[c].div_magic &&
 	    tc->slots[b->lo - 1] == TCACHE_GUARD;
 }
@@ -564,7 +699,8 @@ int cache_validate(struct heap *h, char *why, size_t whylen)
 			return report_why(why, whylen, "thread cache list: bad "
 			    "entry at offset %llu", (unsigned long long)off);
 		}
-		/* Only the owner moves top and hi; where bins lie is fixed. */
+		/* Only the owner moves top, hi and lo (lo and hi under the
+		 * lock); a move cut by a kill is no bin of ours. */
 		bool quiet = tc->pid == pid && tc->tid == tid;
 		if (tc->bins[0].div_magic != 0 || tc->bins[0].top !=
 		    tc->bins[0].hi) {
@@ -574,15 +710,18 @@ int cache_validate(struct heap *h, char *why, size_t whylen)
 		}
 		for (unsigned c = 0; c < NBINS; c++) {
 			struct tcache_bin *b = tcache_bin(tc, c);
-			if (!cache_bin_laid_out(h, tc, c) ||
+			if (!(cache_bin_laid_out(h, tc, c) || (!quiet &&
+			    cache_bin_cut(h, tc, c))) ||
 			    (quiet && (b->top < b->lo || b->top > b->hi))) {
 				return report_why(why, whylen, "thread cache "
 				    "%llu: class %u has slots %u..%u top %u "
-				    "guard %llu, not from %u, %u to %u long",
+				    "guard %llu, not from %u (%u long) or from "
+				    "%u (%u to %u long)",
 				    (unsigned long long)off, c, b->lo, b->hi,
 				    b->top, (unsigned long long)(b->lo != 0 &&
 				    b->lo <= l->nslots ? tc->slots[b->lo - 1] :
 				    0), l->lo[c], sizeclasses[c].tcache_base,
+				    l->wide_lo[c], sizeclasses[c].tcache_base,
 				    l->cap[c]);
 			}
 			if (quiet && (tc->gc[c].last > TCACHE_EV_FLUSH ||

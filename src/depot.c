@@ -19,13 +19,24 @@
  * blocks count as cached (statistics) and keep their slabs; a forced purge
  * and a repair put them back into their slabs (depot_drain).
  *
+ * Two rooms, as a thread cache's bins have (cache.c): a class's stack lies
+ * in its base room, one cache bin's base limit of slots, while it fits
+ * there, and moves to its wide room (its cap) when a put would overflow
+ * it, back when a take leaves it at most half its base room.  The base
+ * rooms are packed at the front, so a depot that holds a few blocks of
+ * many classes touches a few pages, not a page or two per class (its wide
+ * rooms are up to 6 KiB each).
+ *
  * Crash rule (a fork's child finds the arena lock held by a thread it does
- * not have): slots are written before n counts them, and a flush lowers
+ * not have): slots are written before n counts them, a move copies the
+ * slots into its new room before n and lo change, in one 64-bit store
+ * (depot_place: nothing between the rooms to repair), and a flush lowers
  * the cache's top after the depot took its blocks, so a block may be both
  * in the depot and in a dead thread's cache; the child's repair drains the
  * depot into the slabs first, and reclaiming the dead cache then finds
  * those blocks free on their chains and skips them.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,8 +47,14 @@
 
 /* ---- layout: the same in every depot --------------------------------------- */
 
-/* Computed once from the size classes (racing computations agree). */
-static uint32_t depot_lo_tab[NBINS], depot_cap_tab[NBINS];
+/* Computed once from the size classes (racing computations agree): class
+ * c's base room [depot_lo_tab[c], + depot_base_tab[c]), its wide room
+ * [depot_wide_tab[c], + depot_cap_tab[c]) (depot_wide_tab[c] ==
+ * depot_lo_tab[c] when its cap is no more than its base room: one room).
+ * The base rooms tile the front of the slots in class order, the wide
+ * rooms follow. */
+static uint32_t depot_lo_tab[NBINS], depot_base_tab[NBINS];
+static uint32_t depot_wide_tab[NBINS], depot_cap_tab[NBINS];
 static size_t depot_npages;
 static _Atomic bool depot_tab_ready;
 
@@ -47,21 +64,40 @@ static void depot_tab_init(void)
 		return;
 	uint32_t lo = 0;
 	for (unsigned c = 0; c < NBINS; c++) {
-		uint32_t cap = DEPOT_FACTOR * sizeclasses[c].tcache_base;
+		uint32_t base = sizeclasses[c].tcache_base;
+		uint32_t cap = DEPOT_FACTOR * base;
 		uint32_t most = DEPOT_CLASS_MAX / sizeclasses[c].size;
 		depot_cap_tab[c] = cap < most ? cap : most > 0 ? most : 1;
+		depot_base_tab[c] = base < depot_cap_tab[c] ? base :
+		    depot_cap_tab[c];
 		depot_lo_tab[c] = lo;
-		lo += depot_cap_tab[c];
+		lo += depot_base_tab[c];
+	}
+	for (unsigned c = 0; c < NBINS; c++) {
+		depot_wide_tab[c] = depot_lo_tab[c];
+		if (depot_cap_tab[c] > depot_base_tab[c]) {
+			depot_wide_tab[c] = lo;
+			lo += depot_cap_tab[c];
+		}
 	}
 	depot_npages = ALIGN_UP(sizeof(struct depot) + (size_t)lo *
 	    sizeof(uint64_t), PAGE) >> LG_PAGE;
 	atomic_store_explicit(&depot_tab_ready, true, memory_order_release);
 }
 
+/* The slots of class c's room that starts at lo, 0 if lo starts neither
+ * of its rooms. */
+static uint32_t depot_room(unsigned c, uint32_t lo)
+{
+	if (lo == depot_lo_tab[c])
+		return depot_base_tab[c];
+	return lo == depot_wide_tab[c] ? depot_cap_tab[c] : 0;
+}
+
 static void depot_layout(struct depot *d)
 {
 	d->magic = DEPOT_MAGIC;
-	for (unsigned c = 0; c < NBINS; c++)
+	for (unsigned c = 0; c < NBINS; c++)   /* each in its base room */
 		d->bins[c] = (struct depot_bin){ .n = 0, .lo = depot_lo_tab[c],
 		    .cap = depot_cap_tab[c] };
 }
@@ -83,13 +119,40 @@ static struct depot *depot_of(struct heap *h)
 	return d->magic == DEPOT_MAGIC && heap_is_process(h) ? d : NULL;
 }
 
-/* Class c's bin of d if it has the layout (so no slot index leaves the
- * depot), else NULL. */
+/* Class c's bin of d if it lies in one of its rooms and holds no more
+ * than that room (so no slot index leaves the depot), else NULL.  cap is
+ * the wide room's, wherever the bin lies. */
 static struct depot_bin *depot_bin(struct depot *d, unsigned c)
 {
 	struct depot_bin *b = &d->bins[c];
-	return b->lo == depot_lo_tab[c] && b->cap == depot_cap_tab[c] &&
-	    b->n <= b->cap ? b : NULL;
+	return b->cap == depot_cap_tab[c] && b->n <= depot_room(c, b->lo) ?
+	    b : NULL;
+}
+
+/* n and lo in one store, which a kill cannot split. */
+_Static_assert(offsetof(struct depot_bin, n) == 0 &&
+    offsetof(struct depot_bin, lo) == 4 &&
+    offsetof(struct depot, bins) % 8 == 0 &&
+    sizeof(struct depot_bin) % 8 == 0, "n and lo: one aligned word");
+typedef uint64_t __attribute__((may_alias)) depot_word;
+static void depot_place(struct depot_bin *b, uint32_t lo, uint32_t n)
+{
+	struct { uint32_t n, lo; } pair = { n, lo };
+	depot_word w;
+	memcpy(&w, &pair, sizeof(w));
+	atomic_signal_fence(memory_order_seq_cst);
+	__atomic_store_n((depot_word *)b, w, __ATOMIC_RELAXED);
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+/* Moves bin c of d, with what it holds, to its room that starts at `to`:
+ * the slots first, then n and lo at once. */
+static void depot_move(struct depot *d, unsigned c, uint32_t to)
+{
+	struct depot_bin *b = &d->bins[c];
+	ph_assert(to != b->lo && b->n <= depot_room(c, to));
+	memcpy(&d->slots[to], &d->slots[b->lo], b->n * sizeof(uint64_t));
+	depot_place(b, to, b->n);
 }
 
 /* ---- taking and giving ------------------------------------------------------ */
@@ -116,13 +179,16 @@ uint32_t depot_put(struct heap *h, unsigned c, const uint64_t *off,
 	struct depot_bin *b = depot_bin(d, c);
 	if (b == NULL)
 		return 0;
-	uint32_t room = b->cap - b->n, k = n < room ? n : room;
+	if (b->lo == depot_lo_tab[c] && depot_wide_tab[c] != b->lo &&
+	    n > depot_base_tab[c] - b->n)
+		depot_move(d, c, depot_wide_tab[c]);   /* it would overflow */
+	uint32_t room = depot_room(c, b->lo) - b->n, k = n < room ? n : room;
 	/* free's fast path does not ask whether a block was ever handed out
 	 * (its slab does, when the block goes back): ask here, from the page
 	 * entries only; the first that fails, and all after it, go to the
 	 * slabs, which report it. */
 	k = slab_carved_prefix(h, c, off, k);
-	ph_assert(b->n + k <= b->cap);
+	ph_assert(b->n + k <= depot_room(c, b->lo));
 	memcpy(&d->slots[b->lo + b->n], off, k * sizeof(*off));
 	atomic_signal_fence(memory_order_release);   /* crash rule */
 	b->n += k;
@@ -137,10 +203,12 @@ uint32_t depot_take(struct heap *h, unsigned c, uint64_t *out,
 	if (b == NULL)
 		return 0;
 	uint32_t k = want < b->n ? want : b->n;
-	ph_assert(b->n <= b->cap);
+	ph_assert(b->n <= depot_room(c, b->lo));
 	/* the newest: their lines are the likeliest still cached */
 	memcpy(out, &d->slots[b->lo + b->n - k], k * sizeof(*out));
 	b->n -= k;
+	if (b->lo != depot_lo_tab[c] && b->n <= depot_base_tab[c] / 2)
+		depot_move(d, c, depot_lo_tab[c]);   /* back in its base room */
 	return k;
 }
 
@@ -155,7 +223,7 @@ void depot_drain(struct heap *h)
 			report_fatal("depot of heap %p: class %u has no room "
 			    "for what it says it holds", (void *)h, c);
 		slab_free_batch(h, c, &d->slots[b->lo], b->n);
-		b->n = 0;
+		depot_place(b, depot_lo_tab[c], 0);
 	}
 }
 
@@ -191,8 +259,11 @@ int depot_validate(struct heap *h, char *why, size_t whylen)
 		const struct depot_bin *b = depot_bin(d, c);
 		if (b == NULL) {
 			return report_why(why, whylen, "depot class %u: slots "
-			    "%u+%u, holds %u", c, d->bins[c].lo,
-			    d->bins[c].cap, d->bins[c].n);
+			    "from %u, cap %u, holds %u; not from %u (%u long) "
+			    "or from %u (%u long)", c, d->bins[c].lo,
+			    d->bins[c].cap, d->bins[c].n, depot_lo_tab[c],
+			    depot_base_tab[c], depot_wide_tab[c],
+			    depot_cap_tab[c]);
 		}
 		for (uint32_t i = 0; i < b->n; i++)
 			if (slab_carved_class(h, d->slots[b->lo + i], NULL) !=

@@ -232,20 +232,26 @@ static int image_walk(struct heap *h, unsigned mode, struct image_walk *w,
 
 /* ---- thread caches ---------------------------------------------------------
  * The list itself: every entry a large run below hwm big enough for a
- * cache (cache.c:cache_checked), every bin where the heap's layout puts
- * it, its limit within its room (cache.c:cache_bin_laid_out).  A dead
- * process's cache will be given back block by block: each of its bins'
- * tops within the bin, each cached offset a carved block of a slab of the
- * bin's class.  Its outbox is dropped, never read. */
+ * cache (cache.c:cache_checked), every bin in one of the two rooms the
+ * heap's layout gives it, its limit within that room
+ * (cache.c:cache_bin_laid_out), or a move between them that a kill cut
+ * (cache.c:cache_bin_cut: lo and top right, hi the other room's base end,
+ * which reclaim lays out again).  A dead process's cache will be given
+ * back block by block: each of its bins' tops within the bin (a cut one's
+ * within its base limit: a move carries no more), each cached offset a
+ * carved block of a slab of the bin's class.  Its outbox is dropped,
+ * never read. */
 static int image_cache_slots(struct heap *h, struct tcache *tc, uint64_t off,
                              char *why, size_t whylen)
 {
 	for (unsigned c = 0; c < NBINS; c++) {
 		struct tcache_bin *b = tcache_bin(tc, c);
-		if (b->top < b->lo || b->top > b->hi)
+		uint32_t end = cache_bin_laid_out(h, tc, c) ? b->hi :
+		    b->lo + sizeclasses[c].tcache_base;
+		if (b->top < b->lo || b->top > end)
 			return report_why(why, whylen, "dead thread cache "
 			    "%llu: class %u top %u outside %u..%u",
-			    (unsigned long long)off, c, b->top, b->lo, b->hi);
+			    (unsigned long long)off, c, b->top, b->lo, end);
 		for (uint32_t i = b->lo; i < b->top; i++) {
 			uint64_t bo = tc->slots[i];
 			if (slab_carved_class(h, bo, NULL) != (int)c)
@@ -276,13 +282,15 @@ static int image_caches(struct heap *h, unsigned mode, char *why,
 		const struct tcache_layout *l = cache_layout(h);
 		for (unsigned c = 0; c < NBINS; c++) {
 			struct tcache_bin *b = tcache_bin(tc, c);
-			if (!cache_bin_laid_out(h, tc, c))
+			if (!cache_bin_laid_out(h, tc, c) &&
+			    !cache_bin_cut(h, tc, c))
 				return report_why(why, whylen, "thread cache "
 				    "%llu: class %u has slots %u..%u, not from "
-				    "%u, %u to %u long, or no guard",
-				    (unsigned long long)off, c, b->lo, b->hi,
-				    l->lo[c], sizeclasses[c].tcache_base,
-				    l->cap[c]);
+				    "%u (%u long) or from %u (%u to %u long), "
+				    "or no guard", (unsigned long long)off, c,
+				    b->lo, b->hi, l->lo[c],
+				    sizeclasses[c].tcache_base, l->wide_lo[c],
+				    sizeclasses[c].tcache_base, l->cap[c]);
 		}
 		struct tcache_bin *ob = &tc->outbox;
 		if (ob->lo != l->outbox_lo || ob->hi != ob->lo +

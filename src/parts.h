@@ -647,11 +647,20 @@ size_t   cache_repair_locked(struct heap *h);
 size_t   cache_run_bytes(struct heap *h);   /* bytes of the run of a cache */
 /* Bytes tc's bin limits add beyond their bases; at most TCACHE_BUDGET. */
 size_t   cache_extra_bytes(const struct tcache *tc);
-/* Does bin c of tc lie where h's layout puts it, with a limit between its
- * base and its room, its class's division magic and its guard?  (Its top
- * is the owner's, checked apart.) */
+/* Does bin c of tc lie in one of the two rooms h's layout gives it (its
+ * base room, at its base limit, or its wide room, between its base and
+ * its cap), with its class's division magic and its guard?  (Its top is
+ * the owner's, checked apart.) */
 bool     cache_bin_laid_out(struct heap *h, const struct tcache *tc,
                             unsigned c);
+/* Is bin c of tc a move between its rooms that a kill cut between its
+ * stores: lo in one room, hi the other room's base end?  Reclaim
+ * finishes it (cache.c, "two rooms"). */
+bool     cache_bin_cut(struct heap *h, const struct tcache *tc, unsigned c);
+/* The slots of the room bin c's lo starts (its base or its cap), 0 if lo
+ * starts neither of its rooms. */
+uint32_t cache_bin_room(const struct heap *h, const struct tcache *tc,
+                        unsigned c);
 int      cache_validate(struct heap *h, char *why, size_t whylen);
 
 

@@ -7,6 +7,8 @@
  * the 16-byte quantum (alignof(max_align_t)) bounds the waste at 15 bytes.  The table is the same in every process: a shared heap
  * records sizeclass_signature() and refuses a process that disagrees.
  */
+#include <stddef.h>
+
 #include "base.h"
 #include "valgrind.h"
 
@@ -53,10 +55,32 @@ static size_t class_size(unsigned c)
 	return base + (idx + 1) * (base / 4);
 }
 
-/* Scale k's room per bin, each with a guard slot below it (types.h). */
+/* The first slot at or after `slot` that starts a page of a cache: the
+ * first wide room starts there, so that its bins' slots share the pages'
+ * phase that every bin had when all lay in such rooms (a bin of 300
+ * slots, 2.4 KiB, then spans 2 pages, not 3; larson: 8 pages a cache). */
+static uint32_t tcache_page_slot(uint32_t slot)
+{
+	size_t at = offsetof(struct tcache, slots) + (size_t)slot *
+	    sizeof(uint64_t);
+	return slot + (uint32_t)((ALIGN_UP(at, PAGE) - at) / sizeof(uint64_t));
+}
+_Static_assert(offsetof(struct tcache, slots) % sizeof(uint64_t) == 0,
+    "a slot can start a page");
+
+/* Scale k's rooms per bin, each with a guard slot below it (types.h): the
+ * base rooms packed first, then the outbox, then the wide rooms, the first
+ * of them on a page. */
 static void tcache_layout_init(struct tcache_layout *l, unsigned k)
 {
 	uint32_t total = 0;
+	for (unsigned c = 0; c < NBINS; c++) {
+		l->lo[c] = total + 1;
+		total += 1 + sizeclasses[c].tcache_base;
+	}
+	l->outbox_lo = total + 1;
+	total += 1 + TCACHE_OUTBOX;
+	total = tcache_page_slot(total + 1) - 1;   /* unused up to the page */
 	for (unsigned c = 0; c < NBINS; c++) {
 		uint32_t base = sizeclasses[c].tcache_base;
 		uint32_t cap = base << k, most = TCACHE_CAP_BYTES /
@@ -66,11 +90,13 @@ static void tcache_layout_init(struct tcache_layout *l, unsigned k)
 		if (cap > most)
 			cap = most;
 		l->cap[c] = cap > base ? cap : base;
-		l->lo[c] = total + 1;
-		total += 1 + l->cap[c];
+		l->wide_lo[c] = l->lo[c];
+		if (l->cap[c] > base) {
+			l->wide_lo[c] = total + 1;
+			total += 1 + l->cap[c];
+		}
 	}
-	l->outbox_lo = total + 1;
-	l->nslots = total + 1 + TCACHE_OUTBOX;
+	l->nslots = total;
 }
 
 void sizeclass_init(void)
@@ -141,9 +167,10 @@ size_t tcache_run_bytes(unsigned scale)
 /* The largest scale whose cache takes at most 1/1024 of a heap of `size`
  * bytes: a heap's caches are address space of the heap (its capacity,
  * unless it is an arena), one per thread that uses it, so 64 threads'
- * caches take at most 1/16 of it.  Heaps below 52 MiB get scale 0, the
- * bins' base limits and no room to grow, as every cache had before; 672
- * MiB and up, arenas among them, the largest. */
+ * caches take at most 1/16 of it.  Heaps below 76 MiB get scale 0, the
+ * bins' base limits and no room to grow, as every cache had before; 700
+ * MiB and up, arenas among them, the largest (the base rooms add 28 KiB
+ * to each run with a wide room). */
 unsigned tcache_scale_for(size_t size)
 {
 	unsigned k = 0;
@@ -175,22 +202,36 @@ int sizeclass_validate(void)
 	}
 	if (sizeclasses[NBINS - 1].size != SMALL_MAX)
 		return 1;
-	/* Each layout: bins in order, a guard below each, room between the
-	 * base limit and the caps, each scale's room no less than the last. */
+	/* Each layout: base rooms in order, a guard below each, then the
+	 * outbox, then the wide rooms of the classes whose cap passes their
+	 * base; caps between the base and the bounds, each scale's no less
+	 * than the last. */
 	for (unsigned k = 0; k < TCACHE_SCALES; k++) {
 		const struct tcache_layout *l = &tcache_layouts[k];
 		uint32_t next = 1;
 		for (unsigned c = 0; c < NBINS; c++) {
+			if (l->lo[c] != next)
+				return 1;
+			next += sizeclasses[c].tcache_base + 1;
+		}
+		if (l->outbox_lo != next)
+			return 1;
+		next = tcache_page_slot(next + TCACHE_OUTBOX + 1);
+		for (unsigned c = 0; c < NBINS; c++) {
 			uint32_t base = sizeclasses[c].tcache_base;
-			if (l->lo[c] != next || l->cap[c] < base ||
+			if (l->cap[c] < base ||
 			    (l->cap[c] > base && (l->cap[c] > TCACHE_CAP_BLOCKS ||
 			    (uint64_t)l->cap[c] * sizeclasses[c].size >
 			    TCACHE_CAP_BYTES)) ||
 			    (k > 0 && l->cap[c] < tcache_layouts[k - 1].cap[c]))
 				return 1;
-			next += l->cap[c] + 1;
+			if (l->cap[c] == base ? l->wide_lo[c] != l->lo[c] :
+			    l->wide_lo[c] != next)
+				return 1;
+			if (l->cap[c] > base)
+				next += l->cap[c] + 1;
 		}
-		if (l->outbox_lo != next || l->nslots != next + TCACHE_OUTBOX)
+		if (l->nslots != next - 1)
 			return 1;
 	}
 	for (size_t s = 1; s <= SMALL_MAX; s++) {

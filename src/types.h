@@ -68,12 +68,14 @@ static const bool config_valgrind = false;
 #define SLAB_MAXPAGES   16                 /* a slab is at most this long */
 #define NRUNCLASSES     128                /* free-run size classes */
 #define HEAP_MAGIC      UINT64_C(0x3170616568687028) /* "(phheap1" */
-#define HEAP_VERSION    5u  /* 2: remote stack, tags, waiters, procs;
+#define HEAP_VERSION    6u  /* 2: remote stack, tags, waiters, procs;
                                * 3: cache bins as top/lo/hi with a guard;
                                * 4: the refuge, before first_page;
                                * 5: cache bins with a moving limit, their
                                *    room by the heap's size (tcache_scale),
-                               *    GC state, guard 0 */
+                               *    GC state, guard 0;
+                               * 6: cache and depot bins in two rooms,
+                               *    base rooms packed at the front */
 /* The smallest range we format: a page of header and maps, the smallest
  * refuge (4 pages) and room for the longest slab (SLAB_MAXPAGES). */
 #define HEAP_MIN_SIZE   ((1 + 4 + SLAB_MAXPAGES) * PAGE)   /* 84 KiB */
@@ -329,19 +331,34 @@ struct heap {
  * dies another process can find it on the heap's list and take the blocks
  * back.  Only its owner thread touches bins, slots and gc; the list link
  * and owner fields change under heap->lock.
- *   bins[c] owns slots[lo, lo + cap) of the heap's layout (L below); it
- *   may use slots[lo, hi), its limit: L.lo[c] == lo and
- *   lo + sizeclasses[c].tcache_base <= hi <= lo + L.cap[c].
+ *   bins[c] lies in one of two rooms of the heap's layout (L below): its
+ *   base room, slots[L.lo[c], L.lo[c] + base) with base =
+ *   sizeclasses[c].tcache_base, or its wide room, slots[L.wide_lo[c],
+ *   L.wide_lo[c] + L.cap[c]); lo is where the room starts.  It may use
+ *   slots[lo, hi), its limit: in the base room hi == lo + base, in the
+ *   wide room lo + base <= hi <= lo + L.cap[c].  A bin starts in its base
+ *   room, where all bins' base rooms are packed together, so a cache
+ *   whose bins keep their base limits touches a few pages of slots, not
+ *   one per class; it moves to its wide room when its limit grows past
+ *   base, and back when a GC pass lowers it to base (cache.c, "two
+ *   rooms").  A class whose cap is its base has one room: L.wide_lo[c]
+ *   == L.lo[c].
  *   slots[lo, top) hold offsets of free blocks of class c, oldest first:
  *   lo <= top <= hi.  slots[lo - 1] holds TCACHE_GUARD, which no block
  *   offset equals (offset 0 is the heap's header), so free's repeat check
  *   reads slots[top - 1] without asking whether the bin is empty; a zeroed
- *   run needs no guard written, so a cache touches only the slots it uses.
- *   lo and div_magic are the same in every cache of a heap (L =
- *   tcache_layouts[heap->tcache_scale], sizeclass.c); hi moves (cache.c:
- *   a bin that swings from full to empty grows, a GC pass lowers the
- *   limits of calm bins and trims idle ones).  They sit here so that
- *   malloc and free read one line.
+ *   run needs no guard written, so a cache touches only the slots it uses
+ *   (a move writes the guard below the room it moves to).
+ *   A process killed in a move may leave one more state: lo and top
+ *   naming one room and hi the other room's base end (L.lo[c] + base or
+ *   L.wide_lo[c] + base), a move cut between its two stores; reclaim,
+ *   which takes a dead owner's lo and top and sets hi itself, finishes
+ *   it (cache.c:bin_move).
+ *   div_magic is the same in every cache of a heap; lo is one of two
+ *   places (L = tcache_layouts[heap->tcache_scale], sizeclass.c); hi
+ *   moves (cache.c: a bin that swings from full to empty grows, a GC pass
+ *   lowers the limits of calm bins and trims idle ones).  They sit here
+ *   so that malloc and free read one line.
  *   bins[0] belongs to no class: free's fast path takes the bin the slab
  *   map names, 0 for a page that is in no slab, and bins[0]'s div_magic of
  *   0 refuses every offset, so free asks no other question.
@@ -393,15 +410,19 @@ struct tcache {
  * A large block of the arena, made at its first flush (depot.c).  Thread
  * caches flush into it and refill from it under the arena lock, a batch
  * of offsets at a time, without touching the blocks or their slabs.
- *   bins[c] owns slots[lo, lo + cap); slots[lo, lo + n) hold offsets of
+ *   bins[c] lies in one of two rooms, the same in every depot
+ *   (depot.c:depot_tab_init): its base room, packed with the others' at
+ *   the front (a cache bin's base limit of slots), or its wide room (cap
+ *   slots); lo is where it starts.  slots[lo, lo + n) hold offsets of
  *   free blocks of class c (carved, out of their slabs' chains, in no
- *   cache), oldest first.  lo and cap are the same in every depot
- *   (depot.c:depot_layout); n is published after the slots it counts.
+ *   cache), oldest first: n <= the room's slots.  n is published after
+ *   the slots it counts; a move publishes n and lo in one store.
  */
 struct depot_bin {
 	uint32_t n;          /* blocks held */
-	uint32_t lo;         /* first slot */
-	uint32_t cap;        /* slots */
+	uint32_t lo;         /* first slot: its base or its wide room's */
+	uint32_t cap;        /* slots of its wide room (of its one room, if
+	                        its cap is no more than its base room) */
 	uint32_t unused;
 };
 struct depot {
@@ -428,19 +449,26 @@ extern struct sizeclass sizeclasses[NBINS];
  * heap takes the largest scale whose cache fits in 1/1024 of it
  * (sizeclass.c:tcache_scale_for), so a small shared heap keeps the
  * smallest caches and an arena's bins may grow to a few thousand blocks.
- * Untouched slots cost address space only.
- *   lo[c] - 1 is bin c's guard slot; [lo[c], lo[c] + cap[c]) its room;
- *   the bins, then the outbox's guard and TCACHE_OUTBOX slots, tile
- *   [0, nslots) in that order.
+ * Untouched slots cost address space only, touched ones a page each: so
+ * the base rooms, where every bin starts, are packed at the front.
+ *   lo[c] - 1 is bin c's guard slot in its base room [lo[c], lo[c] +
+ *   base); wide_lo[c] - 1 the guard of its wide room [wide_lo[c],
+ *   wide_lo[c] + cap[c]), or wide_lo[c] == lo[c] if cap[c] == base (no
+ *   wide room).  The base rooms in class order, then the outbox's guard
+ *   and TCACHE_OUTBOX slots, then unused slots up to where a page of the
+ *   cache starts, then the wide rooms in class order, each with its guard
+ *   below (the first room's slots start that page), tile [0, nslots).
  */
 #define TCACHE_SCALES     8
 #define TCACHE_CAP_BLOCKS 4096
 #define TCACHE_CAP_BYTES  ((uint32_t)2 << 20)
 struct tcache_layout {
-	uint32_t lo[NBINS];   /* bin c's first slot */
-	uint32_t cap[NBINS];  /* the most bin c's limit may reach */
-	uint32_t outbox_lo;   /* the outbox's first slot */
-	uint32_t nslots;      /* slots of a cache */
+	uint32_t lo[NBINS];      /* bin c's base room's first slot */
+	uint32_t wide_lo[NBINS]; /* its wide room's first slot (lo[c] if it
+	                            has none) */
+	uint32_t cap[NBINS];     /* the most bin c's limit may reach */
+	uint32_t outbox_lo;      /* the outbox's first slot */
+	uint32_t nslots;         /* slots of a cache */
 };
 extern struct tcache_layout tcache_layouts[TCACHE_SCALES];
 

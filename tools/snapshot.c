@@ -560,9 +560,9 @@ static void census_take(struct snap *s)
 		t->start = tc->start;
 		for (unsigned c = 0; c < NBINS; c++) {
 			/* A copy taken without the owner's help: clamp to
-			 * the bin's room. */
+			 * the room its lo starts (none: nothing). */
 			const struct tcache_bin *b = &tc->bins[1 + c];
-			uint32_t room = cache_layout(s->h)->cap[c];
+			uint32_t room = cache_bin_room(s->h, tc, c);
 			uint32_t n = b->top <= b->lo ? 0 :
 			    b->top - b->lo <= room ? b->top - b->lo : room;
 			t->cached[c] = n;

@@ -1223,6 +1223,127 @@ START_TEST(validate_catches_a_depot_slot_that_is_no_block)
 }
 END_TEST
 
+/* n blocks of class c of arena a straight from its slabs, their offsets
+ * put in its depot (which takes them all: asserted). */
+static void depot_put_fresh(struct heap *a, unsigned c, uint64_t *off,
+                            uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		void *q = heap_malloc(a, sizeclasses[c].size, false);
+		ck_assert_ptr_nonnull(q);
+		off[i] = off_of(a, q);
+	}
+	heap_lock(a);
+	ck_assert_uint_eq(depot_put(a, c, off, n), n);
+	heap_unlock(a);
+}
+
+/* A depot's class starts in its base room; a put that would overflow it
+ * moves it, its offsets in order, to its wide room; a take that leaves it
+ * half its base room or less brings it back. */
+START_TEST(a_depot_class_moves_to_its_wide_room_and_back)
+{
+	unsigned c = size2class(64);
+	uint32_t base = sizeclasses[c].tcache_base;
+	struct heap *a0 = arena_enter(0);
+	heap_purge(a0, true);   /* a depot from earlier tests: emptied */
+	uint64_t *off = calloc(2 * base, sizeof(*off));
+	uint64_t *got = calloc(2 * base, sizeof(*got));
+	depot_put_fresh(a0, c, off, base - 10);
+	struct depot *d = depot_at(a0);
+	ck_assert_ptr_nonnull(d);
+	uint32_t base_lo = d->bins[c].lo;
+	ck_assert_uint_eq(d->bins[c].n, base - 10);
+	ck_assert_uint_lt(base_lo, d->bins[c + 1].lo);   /* packed, in order */
+	unit_validate(a0);
+	depot_put_fresh(a0, c, off + base - 10, base + 10);
+	uint32_t wide_lo = d->bins[c].lo;
+	ck_assert_uint_ne(wide_lo, base_lo);
+	ck_assert_uint_gt(wide_lo, d->bins[NBINS - 1].lo);   /* after them */
+	ck_assert_uint_eq(d->bins[c].n, 2 * base);
+	for (uint32_t i = 0; i < 2 * base; i++)
+		ck_assert_uint_eq(d->slots[wide_lo + i], off[i]);
+	unit_validate(a0);
+	/* Takes from the top: down to half its base room, then home. */
+	heap_lock(a0);
+	ck_assert_uint_eq(depot_take(a0, c, got, base), base);
+	ck_assert_uint_eq(d->bins[c].lo, wide_lo);
+	ck_assert_uint_eq(depot_take(a0, c, got + base, base / 2),
+	    base / 2);
+	heap_unlock(a0);
+	ck_assert_uint_eq(d->bins[c].lo, base_lo);
+	ck_assert_uint_eq(d->bins[c].n, base / 2);
+	for (uint32_t i = 0; i < base / 2; i++)
+		ck_assert_uint_eq(d->slots[base_lo + i], off[i]);
+	for (uint32_t i = 0; i < base; i++)   /* the newest, in order */
+		ck_assert_uint_eq(got[i], off[base + i]);
+	for (uint32_t i = 0; i < base / 2; i++)
+		ck_assert_uint_eq(got[base + i], off[base / 2 + i]);
+	unit_validate(a0);
+	/* The validator takes either room and nothing else. */
+	struct depot_bin keep = d->bins[c];
+	const uint32_t bad_lo[] = { base_lo + 1, base_lo - 1, wide_lo + 1,
+	    d->bins[c + 1].lo };
+	char why[256];
+	for (unsigned i = 0; i < sizeof(bad_lo) / sizeof(bad_lo[0]); i++) {
+		d->bins[c].lo = bad_lo[i];
+		ck_assert_int_ne(heap_validate(a0, why, sizeof(why)), 0);
+		ck_assert_msg(strstr(why, "depot") != NULL, "%s", why);
+		d->bins[c] = keep;
+	}
+	memcpy(&d->slots[wide_lo], &d->slots[base_lo],
+	    keep.n * sizeof(uint64_t));
+	d->bins[c].lo = wide_lo;   /* its wide room, holding the same */
+	unit_validate(a0);
+	d->bins[c] = keep;
+	unit_validate(a0);
+	for (uint32_t i = 0; i < base + base / 2; i++)
+		heap_free(a0, tcache_block(a0, got[i]));
+	heap_purge(a0, true);   /* drains it: each class back in its base */
+	ck_assert_uint_eq(d->bins[c].lo, base_lo);
+	ck_assert_uint_eq(d->bins[c].n, 0);
+	unit_validate(a0);
+	free(off);
+	free(got);
+}
+END_TEST
+
+/* A depot that holds a few blocks of every class spans a few pages: the
+ * base rooms are packed (its wide rooms are up to 6 KiB each). */
+START_TEST(a_depot_with_a_few_blocks_of_each_class_spans_few_pages)
+{
+	enum { MOST_PAGES = 7, N = 4 };
+	struct heap *a0 = arena_enter(0);
+	heap_purge(a0, true);
+	uint64_t off[N];
+	for (unsigned c = 0; c < NBINS; c++)
+		depot_put_fresh(a0, c, off, N);
+	struct depot *d = depot_at(a0);
+	size_t pages = depot_run_bytes(a0) >> LG_PAGE;
+	ck_assert_uint_gt(pages, 16);
+	bool *spanned = calloc(pages, sizeof(*spanned));
+	spanned[0] = true;   /* the header */
+	for (unsigned c = 0; c < NBINS; c++) {
+		struct depot_bin *b = &d->bins[c];
+		ck_assert_uint_eq(b->n, N);
+		uintptr_t first = (uintptr_t)&d->slots[b->lo] - (uintptr_t)d;
+		uintptr_t end = (uintptr_t)&d->slots[b->lo + b->n] -
+		    (uintptr_t)d;
+		for (uintptr_t a = first; a < end; a = (a | PAGE_MASK) + 1)
+			spanned[a >> LG_PAGE] = true;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < pages; i++)
+		n += spanned[i];
+	ck_assert_msg(n <= MOST_PAGES, "%u classes of %u blocks span %zu of "
+	    "the depot's %zu pages", NBINS, N, n, pages);
+	free(spanned);
+	unit_validate(a0);
+	heap_purge(a0, true);
+	unit_validate(a0);
+}
+END_TEST
+
 /* A repair (a fork's child found the lock held) drains the depot before
  * it reclaims dead caches. */
 START_TEST(repair_drains_the_depot)
@@ -1536,11 +1657,17 @@ START_TEST(validators_take_grown_bins_and_refuse_bad_limits)
 	ck_assert_msg(strstr(why, "GC") != NULL, "%s", why);
 	tc->gc[c] = gkeep;
 	unit_validate(h);
-	/* Every bin at its cap is more than the budget allows. */
+	/* Every bin at its cap, in its wide room (the others are empty), is
+	 * more than the budget allows. */
 	struct tcache_bin all[NBINS];
 	for (unsigned k = 0; k < NBINS; k++) {
-		all[k] = *tcache_bin(tc, k);
-		tcache_bin(tc, k)->hi = tcache_bin(tc, k)->lo + bin_cap(h, k);
+		struct tcache_bin *bk = tcache_bin(tc, k);
+		all[k] = *bk;
+		if (k != c) {
+			ck_assert_uint_eq(tcache_count(bk), 0);
+			bk->lo = bk->top = cache_layout(h)->wide_lo[k];
+		}
+		bk->hi = bk->lo + bin_cap(h, k);
 	}
 	ck_assert_uint_gt(cache_extra_bytes(tc), TCACHE_BUDGET);
 	ck_assert_int_ne(heap_validate(h, why, sizeof(why)), 0);
@@ -1554,7 +1681,7 @@ END_TEST
 
 /* A cache made on a zeroed run writes no guard: it touches its header's
  * page and the slots it uses, not a page per bin (arenas' caches span
- * 168 pages of address space). */
+ * 175 pages of address space). */
 START_TEST(a_new_cache_touches_only_the_pages_it_uses)
 {
 	struct heap *h = big_heap_new();
@@ -1573,6 +1700,305 @@ START_TEST(a_new_cache_touches_only_the_pages_it_uses)
 	    "resident", resident, pages);
 	free(vec);
 	ck_assert(tcache_free(h, p));
+	unit_validate(h);
+	heap_done(h);
+}
+END_TEST
+
+/* ---- 6. two rooms: bins start packed, move out to grow ------------------ */
+
+/* Is bin c of tc in its base room (true) or its wide room (false)? */
+static bool in_base_room(struct heap *h, struct tcache *tc, unsigned c)
+{
+	const struct tcache_layout *l = cache_layout(h);
+	uint32_t lo = tcache_bin(tc, c)->lo;
+	ck_assert_msg(lo == l->lo[c] || lo == l->wide_lo[c],
+	    "class %u at slot %u, in neither room", c, lo);
+	return lo == l->lo[c];
+}
+
+/* The offsets bin c holds, oldest first, into out (room for its limit). */
+static uint32_t bin_blocks(struct tcache *tc, unsigned c, uint64_t *out)
+{
+	struct tcache_bin *b = tcache_bin(tc, c);
+	for (uint32_t i = b->lo; i < b->top; i++)
+		out[i - b->lo] = tc->slots[i];
+	return tcache_count(b);
+}
+
+/* A bin keeps its base room until it grows; then it holds its blocks in
+ * its wide room, the same blocks in the same order, a guard below; a GC
+ * pass that lowers it to its base brings it and its blocks back. */
+START_TEST(a_bin_moves_to_its_wide_room_to_grow_and_back_at_its_base)
+{
+	struct heap *h = big_heap_new();
+	const struct tcache_layout *l = cache_layout(h);
+	unsigned c = size2class(64);
+	uint32_t base = sizeclasses[c].tcache_base, n = 1500;
+	ck_assert_uint_ne(l->lo[c], l->wide_lo[c]);
+	void **p = calloc(n, sizeof(*p));
+	uint64_t *was = calloc(bin_cap(h, c), sizeof(*was));
+	uint64_t *now = calloc(bin_cap(h, c), sizeof(*now));
+	take(h, c, p, base);
+	struct tcache *tc = slot_of(h)->tc;
+	ck_assert(in_base_room(h, tc, c));
+	ck_assert_uint_eq(bin_limit(tc, c), base);
+	give(h, p, base);   /* full now: the next free overflows */
+	uint32_t k = bin_blocks(tc, c, was);
+	ck_assert_uint_eq(k, base);
+	/* A swing grows it: the overflow that turns the refills' run moves
+	 * it first, with what it held. */
+	take(h, c, p, n);
+	give(h, p, n);
+	ck_assert(!in_base_room(h, tc, c));
+	ck_assert_uint_ge(bin_limit(tc, c), n);
+	ck_assert_uint_eq(tc->slots[tcache_bin(tc, c)->lo - 1], TCACHE_GUARD);
+	unit_validate(h);
+	/* The move itself, caught with what the bin holds before it: the
+	 * blocks go along unchanged (bin_move through bin_grow). */
+	for (int pass = 0; bin_limit(tc, c) > base; pass++) {
+		ck_assert_int_lt(pass, 40);
+		ck_assert(!in_base_room(h, tc, c));
+		k = bin_blocks(tc, c, was);
+		gc_pass(h, tc);
+		unit_validate(h);
+	}
+	ck_assert(in_base_room(h, tc, c));
+	ck_assert_uint_eq(bin_limit(tc, c), base);
+	ck_assert_uint_eq(tc->slots[tcache_bin(tc, c)->lo - 1], TCACHE_GUARD);
+	/* what the last pass left it (at most base / 2) moved unchanged */
+	uint32_t m = bin_blocks(tc, c, now);
+	ck_assert_uint_le(m, base / 2);
+	ck_assert_uint_le(m, k);
+	for (uint32_t i = 0; i < m; i++)
+		ck_assert_uint_eq(now[i], was[k - m + i]);
+	/* and out again when it swings again */
+	take(h, c, p, n);
+	give(h, p, n);
+	ck_assert(!in_base_room(h, tc, c));
+	unit_validate(h);
+	free(was);
+	free(now);
+	free(p);
+	heap_done(h);
+}
+END_TEST
+
+/* The pages of slots in [lo, lo + n) of tc that the kernel holds. */
+static size_t slots_resident(struct tcache *tc, uint32_t lo, uint32_t n)
+{
+	uintptr_t first = (uintptr_t)&tc->slots[lo] & ~(uintptr_t)PAGE_MASK;
+	uintptr_t end = ALIGN_UP((uintptr_t)&tc->slots[lo + n], PAGE);
+	size_t pages = (end - first) >> LG_PAGE, resident = 0;
+	unsigned char *vec = calloc(pages, 1);
+	ck_assert_int_eq(mincore((void *)first, end - first, vec), 0);
+	for (size_t i = 0; i < pages; i++)
+		resident += vec[i] & 1;
+	free(vec);
+	return resident;
+}
+
+/* In a heap of the OS's pages (an arena's), a bin that comes back to its
+ * base room gives back the pages of its wide room that no neighbour
+ * shares; in any other heap they stay. */
+START_TEST(a_bin_back_in_its_base_room_gives_its_wide_pages_back)
+{
+	for (int osmem = 1; osmem >= 0; osmem--) {
+		struct heap *h = unit_heap(BIG_HEAP, osmem ? HEAP_F_OSMEM : 0);
+		ck_assert_int_eq(registry_add(h), 0);
+		const struct tcache_layout *l = cache_layout(h);
+		unsigned c = size2class(32);
+		uint32_t n = 3000, base = sizeclasses[c].tcache_base;
+		uint32_t wide = l->wide_lo[c], cap = l->cap[c];
+		ck_assert_uint_ge(cap, n);
+		void **p = calloc(n, sizeof(*p));
+		take(h, c, p, n);
+		give(h, p, n);
+		struct tcache *tc = slot_of(h)->tc;
+		ck_assert(!in_base_room(h, tc, c));
+		size_t was = slots_resident(tc, wide, cap);
+		ck_assert_uint_ge(was, 5);   /* 3000 of 4096 slots: 32 KiB */
+		for (int pass = 0; bin_limit(tc, c) > base; pass++) {
+			ck_assert_int_lt(pass, 40);
+			gc_pass(h, tc);
+		}
+		ck_assert(in_base_room(h, tc, c));
+		/* at most the two end pages, shared with its neighbours */
+		size_t now = slots_resident(tc, wide, cap);
+		if (osmem)
+			ck_assert_msg(now <= 2, "%zu of its wide room's pages "
+			    "resident", now);
+		else
+			ck_assert_uint_eq(now, was);
+		unit_validate(h);
+		/* and it moves out again as it grew before */
+		take(h, c, p, n);
+		give(h, p, n);
+		ck_assert(!in_base_room(h, tc, c));
+		unit_validate(h);
+		free(p);
+		heap_done(h);
+	}
+}
+END_TEST
+
+/* A pid that names no live process: a child that has exited. */
+static uint32_t dead_pid(void)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(0);
+	wait_exit_zero(pid);
+	return (uint32_t)pid;
+}
+
+/* Bin c as a move cut by a kill between its two stores leaves it: lo and
+ * top in the room at `to` with its blocks, hi the other room's base end
+ * (cache.c, "two rooms"). */
+static void cut_move(struct heap *h, struct tcache *tc, unsigned c,
+                     uint32_t to)
+{
+	struct tcache_bin *b = tcache_bin(tc, c);
+	uint32_t base = sizeclasses[c].tcache_base, n = tcache_count(b);
+	ck_assert_uint_le(n, base);
+	b->hi = b->lo + base;
+	tc->slots[to - 1] = TCACHE_GUARD;
+	memmove(&tc->slots[to], &tc->slots[b->lo], n * sizeof(uint64_t));
+	b->lo = to;
+	b->top = to + n;
+	ck_assert(cache_bin_cut(h, tc, c));
+	ck_assert(!cache_bin_laid_out(h, tc, c));
+}
+
+/* The validators and reclaim take a bin in either of its rooms, and a move
+ * a kill cut, in a cache whose owner died; reclaim gives back the blocks
+ * of each.  A bin anywhere else is reported, and reclaim gives back none
+ * of its blocks. */
+START_TEST(reclaim_takes_a_bin_in_either_room_and_nothing_else)
+{
+	struct heap *h = big_heap_new();
+	const struct tcache_layout *l = cache_layout(h);
+	unsigned at_base = size2class(16), wide = size2class(64);
+	unsigned cut_up = size2class(128), cut_down = size2class(256);
+	unsigned stray = size2class(512);
+	const unsigned cls[] = { at_base, wide, cut_up, cut_down, stray };
+	enum { NC = sizeof(cls) / sizeof(cls[0]), N = 1500 };
+	void **p = calloc(N, sizeof(*p));
+	uint64_t held = live_blocks(h);
+	/* something cached in each bin, wide and cut_down grown */
+	for (unsigned i = 0; i < NC; i++) {
+		unsigned c = cls[i];
+		uint32_t n = c == wide || c == cut_down ? N :
+		    sizeclasses[c].tcache_base;
+		take(h, c, p, n);
+		give(h, p, n);
+	}
+	struct tcache *tc = slot_of(h)->tc;
+	ck_assert(in_base_room(h, tc, at_base));
+	ck_assert(!in_base_room(h, tc, wide));
+	ck_assert(in_base_room(h, tc, cut_up));
+	ck_assert(!in_base_room(h, tc, cut_down));
+	/* cut_down, lowered to its base as a GC pass does, then cut */
+	heap_lock(h);
+	cache_bin_flush_locked(h, tc, cut_down, 7, FLUSH_HOME);
+	heap_unlock(h);
+	tcache_bin(tc, cut_down)->hi = tcache_bin(tc, cut_down)->lo +
+	    sizeclasses[cut_down].tcache_base;
+	unit_validate(h);
+	cut_move(h, tc, cut_up, l->wide_lo[cut_up]);
+	cut_move(h, tc, cut_down, l->lo[cut_down]);
+	uint64_t cached = 0;
+	for (unsigned i = 0; i < NC; i++) {
+		ck_assert_uint_gt(tcache_count(tcache_bin(tc, cls[i])), 0);
+		cached += tcache_count(tcache_bin(tc, cls[i]));
+	}
+	ck_assert_uint_eq(live_blocks(h), held + cached);
+	char why[256];
+	/* Ours: no move of ours is left cut. */
+	ck_assert_int_ne(heap_validate(h, why, sizeof(why)), 0);
+	ck_assert_msg(strstr(why, "class") != NULL, "%s", why);
+	/* Its owner dead: cut moves are what a kill leaves, and fine. */
+	tc->pid = dead_pid();
+	tc->start = 0;
+	unit_validate(h);
+	/* A bin in neither room: one slot up from either, or at the other
+	 * class's room, is reported by both checks. */
+	struct tcache_bin *b = tcache_bin(tc, stray), keep = *b;
+	const uint32_t bad_lo[] = { l->lo[stray] + 1, l->wide_lo[stray] + 1,
+	    l->wide_lo[stray] - 1, l->lo[stray + 1], l->wide_lo[stray + 1] };
+	for (unsigned i = 0; i < sizeof(bad_lo) / sizeof(bad_lo[0]); i++) {
+		uint32_t n = tcache_count(b);
+		b->lo = bad_lo[i];
+		b->top = b->lo + n;
+		b->hi = b->lo + sizeclasses[stray].tcache_base;
+		ck_assert_int_ne(heap_validate(h, why, sizeof(why)), 0);
+		ck_assert_msg(strstr(why, "class") != NULL, "%s", why);
+		heap_lock(h);
+		ck_assert_int_ne(cache_validate(h, why, sizeof(why)), 0);
+		heap_unlock(h);
+		ck_assert_uint_eq(cache_bin_room(h, tc, stray), 0);
+		ck_assert(!cache_bin_cut(h, tc, stray));
+		*b = keep;
+	}
+	unit_validate(h);
+	/* Misplaced for good: reclaim gives back every block but its. */
+	uint32_t lost = tcache_count(b);
+	b->lo = l->lo[stray] + 1;
+	b->top = b->lo + lost;
+	heap_lock(h);
+	ck_assert_uint_eq(cache_reclaim_locked(h), 1);
+	heap_unlock(h);
+	atomic_fetch_add(&h->epoch, 1);   /* our slot named it: forget */
+	ck_assert_uint_eq(h->tcaches, 0);
+	ck_assert_uint_eq(live_blocks(h), held + lost);
+	free(p);
+	heap_done(h);
+}
+END_TEST
+
+/* A cache whose bins all keep their base limits touches a few pages of
+ * slots, whatever classes it uses: the base rooms are packed (an arena's
+ * wide rooms alone span some 170 pages, a page or more a class). */
+START_TEST(a_cache_at_its_bases_touches_few_pages)
+{
+	enum { MOST_PAGES = 8 };
+	struct heap *h = big_heap_new();
+	void *p[NBINS];
+	for (unsigned c = 0; c < NBINS; c++)
+		ck_assert_ptr_nonnull(p[c] = tcache_alloc(h, c));
+	struct tcache *tc = slot_of(h)->tc;
+	/* the pages its bins span, guards and the header's included */
+	size_t pages = cache_run_bytes(h) >> LG_PAGE;
+	bool *spanned = calloc(pages, sizeof(*spanned));
+	spanned[0] = true;
+	for (unsigned c = 0; c < NBINS; c++) {
+		struct tcache_bin *b = tcache_bin(tc, c);
+		ck_assert(in_base_room(h, tc, c));
+		ck_assert_uint_gt(tcache_count(b), 0);
+		uintptr_t first = (uintptr_t)&tc->slots[b->lo - 1] -
+		    (uintptr_t)tc, end = (uintptr_t)&tc->slots[b->hi] -
+		    (uintptr_t)tc;
+		for (uintptr_t a = first; a < end; a = (a | PAGE_MASK) + 1)
+			spanned[a >> LG_PAGE] = true;
+	}
+	size_t nspanned = 0;
+	for (size_t i = 0; i < pages; i++)
+		nspanned += spanned[i];
+	ck_assert_msg(nspanned <= MOST_PAGES, "its %u bins span %zu pages",
+	    NBINS, nspanned);
+	/* and what the kernel holds of the run is no more */
+	unsigned char *vec = calloc(pages, 1);
+	ck_assert_int_eq(mincore(tc, pages << LG_PAGE, vec), 0);
+	size_t resident = 0;
+	for (size_t i = 0; i < pages; i++)
+		resident += vec[i] & 1;
+	ck_assert_msg(resident <= MOST_PAGES, "%zu of the cache's %zu pages "
+	    "are resident", resident, pages);
+	free(vec);
+	free(spanned);
+	for (unsigned c = 0; c < NBINS; c++)
+		ck_assert(tcache_free(h, p[c]));
 	unit_validate(h);
 	heap_done(h);
 }
@@ -1632,6 +2058,10 @@ int main(void)
 		    validate_catches_a_depot_slot_that_is_no_block);
 		tcase_add_test(tc, repair_drains_the_depot);
 		tcase_add_test(tc,
+		    a_depot_class_moves_to_its_wide_room_and_back);
+		tcase_add_test(tc,
+		    a_depot_with_a_few_blocks_of_each_class_spans_few_pages);
+		tcase_add_test(tc,
 		    a_bin_that_swings_grows_until_the_swing_fits);
 		tcase_add_test(tc, a_bin_used_one_way_keeps_its_base_limit);
 		tcase_add_test(tc,
@@ -1643,6 +2073,13 @@ int main(void)
 		tcase_add_test(tc,
 		    validators_take_grown_bins_and_refuse_bad_limits);
 		tcase_add_test(tc, a_new_cache_touches_only_the_pages_it_uses);
+		tcase_add_test(tc,
+		    a_bin_moves_to_its_wide_room_to_grow_and_back_at_its_base);
+		tcase_add_test(tc,
+		    a_bin_back_in_its_base_room_gives_its_wide_pages_back);
+		tcase_add_test(tc,
+		    reclaim_takes_a_bin_in_either_room_and_nothing_else);
+		tcase_add_test(tc, a_cache_at_its_bases_touches_few_pages);
 	}
 	suite_add_tcase(s, tc);
 	return unit_run(s);
