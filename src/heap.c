@@ -66,7 +66,7 @@ static void repair_run(struct heap *h, uint32_t head)
 	struct page *e = &heap_pages(h)[head];
 	if (e->kind == PAGE_SLAB) {
 		slab_repair(h, head);
-	} else {
+	} else if (config_stats) {
 		h->stats.allocated += (uint64_t)e->span << LG_PAGE;
 		h->stats.cur_large++;
 	}
@@ -85,15 +85,17 @@ int heap_repair(struct heap *h)
 		report_fatal("heap %p: page map damaged beyond repair", (void *)h);
 	/* Caches are large runs, but not the user's. */
 	size_t caches = cache_repair_locked(h);
-	h->stats.allocated -= caches * cache_run_bytes(h);
-	h->stats.cur_large -= caches;
 	size_t depot = depot_run_bytes(h);   /* a large run, not the user's */
-	if (depot != 0) {
-		h->stats.allocated -= depot;
-		h->stats.cur_large--;
-	} else {
-		h->depot = 0;   /* named none */
+	if (config_stats) {
+		h->stats.allocated -= caches * cache_run_bytes(h);
+		h->stats.cur_large -= caches;
+		if (depot != 0) {
+			h->stats.allocated -= depot;
+			h->stats.cur_large--;
+		}
 	}
+	if (depot == 0)
+		h->depot = 0;   /* named none */
 	for (unsigned k = 0; k < NROOTS; k++)
 		if (h->roots[k] >= h->size)
 			h->roots[k] = 0;
@@ -134,7 +136,8 @@ void heap_stats_read_locked(struct heap *h, struct stats_snapshot *s)
 	s->cached = cache_cached_bytes(h, &s->foreign_cached) +
 	    depot_bytes(h);
 	s->ncaches = cache_count_locked(h);
-	s->allocated = h->stats.allocated - s->cached;
+	/* (no counters in a --disable-stats build: 0, as README says) */
+	s->allocated = config_stats ? h->stats.allocated - s->cached : 0;
 	s->active = h->stats.active_pages << LG_PAGE;
 	s->dirty = h->stats.dirty_pages << LG_PAGE;
 	s->metadata = (size_t)h->first_page << LG_PAGE;

@@ -859,8 +859,10 @@ void slab_repair(struct heap *h, uint32_t head)
 	if (s->nfree > 0)
 		bin_push(h, b, head);
 	uint32_t used = sc->nblocks - s->nfree;
-	b->curblocks += used;
-	h->stats.allocated += (uint64_t)used * sc->size;
+	if (config_stats) {
+		b->curblocks += used;
+		h->stats.allocated += (uint64_t)used * sc->size;
+	}
 }
 
 /* Withdraws every live block from valgrind's view (before a reset or an

@@ -127,7 +127,10 @@ static void heap_tag_report(struct heap *h, struct qout *o)
 		    (unsigned long long)g[i].bytes);
 	size_t other = allocated > bytes + table ? allocated - bytes - table :
 	    0;
-	qout_printf(o, "untagged: %zu bytes in live blocks\n", other);
+	if (config_stats)
+		qout_printf(o, "untagged: %zu bytes in live blocks\n", other);
+	else   /* the byte count it comes from is not kept */
+		qout_printf(o, "untagged: not counted (--disable-stats)\n");
 	if (g != NULL)
 		os_unmap(g, map);
 }

@@ -57,6 +57,9 @@ stage "jemalloc fork's configure line, make check" forkline \
 # 4: the debug build: every ph_assert and ph_assert_valid on (base.h).
 stage "debug build (--enable-debug), make check" debug --enable-debug \
 	--enable-private-heap
+# 4b: without statistics (--disable-stats): the counters read 0, as
+# README says, and every test that reads them knows it.
+stage "no statistics (--disable-stats), make check" nostats --disable-stats
 # 5: AddressSanitizer + UBSan over the whole suite.
 stage "ASan+UBSan build, make check" asan --enable-private-heap \
 	CC=clang CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1" \

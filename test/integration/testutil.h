@@ -48,6 +48,16 @@
  * brief name 14336 as where four-classes-per-doubling ends. */
 #define SMALL_MAX_REQ ((size_t)14336)
 
+/* Was the library built with statistics (config.stats)?  Without them
+ * stats.allocated and ph_heap_stats' byte counts read 0, and a test's
+ * assertions about them are skipped. */
+static inline bool have_stats(void)
+{
+	bool on = false;
+	size_t len = sizeof(on);
+	return P_(mallctl)("config.stats", &on, &len, NULL, 0) == 0 && on;
+}
+
 static inline size_t os_page(void)
 {
 	return (size_t)sysconf(_SC_PAGESIZE);

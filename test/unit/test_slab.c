@@ -95,7 +95,7 @@ START_TEST(random_mix_keeps_invariants)
 		if (p[i])
 			heap_free(h, p[i]);
 	unit_validate(h);
-	ck_assert_uint_eq(h->stats.allocated, 0);
+	unit_assert_allocated(h, 0);
 	free(p);
 }
 END_TEST
@@ -168,14 +168,6 @@ END_TEST
 
 /* ---- the remote stack ---------------------------------------------------- */
 
-static size_t live_blocks(struct heap *hp)
-{
-	size_t n = 0;
-	for (unsigned c = 0; c < NBINS; c++)
-		n += hp->bins[c].curblocks;
-	return n;
-}
-
 /* One block on the remote stack: a chain of one. */
 static void push1(struct heap *heap, void *p)
 {
@@ -187,7 +179,7 @@ START_TEST(remote_stack_gives_blocks_back_at_drain)
 {
 	enum { N = 3000 };
 	static void *p[N];
-	size_t base = live_blocks(h);
+	size_t base = unit_live(h);
 	for (unsigned i = 0; i < N; i++) {
 		p[i] = heap_malloc(h, 16 + (i % 50) * 16, false);
 		ck_assert_ptr_nonnull(p[i]);
@@ -195,22 +187,22 @@ START_TEST(remote_stack_gives_blocks_back_at_drain)
 	for (unsigned i = 0; i < N; i += 2)
 		push1(h, p[i]);
 	/* Pushed, not yet freed: still out, and the heap still sound. */
-	ck_assert_uint_eq(live_blocks(h), base + N);
+	ck_assert_uint_eq(unit_live(h), base + N);
 	unit_validate(h);
 	heap_lock(h);
 	remote_drain(h);
 	heap_unlock(h);
 	ck_assert_uint_eq(atomic_load(&h->remote), 0);
-	ck_assert_uint_eq(live_blocks(h), base + N / 2);
+	ck_assert_uint_eq(unit_live(h), base + N / 2);
 	unit_validate(h);
 	/* Draining an empty stack changes nothing. */
 	heap_lock(h);
 	remote_drain(h);
 	heap_unlock(h);
-	ck_assert_uint_eq(live_blocks(h), base + N / 2);
+	ck_assert_uint_eq(unit_live(h), base + N / 2);
 	for (unsigned i = 1; i < N; i += 2)
 		heap_free(h, p[i]);
-	ck_assert_uint_eq(live_blocks(h), base);
+	ck_assert_uint_eq(unit_live(h), base);
 	unit_validate(h);
 }
 END_TEST
@@ -221,7 +213,7 @@ START_TEST(remote_stack_takes_chains)
 	 * stack counts their bytes, and one drain frees all 200. */
 	enum { N = 100 };
 	static void *p[2][N];
-	size_t base = live_blocks(h);
+	size_t base = unit_live(h);
 	uint64_t pending = 0;
 	/* All allocated first: a class out of slabs drains the stack. */
 	for (unsigned i = 0; i < 2 * N; i++) {
@@ -237,11 +229,11 @@ START_TEST(remote_stack_takes_chains)
 		pending = remote_push(h, first, p[k][0], N * 48);
 		ck_assert_uint_eq(pending, (k + 1) * N * 48);
 	}
-	ck_assert_uint_eq(live_blocks(h), base + 2 * N);
+	ck_assert_uint_eq(unit_live(h), base + 2 * N);
 	heap_lock(h);
 	remote_drain(h);
 	heap_unlock(h);
-	ck_assert_uint_eq(live_blocks(h), base);
+	ck_assert_uint_eq(unit_live(h), base);
 	ck_assert_uint_eq(atomic_load(&h->remote_bytes), 0);
 	unit_validate(h);
 }
@@ -258,7 +250,7 @@ static void drain_expect(size_t live)
 	heap_lock(h);
 	remote_drain(h);
 	heap_unlock(h);
-	ck_assert_uint_eq(live_blocks(h), live);
+	ck_assert_uint_eq(unit_live(h), live);
 	unit_validate(h);
 }
 
@@ -270,7 +262,7 @@ START_TEST(remote_lists_splice_into_their_slabs)
 	enum { N = REMOTE_GIVE_MAX };
 	static void *p[N];
 	static uint64_t off[N];
-	size_t base = live_blocks(h), bytes = 0;
+	size_t base = unit_live(h), bytes = 0;
 	for (unsigned i = 0; i < N; i++) {
 		size_t size = 16 + (i % 7) * 200;
 		p[i] = heap_malloc(h, size, false);
@@ -280,14 +272,14 @@ START_TEST(remote_lists_splice_into_their_slabs)
 	}
 	ck_assert_uint_eq(slab_remote_give(h, off, N), bytes);
 	ck_assert_uint_ne(atomic_load(&h->remote_slabs), 0);
-	ck_assert_uint_eq(live_blocks(h), base + N);
+	ck_assert_uint_eq(unit_live(h), base + N);
 	unit_validate(h);
 	heap_lock(h);
 	remote_drain(h);
 	heap_unlock(h);
 	ck_assert_uint_eq(atomic_load(&h->remote_slabs), 0);
 	ck_assert_uint_eq(atomic_load(&h->remote_bytes), 0);
-	ck_assert_uint_eq(live_blocks(h), base);
+	ck_assert_uint_eq(unit_live(h), base);
 	unit_validate(h);
 	/* and they are handed out again */
 	for (unsigned i = 0; i < N; i++)
@@ -305,7 +297,7 @@ START_TEST(remote_lists_of_many_slabs)
 	enum { N = 100 };
 	static void *p[N];
 	static uint64_t off[N];
-	size_t base = live_blocks(h);
+	size_t base = unit_live(h);
 	for (unsigned i = 0; i < N; i++) {
 		p[i] = heap_malloc(h, SMALL_MAX, false);
 		ck_assert_ptr_nonnull(p[i]);
@@ -323,7 +315,7 @@ START_TEST(remote_lists_grow_between_drains)
 	 * then the rest: the list keeps its tail, the drain takes all. */
 	enum { N = 40 };
 	static void *p[N];
-	size_t base = live_blocks(h);
+	size_t base = unit_live(h);
 	for (unsigned i = 0; i < N; i++)
 		p[i] = heap_malloc(h, 64, false);
 	uint64_t o = off_of(p[0]);
@@ -434,13 +426,13 @@ START_TEST(a_batch_takes_the_chain_then_carves_across_slabs)
 	}
 	ck_assert_uint_eq(h->bins[c].nslabs, 2);
 	if (config_stats)
-		ck_assert_uint_eq(h->bins[c].curblocks, 7 + n);
+		ck_assert_uint_eq(unit_class_live(h, c), 7 + n);
 	unit_validate(h);
 	heap_lock(h);
 	slab_free_batch(h, c, out, n);
 	heap_unlock(h);
 	if (config_stats)
-		ck_assert_uint_eq(h->bins[c].curblocks, 7);
+		ck_assert_uint_eq(unit_class_live(h, c), 7);
 	ck_assert_uint_eq(h->bins[c].nslabs, 1);
 	unit_validate(h);
 	free(out);
@@ -530,10 +522,10 @@ START_TEST(quick_calls_serve_the_common_case)
 	}
 	ck_assert_ptr_eq(p, (char *)keep + 48);   /* the next carved block */
 	if (config_stats)
-		ck_assert_uint_eq(h->bins[c].curblocks, 2);
+		ck_assert_uint_eq(unit_class_live(h, c), 2);
 	ck_assert_uint_eq(slab_free_quick(h, p), 48);
 	if (config_stats)
-		ck_assert_uint_eq(h->bins[c].curblocks, 1);
+		ck_assert_uint_eq(unit_class_live(h, c), 1);
 	unit_validate(h);
 	/* Free already (its key says so): left to the long way, which walks
 	 * the chain and reports the double free; the chain is untouched. */
@@ -567,7 +559,7 @@ START_TEST(quick_calls_serve_the_common_case)
 	heap_free(h, keep);
 	unit_validate(h);
 	if (config_stats)
-		ck_assert_uint_eq(h->bins[c].curblocks, 0);
+		ck_assert_uint_eq(unit_class_live(h, c), 0);
 }
 END_TEST
 

@@ -126,14 +126,6 @@ static uint32_t cached_count(struct tcache *tc)
 	return n;
 }
 
-/* Blocks h counts as out: the program's and those in caches. */
-static uint64_t live_blocks(struct heap *h)
-{
-	uint64_t n = 0;
-	for (unsigned c = 0; c < NBINS; c++)
-		n += h->bins[c].curblocks;
-	return n;
-}
 
 static size_t caches_listed(struct heap *h)
 {
@@ -203,7 +195,7 @@ START_TEST(caches_serve_a_heap_exactly_when_enabled)
 		ck_assert(!tcache_free(h, p));
 		heap_free(h, p);
 		ck_assert_uint_eq(h->tcaches, 0);
-		ck_assert_uint_eq(live_blocks(h), 0);
+		ck_assert_uint_eq(unit_live(h), 0);
 	}
 	unit_validate(h);
 	heap_done(h);
@@ -275,7 +267,7 @@ START_TEST(a_slot_names_a_listed_cache_of_this_thread)
 	struct tcache_bin *b = tcache_bin(t->tc, c);
 	ck_assert_uint_eq(tcache_count(b) + 1, sc->tcache_base / 2);
 	ck_assert(!bin_has(t->tc, b, off_of(h, p)));
-	ck_assert_uint_eq(h->bins[c].curblocks, sc->tcache_base / 2);
+	ck_assert_uint_eq(unit_class_live(h, c), sc->tcache_base / 2);
 	memset(p, 0x11, sc->size);
 	ck_assert(tcache_free(h, p));
 	ck_assert(bin_has(t->tc, b, off_of(h, p)));
@@ -314,7 +306,7 @@ START_TEST(the_malloc_heaps_cache_moves_to_slot_0_never_left_null)
 	ck_assert_ptr_null(tslot0_enter());
 	ck_assert(!tbusy());
 	ck_assert_uint_eq(caches_listed(h), 0);
-	ck_assert_uint_eq(live_blocks(h), 2);
+	ck_assert_uint_eq(unit_live(h), 2);
 	unit_validate(h);
 	heap_free(h, p);
 	heap_free(h, q);
@@ -324,7 +316,7 @@ START_TEST(the_malloc_heaps_cache_moves_to_slot_0_never_left_null)
 	tcache_detach(h);
 	ck_assert_ptr_eq(tthread.slots[0].heap, TSLOT_NONE);
 	ck_assert_uint_eq(caches_listed(h), 0);
-	ck_assert_uint_eq(live_blocks(h), 1);
+	ck_assert_uint_eq(unit_live(h), 1);
 	unit_validate(h);
 	heap_done(h);
 }
@@ -349,7 +341,7 @@ START_TEST(a_heap_past_the_last_slot_evicts_one_whose_cache_goes_back)
 		ck_assert_ptr_eq(tthread.slots[i + 1].heap, hs[i]);
 	ck_assert_ptr_ne(tthread.slots[0].heap, gone);
 	ck_assert_uint_eq(gone->tcaches, 0);
-	ck_assert_uint_eq(live_blocks(gone), 1);   /* p only */
+	ck_assert_uint_eq(unit_live(gone), 1);   /* p only */
 	unit_validate(gone);
 	/* Freeing into it brings it back, and sends the last one away. */
 	ck_assert(tcache_free(gone, p[N - 2]));
@@ -359,7 +351,7 @@ START_TEST(a_heap_past_the_last_slot_evicts_one_whose_cache_goes_back)
 	ck_assert(bin_has(t->tc, tcache_bin(t->tc, c), off_of(gone, p[N - 2])));
 	ck_assert_ptr_null(slot_of(hs[N - 1]));
 	ck_assert_uint_eq(hs[N - 1]->tcaches, 0);
-	ck_assert_uint_eq(live_blocks(hs[N - 1]), 1);
+	ck_assert_uint_eq(unit_live(hs[N - 1]), 1);
 	for (unsigned i = 0; i < N; i++) {
 		unit_validate(hs[i]);
 		heap_done(hs[i]);
@@ -376,7 +368,7 @@ START_TEST(a_retired_malloc_slot_is_given_back_at_the_next_slow_path)
 	ck_assert_ptr_nonnull(p);
 	struct tcache *old = tthread.slots[0].tc;
 	slot_names_own_cache(h, &tthread.slots[0]);
-	uint64_t out = live_blocks(h);
+	uint64_t out = unit_live(h);
 	/* Retiring (a move to another arena) changes the epoch only: it may
 	 * run in a signal handler over a fast path that still uses the
 	 * cache. */
@@ -387,14 +379,14 @@ START_TEST(a_retired_malloc_slot_is_given_back_at_the_next_slow_path)
 	ck_assert_ptr_null(tslot0_enter());
 	ck_assert_ptr_null(tslot_of(h));
 	ck_assert_uint_eq(caches_listed(h), 1);
-	ck_assert_uint_eq(live_blocks(h), out);
+	ck_assert_uint_eq(unit_live(h), out);
 	/* The next slow path gives the old cache back and makes a new one. */
 	void *q = tcache_alloc(h, c);
 	ck_assert_ptr_nonnull(q);
 	slot_names_own_cache(h, &tthread.slots[0]);
 	ck_assert_uint_eq(caches_listed(h), 1);
 	uint32_t cached = cached_count(tthread.slots[0].tc);
-	ck_assert_uint_eq(live_blocks(h), 2 + cached);
+	ck_assert_uint_eq(unit_live(h), 2 + cached);
 	unit_validate(h);
 	heap_done(h);
 }
@@ -569,7 +561,7 @@ START_TEST(other_arenas_blocks_go_to_the_outbox_never_to_malloc)
 	enum { K = 40 };
 	unsigned c = size2class(64);
 	struct heap *a0 = arena_enter(0);
-	uint64_t out0 = a0->bins[c].curblocks;
+	uint64_t out0 = unit_class_live(a0, c);
 	void *p[K];
 	arena_take(a0, c, p, K);
 	struct heap *a1 = arena_enter(1);
@@ -589,7 +581,7 @@ START_TEST(other_arenas_blocks_go_to_the_outbox_never_to_malloc)
 		ck_assert(tcache_holds(a0, p[i]));   /* a double free shows */
 	}
 	/* Still out for arena 0; counted as foreign in arena 1's caches. */
-	ck_assert_uint_eq(a0->bins[c].curblocks, out0 + K);
+	ck_assert_uint_eq(unit_class_live(a0, c), out0 + K);
 	size_t foreign = 0;
 	heap_lock(a1);
 	cache_cached_bytes(a1, &foreign);
@@ -619,11 +611,11 @@ START_TEST(a_flush_sends_the_outbox_home)
 	enum { K = 60 };
 	unsigned c = size2class(128);
 	struct heap *a0 = arena_enter(0);
-	uint64_t out0 = a0->bins[c].curblocks;
+	uint64_t out0 = unit_class_live(a0, c);
 	void *p[K];
 	arena_take(a0, c, p, K);
 	struct heap *a1 = arena_enter(1);
-	uint64_t out1 = a1->bins[c].curblocks;
+	uint64_t out1 = unit_class_live(a1, c);
 	for (unsigned i = 0; i < K; i++)
 		free_like_free(a0, p[i], i % 3 == 1);   /* slow first: slot 0 */
 	struct tcache *tc = tthread.slots[0].tc;
@@ -632,8 +624,8 @@ START_TEST(a_flush_sends_the_outbox_home)
 	ck_assert_uint_eq(tcache_count(&tc->outbox), 0);
 	/* On arena 0's remote lists: its next lock holder takes them in. */
 	drain(a0);
-	ck_assert_uint_eq(a0->bins[c].curblocks, out0);
-	ck_assert_uint_eq(a1->bins[c].curblocks, out1);
+	ck_assert_uint_eq(unit_class_live(a0, c), out0);
+	ck_assert_uint_eq(unit_class_live(a1, c), out1);
 	for (unsigned i = 0; i < K; i++)
 		ck_assert(!tcache_holds(a0, p[i]));
 	unit_validate(a0);
@@ -646,7 +638,7 @@ START_TEST(a_full_outbox_goes_home_before_it_takes_another_block)
 	enum { K = TCACHE_OUTBOX + 1 };
 	unsigned c = size2class(64);
 	struct heap *a0 = arena_enter(0);
-	uint64_t out0 = a0->bins[c].curblocks;
+	uint64_t out0 = unit_class_live(a0, c);
 	void **p = calloc(K, sizeof(*p));
 	arena_take(a0, c, p, K);
 	struct heap *a1 = arena_enter(1);
@@ -656,7 +648,7 @@ START_TEST(a_full_outbox_goes_home_before_it_takes_another_block)
 	ck_assert_uint_eq(tcache_count(&tc->outbox), 1);
 	ck_assert(bin_has(tc, &tc->outbox, off_of(a1, p[K - 1])));
 	drain(a0);
-	ck_assert_uint_eq(a0->bins[c].curblocks, out0 + 1);
+	ck_assert_uint_eq(unit_class_live(a0, c), out0 + 1);
 	unit_validate(a0);
 	unit_validate(a1);
 	free(p);
@@ -711,8 +703,8 @@ START_TEST(flushes_send_each_block_back_to_the_heap_it_came_from)
 		ck_assert_msg(cached_count(t->tc) == 0, "heap %u's cache (slot "
 		    "%u) kept %u blocks", j, (unsigned)(t - tthread.slots),
 		    cached_count(t->tc));
-		ck_assert_uint_eq(live_blocks(hs[j]), 0);
-		ck_assert_uint_eq(hs[j]->stats.allocated, 0);
+		ck_assert_uint_eq(unit_live(hs[j]), 0);
+		unit_assert_allocated(hs[j], 0);
 		unit_validate(hs[j]);
 	}
 	/* and refill from it again */
@@ -731,11 +723,11 @@ START_TEST(blocks_of_two_arenas_freed_through_one_cache_go_home)
 	enum { K = 150 };
 	unsigned c = size2class(96);
 	struct heap *a0 = arena_enter(0);
-	uint64_t out0 = live_blocks(a0), bytes0 = a0->stats.allocated;
+	uint64_t out0 = unit_live(a0), bytes0 = a0->stats.allocated;
 	void *p0[K], *p1[K];
 	arena_take(a0, c, p0, K);
 	struct heap *a1 = arena_enter(1);
-	uint64_t out1 = live_blocks(a1), bytes1 = a1->stats.allocated;
+	uint64_t out1 = unit_live(a1), bytes1 = a1->stats.allocated;
 	arena_take(a1, c, p1, K);
 	for (unsigned i = 0; i < K; i++) {
 		free_like_free(a0, p0[i], i % 2 == 0);
@@ -744,10 +736,10 @@ START_TEST(blocks_of_two_arenas_freed_through_one_cache_go_home)
 	tcache_flush_thread();
 	drain(a0);
 	drain(a1);
-	ck_assert_uint_eq(live_blocks(a0), out0);
-	ck_assert_uint_eq(a0->stats.allocated, bytes0);
-	ck_assert_uint_eq(live_blocks(a1), out1);
-	ck_assert_uint_eq(a1->stats.allocated, bytes1);
+	ck_assert_uint_eq(unit_live(a0), out0);
+	unit_assert_allocated(a0, bytes0);
+	ck_assert_uint_eq(unit_live(a1), out1);
+	unit_assert_allocated(a1, bytes1);
 	unit_validate(a0);
 	unit_validate(a1);
 	/* Back in arena 0, the cache there refills from arena 0. */
@@ -756,7 +748,7 @@ START_TEST(blocks_of_two_arenas_freed_through_one_cache_go_home)
 	ck_assert_ptr_eq(arena_of(q), a0);
 	ck_assert_int_eq(slab_class(a0, q), (int)c);
 	ck_assert_ptr_null(slot_of(a1));   /* arena 1's cache went back */
-	ck_assert_uint_eq(live_blocks(a1), out1);
+	ck_assert_uint_eq(unit_live(a1), out1);
 	free_like_free(a0, q, false);
 	unit_validate(a0);
 	unit_validate(a1);
@@ -812,8 +804,8 @@ START_TEST(a_reset_drops_the_cache_without_touching_it_or_its_blocks)
 	for (unsigned i = 0; i < N; i++)
 		ck_assert_msg(block_reads(p[i], size, 0xc3),
 		    "block %u of the old cache was written after the reset", i);
-	ck_assert_uint_eq(live_blocks(h), 0);
-	ck_assert_uint_eq(h->stats.allocated, 0);
+	ck_assert_uint_eq(unit_live(h), 0);
+	unit_assert_allocated(h, 0);
 	unit_validate(h);
 	heap_done(h);
 }
@@ -839,7 +831,7 @@ START_TEST(after_a_reset_the_cache_hands_out_only_blocks_of_new_slabs)
 	struct tslot *t = slot_of(h);
 	slot_names_own_cache(h, t);
 	ck_assert_uint_eq(caches_listed(h), 1);
-	ck_assert_uint_eq(live_blocks(h), N + cached_count(t->tc));
+	ck_assert_uint_eq(unit_live(h), N + cached_count(t->tc));
 	unit_validate(h);
 	for (unsigned i = 0; i < N; i++)
 		ck_assert(tcache_free(h, p[i]));
@@ -910,15 +902,15 @@ START_TEST(a_dead_processs_cache_is_reclaimed_and_its_blocks_freed)
 	wait_exit_zero(pid);
 	ck_assert_uint_gt(r->cached, 0);
 	ck_assert_uint_eq(caches_listed(h), 1);
-	ck_assert_uint_eq(live_blocks(h), r->held + r->cached);
+	ck_assert_uint_eq(unit_live(h), r->held + r->cached);
 	heap_lock(h);
 	unsigned n = cache_reclaim_locked(h);
 	heap_unlock(h);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(h->tcaches, 0);
 	/* What it held dies with it; what it cached is free again. */
-	ck_assert_uint_eq(live_blocks(h), r->held);
-	ck_assert_uint_eq(h->stats.allocated, r->held_bytes);
+	ck_assert_uint_eq(unit_live(h), r->held);
+	unit_assert_allocated(h, r->held_bytes);
 	unit_validate(h);
 	heap_lock(h);
 	ck_assert_uint_eq(cache_reclaim_locked(h), 0);
@@ -955,7 +947,7 @@ START_TEST(a_killed_processs_cache_is_taken_back_by_ph_heap_recover)
 	ck_assert_ptr_nonnull(tslot_of(h));
 	slot_names_own_cache(h, slot_of(h));
 	ck_assert_uint_eq(cached_count(slot_of(h)->tc), ours);
-	ck_assert_uint_eq(live_blocks(h), 1 + ours + r->held);
+	ck_assert_uint_eq(unit_live(h), 1 + ours + r->held);
 	unit_validate(h);
 	ck_assert_int_eq(ph_heap_recover((ph_heap_t *)h), 0);
 	ck_assert(tcache_free(h, mine));
@@ -1004,12 +996,12 @@ START_TEST(reclaim_takes_only_the_caches_of_processes_that_died)
 	/* The live child cannot exit before we close go: no race. */
 	ck_assert_int_eq(ph_heap_recover((ph_heap_t *)h), 1);
 	ck_assert_uint_eq(caches_listed(h), 2);
-	ck_assert_uint_eq(live_blocks(h), 1 + ours + rl->held + rl->cached +
+	ck_assert_uint_eq(unit_live(h), 1 + ours + rl->held + rl->cached +
 	    rd->held);
 	close(go[1]);
 	wait_exit_zero(live);
 	/* It flushed before it went: its empty cache is taken now. */
-	ck_assert_uint_eq(live_blocks(h), 1 + ours + rl->held + rd->held);
+	ck_assert_uint_eq(unit_live(h), 1 + ours + rl->held + rd->held);
 	ck_assert_int_eq(ph_heap_recover((ph_heap_t *)h), 1);
 	ck_assert_uint_eq(caches_listed(h), 1);
 	slot_names_own_cache(h, slot_of(h));
@@ -1062,8 +1054,8 @@ START_TEST(reclaim_trusts_no_block_of_a_dead_cache)
 	ck_assert_uint_eq(cache_reclaim_locked(h), 1);
 	heap_unlock(h);
 	ck_assert_uint_eq(h->tcaches, 0);
-	ck_assert_uint_eq(live_blocks(h), 0);
-	ck_assert_uint_eq(h->stats.allocated, 0);
+	ck_assert_uint_eq(unit_live(h), 0);
+	unit_assert_allocated(h, 0);
 	unit_validate(h);
 	/* and the heap hands every block out once */
 	uint32_t n = sizeclasses[c].nblocks;
@@ -1113,11 +1105,11 @@ START_TEST(a_thread_that_exits_gives_its_caches_back)
 	ck_assert_msg(res == NULL, "worker: %s", (char *)res);
 	for (unsigned j = 0; j < 2; j++) {
 		ck_assert_uint_eq(caches_listed(w.h[j]), 0);
-		ck_assert_uint_eq(live_blocks(w.h[j]), 2);
+		ck_assert_uint_eq(unit_live(w.h[j]), 2);
 		unit_validate(w.h[j]);
 		heap_free(w.h[j], w.kept[j][0]);
 		heap_free(w.h[j], w.kept[j][1]);
-		ck_assert_uint_eq(live_blocks(w.h[j]), 0);
+		ck_assert_uint_eq(unit_live(w.h[j]), 0);
 		heap_done(w.h[j]);
 	}
 }
@@ -1150,7 +1142,7 @@ START_TEST(an_overflow_goes_to_the_depot_and_a_refill_takes_it_back)
 	void **p = calloc(n, sizeof(*p));
 	arena_take(a0, c, p, n);
 	arena_cache_renew();
-	uint64_t out = a0->bins[c].curblocks;
+	uint64_t out = unit_class_live(a0, c);
 	for (uint32_t i = 0; i < n; i++)
 		free_like_free(a0, p[i], false);   /* full bins flush */
 	struct depot *d = depot_at(a0);
@@ -1159,7 +1151,7 @@ START_TEST(an_overflow_goes_to_the_depot_and_a_refill_takes_it_back)
 	ck_assert_uint_gt(held, 0);
 	/* the depot's blocks are free but out of their slabs: counted out,
 	 * and as cached */
-	ck_assert_uint_eq(a0->bins[c].curblocks, out);
+	ck_assert_uint_eq(unit_class_live(a0, c), out);
 	heap_lock(a0);
 	ck_assert_uint_eq(depot_bytes(a0), (size_t)held * sizeclasses[c].size);
 	heap_unlock(a0);
@@ -1178,7 +1170,7 @@ START_TEST(an_overflow_goes_to_the_depot_and_a_refill_takes_it_back)
 	/* A forced purge and an explicit flush put everything home. */
 	tcache_flush_thread();
 	ck_assert_uint_eq(d->bins[c].n, 0);
-	ck_assert_uint_eq(a0->bins[c].curblocks, out - n);
+	ck_assert_uint_eq(unit_class_live(a0, c), out - n);
 	unit_validate(a0);
 	free(p);
 }
@@ -1603,7 +1595,7 @@ START_TEST(gc_gives_back_what_idle_bins_hold)
 		unsigned c = size2class(sizes[i]);
 		ck_assert_uint_eq(tcache_count(tcache_bin(tc, c)), 0);
 		if (config_stats)
-			ck_assert_uint_eq(h->bins[c].curblocks, 0);
+			ck_assert_uint_eq(unit_class_live(h, c), 0);
 		ck_assert_uint_le(h->bins[c].nslabs, 1);   /* it keeps one */
 	}
 	unit_validate(h);
@@ -1885,7 +1877,7 @@ START_TEST(reclaim_takes_a_bin_in_either_room_and_nothing_else)
 	const unsigned cls[] = { at_base, wide, cut_up, cut_down, stray };
 	enum { NC = sizeof(cls) / sizeof(cls[0]), N = 1500 };
 	void **p = calloc(N, sizeof(*p));
-	uint64_t held = live_blocks(h);
+	uint64_t held = unit_live(h);
 	/* something cached in each bin, wide and cut_down grown */
 	for (unsigned i = 0; i < NC; i++) {
 		unsigned c = cls[i];
@@ -1913,7 +1905,7 @@ START_TEST(reclaim_takes_a_bin_in_either_room_and_nothing_else)
 		ck_assert_uint_gt(tcache_count(tcache_bin(tc, cls[i])), 0);
 		cached += tcache_count(tcache_bin(tc, cls[i]));
 	}
-	ck_assert_uint_eq(live_blocks(h), held + cached);
+	ck_assert_uint_eq(unit_live(h), held + cached);
 	char why[256];
 	/* Ours: no move of ours is left cut. */
 	ck_assert_int_ne(heap_validate(h, why, sizeof(why)), 0);
@@ -1951,7 +1943,7 @@ START_TEST(reclaim_takes_a_bin_in_either_room_and_nothing_else)
 	heap_unlock(h);
 	atomic_fetch_add(&h->epoch, 1);   /* our slot named it: forget */
 	ck_assert_uint_eq(h->tcaches, 0);
-	ck_assert_uint_eq(live_blocks(h), held + lost);
+	ck_assert_uint_eq(unit_live(h), held + lost);
 	free(p);
 	heap_done(h);
 }

@@ -45,6 +45,36 @@ static inline void unit_heap_free(struct heap *h)
 	ck_assert_msg(bad_ == 0, "heap_validate: %s", why_);             \
 } while (0)
 
+/* Blocks of class c out of their slabs (with the user, in caches, on
+ * remote lists not yet drained), by walking h's runs: what
+ * h->bins[c].curblocks counts, but also in a --disable-stats build, which
+ * has no counters.  At a quiet moment (no thread changes h meanwhile). */
+static inline uint64_t unit_class_live(struct heap *h, unsigned c)
+{
+	const struct page *pm = heap_pages(h);
+	uint64_t n = 0;
+	for (uint32_t i = h->first_page; i < h->hwm && pm[i].span != 0;
+	    i += pm[i].span)
+		if (pm[i].kind == PAGE_SLAB && pm[i].cls == c)
+			n += sizeclasses[c].nblocks - pm[i].nfree;
+	return n;
+}
+
+static inline uint64_t unit_live(struct heap *h)
+{
+	uint64_t n = 0;
+	for (unsigned c = 0; c < NBINS; c++)
+		n += unit_class_live(h, c);
+	return n;
+}
+
+/* h->stats.allocated is v, in a build with statistics (without, it reads
+ * 0 and there is nothing to compare). */
+#define unit_assert_allocated(h, v) do {                                 \
+	if (config_stats)                                                \
+		ck_assert_uint_eq((h)->stats.allocated, (v));            \
+} while (0)
+
 #include "../run_suite.h"
 #define unit_run run_suite
 
