@@ -286,6 +286,7 @@ bool cache_bin_cut(struct heap *h, const struct tcache *tc, unsigned c)
 	uint32_t other = b->lo == l->lo[c] ? l->wide_lo[c] : l->lo[c];
 	return l->wide_lo[c] != l->lo[c] && room_at(l, c, b->lo) != 0 &&
 	    b->hi == other + base && b->div_magic == sizeclasses[c].div_magic &&
+	    b->size == sizeclasses[c].size &&
 	    tc->slots[b->lo - 1] == TCACHE_GUARD;
 }
 
@@ -463,7 +464,7 @@ static void bin_format(struct heap *h, struct tcache *tc, unsigned c,
 		tc->slots[lo - 1] = TCACHE_GUARD;
 	*b = (struct tcache_bin){ .top = lo + n, .lo = lo,
 	    .hi = lo + (n > sc->tcache_base ? n : sc->tcache_base),
-	    .div_magic = sc->div_magic };
+	    .div_magic = sc->div_magic, .size = sc->size };
 	tc->gc[c] = (struct tcache_gc){ .top = b->top };
 }
 
@@ -473,7 +474,7 @@ static void outbox_format(struct heap *h, struct tcache *tc, bool zero)
 	if (!zero)
 		tc->slots[lo - 1] = TCACHE_GUARD;
 	tc->outbox = (struct tcache_bin){ .top = lo, .lo = lo,
-	    .hi = lo + TCACHE_OUTBOX, .div_magic = 0 };
+	    .hi = lo + TCACHE_OUTBOX, .div_magic = 0, .size = 0 };
 }
 
 struct tcache *cache_create_locked(struct heap *h)
@@ -490,7 +491,7 @@ struct tcache *cache_create_locked(struct heap *h)
 		tc->start = os_proc_start(0);
 		/* the bin of no class: no room, refuses every offset */
 		tc->bins[0] = (struct tcache_bin){ .top = 1, .lo = 1, .hi = 1,
-		    .div_magic = 0 };
+		    .div_magic = 0, .size = 0 };
 		for (unsigned c = 0; c < NBINS; c++)
 			bin_format(h, tc, c, cache_layout(h)->lo[c], 0, zero);
 		outbox_format(h, tc, zero);
@@ -679,6 +680,7 @@ bool cache_bin_laid_out(struct heap *h, const struct tcache *tc, unsigned c)
 	    b->hi - b->lo >= sizeclasses[c].tcache_base &&
 	    b->hi - b->lo <= room &&
 	    b->div_magic == sizeclasses[c].div_magic &&
+	    b->size == sizeclasses[c].size &&
 	    tc->slots[b->lo - 1] == TCACHE_GUARD;
 }
 
@@ -702,8 +704,8 @@ int cache_validate(struct heap *h, char *why, size_t whylen)
 		/* Only the owner moves top, hi and lo (lo and hi under the
 		 * lock); a move cut by a kill is no bin of ours. */
 		bool quiet = tc->pid == pid && tc->tid == tid;
-		if (tc->bins[0].div_magic != 0 || tc->bins[0].top !=
-		    tc->bins[0].hi) {
+		if (tc->bins[0].div_magic != 0 || tc->bins[0].size != 0 ||
+		    tc->bins[0].top != tc->bins[0].hi) {
 			return report_why(why, whylen, "thread cache %llu: the "
 			    "bin of no class would take blocks",
 			    (unsigned long long)off);

@@ -31,13 +31,14 @@ static inline __attribute__((always_inline)) bool cache_alloc_counted(
     uint64_t *bytes)
 {
 	struct tcache *tc = t->tc;
-	unsigned bin = size2bin(size);
+	size_t bin = size2bin(size);   /* (unsigned: a zero-extension more) */
 	struct tcache_bin *b = &tc->bins[bin];
-	if (unlikely(b->top == b->lo))
+	uint32_t top = b->top;
+	if (unlikely(top == b->lo))
 		return false;
-	*out = tcache_block(h, tcache_pop(tc, b));
+	*out = tcache_take_block(h, tc, b, top);
 	if (bytes != NULL)
-		*bytes += bin_size_tab[bin];
+		*bytes += b->size;
 	return true;
 }
 
@@ -60,7 +61,7 @@ static inline __attribute__((always_inline)) bool cache_push_block(
 	/* Its slab map entry names its bin, bins[0] if it is in no slab
 	 * (large or bad), whose div_magic of 0 turns every offset away. */
 	uint32_t e = heap_slabmap(owner)[ooff >> LG_PAGE];
-	unsigned bin = e & SLABMAP_BIN_MASK;
+	size_t bin = e & SLABMAP_BIN_MASK;
 	struct tcache *tc = t->tc;
 	struct tcache_bin *cb = &tc->bins[bin];
 	struct tcache_bin *b = home ? cb : &tc->outbox;
@@ -76,7 +77,7 @@ static inline __attribute__((always_inline)) bool cache_push_block(
 	tc->slots[top] = coff;
 	tcache_top_publish(b, top + 1);
 	if (bytes != NULL)
-		*bytes += bin_size_tab[bin];
+		*bytes += cb->size;
 	return true;
 }
 

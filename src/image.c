@@ -274,7 +274,7 @@ static int image_caches(struct heap *h, unsigned mode, char *why,
 		if (tc == NULL || guard == 0)
 			return report_why(why, whylen, "thread cache list: bad "
 			    "entry at offset %llu", (unsigned long long)off);
-		if (tc->bins[0].div_magic != 0 ||
+		if (tc->bins[0].div_magic != 0 || tc->bins[0].size != 0 ||
 		    tc->bins[0].top != tc->bins[0].hi)
 			return report_why(why, whylen, "thread cache %llu: the "
 			    "bin of no class would take blocks",

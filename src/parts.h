@@ -567,6 +567,19 @@ static inline uint64_t tcache_pop(struct tcache *tc, struct tcache_bin *b)
 	return off;
 }
 
+/* The fast path's pop, of a bin of h's cache whose top the caller read
+ * already (and found above lo): the block's address made before the fence,
+ * so that gcc adds the slot to h straight from memory (2 instructions a
+ * pair fewer than tcache_pop's offset, callgrind). */
+static inline void *tcache_take_block(struct heap *h, struct tcache *tc,
+                                      struct tcache_bin *b, uint32_t top)
+{
+	void *p = tcache_block(h, tc->slots[top - 1]);
+	atomic_signal_fence(memory_order_release);
+	b->top = top - 1;
+	return p;
+}
+
 static inline struct tcache_bin *tcache_bin(struct tcache *tc, unsigned cls)
 {
 	return &tc->bins[1 + cls];

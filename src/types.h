@@ -374,6 +374,12 @@ struct tcache_bin {
 	uint32_t hi;         /* one past its last usable slot, the limit:
 	                        full when top == hi */
 	uint32_t div_magic;  /* sizeclasses[c].div_magic, for free's check */
+	uint32_t size;       /* sizeclasses[c].size, 0 in bins[0] and the
+	                        outbox: what a pop or push adds to the
+	                        thread's byte counts, from the line the fast
+	                        path reads anyway (a table load and a saved
+	                        register fewer) */
+	uint32_t unused;
 };
 #define TCACHE_GUARD UINT64_C(0)
 #define TCACHE_OUTBOX 256  /* slots of the outbox */

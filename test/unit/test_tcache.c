@@ -1934,6 +1934,20 @@ START_TEST(reclaim_takes_a_bin_in_either_room_and_nothing_else)
 		*b = keep;
 	}
 	unit_validate(h);
+	/* A bin whose size is not its class's (what a pop or push adds to
+	 * the thread's counts), or a bin 0 that would count: reported. */
+	b->size += QUANTUM;
+	ck_assert_int_ne(heap_validate(h, why, sizeof(why)), 0);
+	ck_assert_msg(strstr(why, "class") != NULL, "%s", why);
+	*b = keep;
+	tc->bins[0].size = 16;
+	ck_assert_int_ne(heap_validate(h, why, sizeof(why)), 0);
+	ck_assert_msg(strstr(why, "no class") != NULL, "%s", why);
+	heap_lock(h);
+	ck_assert_int_ne(cache_validate(h, why, sizeof(why)), 0);
+	heap_unlock(h);
+	tc->bins[0].size = 0;
+	unit_validate(h);
 	/* Misplaced for good: reclaim gives back every block but its. */
 	uint32_t lost = tcache_count(b);
 	b->lo = l->lo[stray] + 1;
