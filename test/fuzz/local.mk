@@ -60,12 +60,14 @@ fuzz: $(PH_SOURCES) test/fuzz/fuzz_image.c test/fuzz/fuzz_ops.c \
 	    $(top_srcdir)/test/fuzz/fuzz_$$t.c $(FUZZ_DIR)/libph.a -lrt; done
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	  reg=$(top_srcdir)/test/fuzz/regress/$$t; \
+	  test -d $$reg || reg=; \
 	  ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 \
 	  $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 	    -rss_limit_mb=4096 -max_len=600000 \
 	    -artifact_prefix=$(FUZZ_DIR)/$$t/artifacts/ \
-	    $(FUZZ_DIR)/$$t/corpus $(FUZZ_DIR)/seeds/$$t \
-	    $(top_srcdir)/test/fuzz/regress/$$t 2>$(FUZZ_DIR)/$$t/log || \
+	    $(FUZZ_DIR)/$$t/corpus $(FUZZ_DIR)/seeds/$$t $$reg \
+	    2>$(FUZZ_DIR)/$$t/log || \
 	    { tail -40 $(FUZZ_DIR)/$$t/log; exit 1; }; \
 	  grep -E '^(Done|#[0-9]+ *DONE)' $(FUZZ_DIR)/$$t/log | tail -1; done
 .PHONY: fuzz
