@@ -39,19 +39,28 @@ static inline __attribute__((always_inline)) void *block_ready(
 	return p;
 }
 
-static void *small_alloc(struct heap *h, unsigned cls, bool zero)
+/* small_alloc past the common case: the lock, waited for. */
+static __attribute__((noinline)) void *small_alloc_locked(struct heap *h,
+    unsigned cls, bool zero)
 {
-	void *p = zero ? NULL : slab_alloc_quick(h, cls);   /* common case */
-	if (likely(p != NULL))
-		return p;
 	heap_lock(h);
 	if (h->bins[cls].nonfull == 0)
 		remote_drain(h);   /* blocks given back without the lock */
-	p = slab_alloc(h, cls);
+	void *p = slab_alloc(h, cls);
 	heap_unlock(h);
 	if (unlikely(p == NULL))
 		return NULL;
 	return block_ready(h, p, sizeclasses[cls].size, zero, false);
+}
+
+/* A block of class cls: the common case in one call (slab.c:
+ * slab_alloc_quick, which a thread without a cache reaches here), the
+ * rest in small_alloc_locked; inline, so heap_malloc keeps no frame. */
+static inline __attribute__((always_inline)) void *small_alloc(
+    struct heap *h, unsigned cls, bool zero)
+{
+	void *p = zero ? NULL : slab_alloc_quick(h, cls);
+	return likely(p != NULL) ? p : small_alloc_locked(h, cls, zero);
 }
 
 /* A run whose block starts at address `at` modulo align (0 but for
@@ -83,13 +92,26 @@ static void *large_alloc(struct heap *h, size_t size, size_t align, size_t at,
 	    (n << LG_PAGE) - lead, zero, known_zero);
 }
 
-void *heap_malloc(struct heap *h, size_t size, bool zero)
+/* heap_malloc's body; quick: small sizes try slab_alloc_quick first. */
+static inline __attribute__((always_inline)) void *malloc_in(struct heap *h,
+    size_t size, bool zero, bool quick)
 {
 	if (unlikely(tsection_in()))
 		return refuge_alloc(h, size, QUANTUM, 0, zero);
 	if (likely(size <= SMALL_MAX))
-		return small_alloc(h, size2class(size), zero);
+		return quick ? small_alloc(h, size2class(size), zero) :
+		    small_alloc_locked(h, size2class(size), zero);
 	return large_alloc(h, size, PAGE, 0, zero);
+}
+
+void *heap_malloc(struct heap *h, size_t size, bool zero)
+{
+	return malloc_in(h, size, zero, true);
+}
+
+void *heap_malloc_past_quick(struct heap *h, size_t size, bool zero)
+{
+	return malloc_in(h, size, zero, false);
 }
 
 void *heap_malloc_aligned(struct heap *h, size_t size, size_t align,
@@ -225,13 +247,12 @@ static __attribute__((noinline)) size_t heap_free_locked(struct heap *h,
 	return usable;
 }
 
-/* heap_free past its first try of the lock: waits for it, drains the
- * block stack, and takes the general path. */
+/* heap_free past the common case: the lock, waited for; the block stack
+ * drained; every kind of block and option (heap_free_locked). */
 static __attribute__((noinline)) size_t heap_free_slow(struct heap *h,
-    void *p, bool locked)
+                                                       void *p)
 {
-	if (!locked)
-		heap_lock(h);
+	heap_lock(h);
 	if (atomic_load_explicit(&h->remote, memory_order_relaxed))
 		remote_drain(h);   /* a signal handler's frees */
 	uint32_t head = 0;
@@ -240,29 +261,23 @@ static __attribute__((noinline)) size_t heap_free_slow(struct heap *h,
 	return heap_free_locked(h, p, cls, head, idx);
 }
 
-/* The common free (the lock free at once, a small block, no tags, no cache
- * that could hold a copy, no junk, no valgrind) is straight and makes one
- * call; the rest is heap_free_slow and heap_free_locked. */
-size_t heap_free(struct heap *h, void *p)
+size_t heap_free_past_quick(struct heap *h, void *p)
 {
 	if (unlikely(refuge_has(h, p) || tsection_in()))
 		return refuge_free(h, p);
 	if (config_debug)
 		debug_check(h);
-	if (unlikely(!heap_lock_fast(h)))
-		return heap_free_slow(h, p, false);
-	if (unlikely(atomic_load_explicit(&h->remote, memory_order_relaxed)))
-		return heap_free_slow(h, p, true);
-	uint32_t head = 0;
-	uint16_t idx = 0;
-	int cls = slab_block_of(h, p, &head, &idx);
-	if (unlikely(cls < 0 || heap_tagging(h) || !tcache_off() ||
-	    opts.paranoid || (config_fill && opts.junk) || vg_on()))
-		return heap_free_locked(h, p, cls, head, idx);
-	size_t usable = sizeclasses[cls].size;
-	slab_free_index(h, &heap_pages(h)[head], head, p, idx);
-	heap_unlock(h);
-	return usable;
+	return heap_free_slow(h, p);
+}
+
+/* A thread without a cache frees a small block in one call (slab.c:
+ * slab_free_quick, which leaves a refuge block alone); a thread with one
+ * may hold a copy of the block in a cache, which heap_free_locked looks
+ * for. */
+size_t heap_free(struct heap *h, void *p)
+{
+	size_t usable = tcache_off() ? slab_free_quick(h, p) : 0;
+	return likely(usable != 0) ? usable : heap_free_past_quick(h, p);
 }
 
 /* ---- a signal handler inside its thread's locked section (refuge.c) ------ */
@@ -428,13 +443,9 @@ size_t heap_resize_in_place(struct heap *h, void *p, size_t size,
 	return block_usable(h, head);
 }
 
-struct heap *heap_owner(const void *p, const char *op)
+struct heap *heap_owner_slow(const void *p, const char *op)
 {
-	struct heap *h = atomic_load_explicit(&default_heap,
-	    memory_order_acquire);
-	if (likely(h != NULL && (uintptr_t)p - (uintptr_t)h < h->size))
-		return h;
-	h = arena_of(p);
+	struct heap *h = arena_of(p);
 	if (h == NULL)
 		h = registry_lookup(p);
 	if (unlikely(h == NULL))

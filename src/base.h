@@ -106,9 +106,6 @@ struct opts {
 	                          no thread caches (tcache.c: paranoid mode) */
 	uint8_t  thp;          /* transparent huge pages for the arenas' data:
 	                          THP_DEFAULT (the system's), ALWAYS, NEVER */
-	bool     plain;        /* none of junk, zero, paranoid (conf_parse
-	                          keeps it): the uncached quick calls may run
-	                          (slab.c), one test for three */
 };
 enum { THP_DEFAULT, THP_ALWAYS, THP_NEVER };
 extern struct opts opts;

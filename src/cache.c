@@ -224,15 +224,9 @@ _Static_assert(offsetof(struct tcache_bin, top) == 0 &&
     offsetof(struct tcache_bin, lo) == 4 &&
     offsetof(struct tcache, bins) % 8 == 0 &&
     sizeof(struct tcache_bin) % 8 == 0, "top and lo: one aligned word");
-typedef uint64_t __attribute__((may_alias)) bin_word;
 static void bin_place(struct tcache_bin *b, uint32_t lo, uint32_t top)
 {
-	struct { uint32_t top, lo; } pair = { top, lo };
-	bin_word w;
-	memcpy(&w, &pair, sizeof(w));
-	atomic_signal_fence(memory_order_seq_cst);
-	__atomic_store_n((bin_word *)b, w, __ATOMIC_RELAXED);
-	atomic_signal_fence(memory_order_seq_cst);
+	store_pair32(&b->top, top, lo);
 }
 
 /* A wide room its bin left holds nothing anyone reads: an arena's pages

@@ -26,7 +26,6 @@ struct opts opts = {
 	.reserve = (size_t)256 << 30,
 	.narenas = 0,               /* 0: ARENAS_PER_CPU per CPU (heap.c) */
 	.paranoid = false,
-	.plain = true,
 };
 
 static void conf_bad(const char *name, size_t nlen, const char *why)
@@ -173,7 +172,6 @@ void conf_parse(const char *s)
 		*colon = '\0';
 		conf_apply(item, colon + 1);
 	}
-	opts.plain = !opts.junk && !opts.zero && !opts.paranoid;
 }
 
 void conf_init(void)

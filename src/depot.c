@@ -134,15 +134,9 @@ _Static_assert(offsetof(struct depot_bin, n) == 0 &&
     offsetof(struct depot_bin, lo) == 4 &&
     offsetof(struct depot, bins) % 8 == 0 &&
     sizeof(struct depot_bin) % 8 == 0, "n and lo: one aligned word");
-typedef uint64_t __attribute__((may_alias)) depot_word;
 static void depot_place(struct depot_bin *b, uint32_t lo, uint32_t n)
 {
-	struct { uint32_t n, lo; } pair = { n, lo };
-	depot_word w;
-	memcpy(&w, &pair, sizeof(w));
-	atomic_signal_fence(memory_order_seq_cst);
-	__atomic_store_n((depot_word *)b, w, __ATOMIC_RELAXED);
-	atomic_signal_fence(memory_order_seq_cst);
+	store_pair32(&b->n, n, lo);
 }
 
 /* Moves bin c of d, with what it holds, to its room that starts at `to`:

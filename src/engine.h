@@ -104,6 +104,9 @@ PH_FORK_CHILD void tcache_fork_child(struct heap *h);
 /* Usable size of a request at an alignment (nallocx). */
 size_t size_usable_aligned(size_t size, size_t align);
 void  *heap_malloc(struct heap *h, size_t size, bool zero);
+/* heap_malloc for a caller whose slab_alloc_quick just said no: a small
+ * size goes to the locked path without asking it again. */
+void  *heap_malloc_past_quick(struct heap *h, size_t size, bool zero);
 void  *heap_malloc_aligned(struct heap *h, size_t size, size_t align,
                            bool zero);
 /* A large block whose address is `at` modulo `mod` (a power of two, at <
@@ -112,6 +115,8 @@ void  *heap_malloc_at(struct heap *h, size_t size, size_t mod, size_t at,
                       bool zero);
 /* Frees block p of h; returns its usable size. */
 size_t heap_free(struct heap *h, void *p);
+/* heap_free for a caller whose slab_free_quick just said no. */
+size_t heap_free_past_quick(struct heap *h, void *p);
 /* heap_free inside a locked section (refuge.c's rule), and of refuge
  * blocks: never takes the heap lock there. */
 size_t refuge_free(struct heap *h, void *p);
@@ -124,8 +129,17 @@ size_t heap_resize_in_place(struct heap *h, void *p, size_t size,
 size_t heap_usable_size(struct heap *h, const void *p);
 /* The same, naming op in the report of a bad pointer. */
 size_t heap_block_size(struct heap *h, const void *p, const char *op);
-/* The heap owning p, or report_fatal naming op if none does. */
-struct heap *heap_owner(const void *p, const char *op);
+/* The heap owning p, or report_fatal naming op if none does.  Inline, the
+ * default heap's test: a free without a cache asks it on every call. */
+struct heap *heap_owner_slow(const void *p, const char *op);
+static inline struct heap *heap_owner(const void *p, const char *op)
+{
+	struct heap *h = atomic_load_explicit(&default_heap,
+	    memory_order_acquire);
+	if (likely(h != NULL && (uintptr_t)p - (uintptr_t)h < h->size))
+		return h;
+	return heap_owner_slow(p, op);
+}
 
 
 /* ---- fork.c: what a fork's child does ------------------------------------- */

@@ -69,11 +69,19 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 		errno = ENOMEM;   /* no address space for the process heap */
 		return NULL;
 	}
+	/* Without a cache the common case is one call, and when it says no
+	 * heap_malloc_past_quick does not ask again. */
 	unsigned cls = size2class(size);
-	void *p = tcache_off() ? slab_alloc_quick(h, cls) : opts.zero ? NULL :
-	    tcache_alloc(h, cls);
-	if (p == NULL)
-		p = heap_malloc(h, size, opts.zero);
+	void *p;
+	if (tcache_off()) {
+		p = slab_alloc_quick(h, cls);
+		if (p == NULL)
+			p = heap_malloc_past_quick(h, size, opts.zero);
+	} else {
+		p = opts.zero ? NULL : tcache_alloc(h, cls);
+		if (p == NULL)
+			p = heap_malloc(h, size, opts.zero);
+	}
 	if (unlikely(p == NULL))
 		errno = ENOMEM;
 	else
@@ -170,15 +178,11 @@ static __attribute__((noinline)) void free_slow(void *p)
 {
 	if (p == NULL)
 		return;
-	if (tcache_off()) {   /* one lookup of the block: heap_free's */
-		struct heap *h = atomic_load_explicit(&default_heap,
-		    memory_order_acquire);   /* heap_owner's first test */
-		if (unlikely(h == NULL ||
-		    (uintptr_t)p - (uintptr_t)h >= h->size))
-			h = heap_owner(p, "free");
+	if (tcache_off()) {   /* the common case in one call */
+		struct heap *h = heap_owner(p, "free");
 		size_t usable = slab_free_quick(h, p);
 		count(&tthread.deallocated, usable != 0 ? usable :
-		    heap_free(h, p));
+		    heap_free_past_quick(h, p));
 		return;
 	}
 	if (!tbusy() && free_other_slot(p))

@@ -234,6 +234,15 @@ uint16_t slab_block_index(struct heap *h, struct page *s, uint32_t head,
 	return (uint16_t)idx;
 }
 
+/* Is slab s at head, of bin b, empty and not the bin's only slab: one to
+ * give back to the pages? */
+static inline bool slab_spare_empty(const struct bin *b, const struct page *s,
+                                    uint32_t head)
+{
+	return s->nfree == sizeclasses[s->cls].nblocks &&
+	    (b->nonfull != head || s->next != 0);
+}
+
 /* Slab s at head has more free blocks (its nfree was `before`): onto its
  * bin's list if it had none, or back to the pages if it is empty and not
  * the bin's only slab.  Does not wake smalloc's waiters.  Needs lock. */
@@ -243,8 +252,7 @@ static void slab_relist(struct heap *h, struct page *s, uint32_t head,
 	struct bin *b = &h->bins[s->cls];
 	if (before == 0)
 		bin_push(h, b, head);
-	else if (s->nfree == sizeclasses[s->cls].nblocks &&
-	    (b->nonfull != head || s->next != 0)) {
+	else if (slab_spare_empty(b, s, head)) {
 		/* Empty and not the bin's only slab: give the pages back. */
 		bin_remove(h, b, head);
 		b->nslabs--;
@@ -294,8 +302,7 @@ static inline __attribute__((always_inline)) void slab_give(struct heap *h,
 	/* Only a slab that was full (onto the list) or is now empty and not
 	 * the bin's only slab (back to the pages) moves: slab_relist. */
 	uint32_t before = s->nfree++;
-	if (unlikely(before == 0 || (s->nfree == sizeclasses[cls].nblocks &&
-	    (b->nonfull != head || s->next != 0)))) {
+	if (unlikely(before == 0 || slab_spare_empty(b, s, head))) {
 		slab_gained(h, s, head, before);
 		return;
 	}
@@ -332,8 +339,8 @@ static __attribute__((noinline)) void slab_free_slow(struct heap *h,
 
 void *slab_alloc_quick(struct heap *h, unsigned cls)
 {
-	if (config_debug || !opts.plain || vg_on() || tsection_in() ||
-	    !heap_lock_fast(h))
+	if (config_debug || opts.zero || (config_fill && opts.junk) ||
+	    vg_on() || tsection_in() || !heap_lock_fast(h))
 		return NULL;
 	uint32_t head = h->bins[cls].nonfull;
 	if (unlikely(head == 0 ||
@@ -348,8 +355,8 @@ void *slab_alloc_quick(struct heap *h, unsigned cls)
 
 size_t slab_free_quick(struct heap *h, void *p)
 {
-	if (config_debug || !opts.plain || vg_on() || tsection_in() ||
-	    !heap_lock_fast(h))
+	if (config_debug || opts.paranoid || (config_fill && opts.junk) ||
+	    vg_on() || tsection_in() || !heap_lock_fast(h))
 		return 0;
 	uint32_t head;
 	uint16_t idx;

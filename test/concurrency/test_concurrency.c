@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,18 +20,7 @@
 
 #include <phmalloc.h>
 
-#include "../run_suite.h"
-
-#define P_(n) PHMALLOC_FN(n)
-
-/* Was the library built with statistics?  Without, byte counts read 0. */
-static bool have_stats(void)
-{
-	bool on = false;
-	size_t len = sizeof(on);
-	return P_(mallctl)("config.stats", &on, &len, NULL, 0) == 0 && on;
-}
-#define MIB ((size_t)1 << 20)
+#include "../integration/testutil.h"   /* P_, MIB, have_stats */
 
 /* ---- signals --------------------------------------------------------------- */
 

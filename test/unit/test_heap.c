@@ -160,21 +160,6 @@ START_TEST(process_heap_is_valid_after_use)
 }
 END_TEST
 
-/* Pages of [p, p + n) resident in memory, by mincore: the heap's own pages,
- * whatever else the process (a sanitizer's shadow, Check) maps or touches. */
-static size_t resident_pages(const void *p, size_t n)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE), np = (n + pg - 1) / pg;
-	unsigned char *vec = malloc(np);
-	ck_assert_ptr_nonnull(vec);
-	ck_assert_int_eq(mincore((void *)p, n, vec), 0);
-	size_t in = 0;
-	for (size_t i = 0; i < np; i++)
-		in += vec[i] & 1;
-	free(vec);
-	return in;
-}
-
 /* Freed pages stay (decay_ms: churn must not thrash) until a purge, which
  * gives every one of them back: asserted on the block's own pages, after
  * an explicit purge, so that neither the clock nor the rest of the
@@ -185,14 +170,14 @@ START_TEST(freed_memory_goes_back_to_the_os)
 	size_t pages = 64 * MIB / (size_t)sysconf(_SC_PAGESIZE);
 	char *p = heap_malloc(h, 64 * MIB, false);
 	memset(p, 1, 64 * MIB);
-	ck_assert_uint_eq(resident_pages(p, 64 * MIB), pages);
+	ck_assert_uint_eq(unit_resident_pages(p, 64 * MIB), pages);
 	uint64_t dirty = h->stats.dirty_pages;
 	heap_free(h, p);
 	ck_assert_uint_ge(h->stats.dirty_pages, dirty + pages);
-	ck_assert_uint_eq(resident_pages(p, 64 * MIB), pages);
+	ck_assert_uint_eq(unit_resident_pages(p, 64 * MIB), pages);
 	heap_purge(h, true);
 	ck_assert_uint_eq(h->stats.dirty_pages, 0);
-	ck_assert_uint_eq(resident_pages(p, 64 * MIB), 0);
+	ck_assert_uint_eq(unit_resident_pages(p, 64 * MIB), 0);
 	/* Purged pages are known to be zero: calloc need not clear them. */
 	char *q = heap_malloc(h, 64 * MIB, true);
 	for (size_t i = 0; i < 64 * MIB; i += 4096)

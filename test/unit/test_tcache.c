@@ -1683,14 +1683,9 @@ START_TEST(a_new_cache_touches_only_the_pages_it_uses)
 	struct tcache *tc = slot_of(h)->tc;
 	size_t pages = cache_run_bytes(h) >> LG_PAGE;
 	ck_assert_uint_gt(pages, 100);
-	unsigned char *vec = calloc(pages, 1);
-	ck_assert_int_eq(mincore(tc, pages << LG_PAGE, vec), 0);
-	size_t resident = 0;
-	for (size_t i = 0; i < pages; i++)
-		resident += vec[i] & 1;
+	size_t resident = unit_resident_pages(tc, pages << LG_PAGE);
 	ck_assert_msg(resident <= 3, "%zu of the cache's %zu pages are "
 	    "resident", resident, pages);
-	free(vec);
 	ck_assert(tcache_free(h, p));
 	unit_validate(h);
 	heap_done(h);
@@ -1781,13 +1776,7 @@ static size_t slots_resident(struct tcache *tc, uint32_t lo, uint32_t n)
 {
 	uintptr_t first = (uintptr_t)&tc->slots[lo] & ~(uintptr_t)PAGE_MASK;
 	uintptr_t end = ALIGN_UP((uintptr_t)&tc->slots[lo + n], PAGE);
-	size_t pages = (end - first) >> LG_PAGE, resident = 0;
-	unsigned char *vec = calloc(pages, 1);
-	ck_assert_int_eq(mincore((void *)first, end - first, vec), 0);
-	for (size_t i = 0; i < pages; i++)
-		resident += vec[i] & 1;
-	free(vec);
-	return resident;
+	return unit_resident_pages((void *)first, end - first);
 }
 
 /* In a heap of the OS's pages (an arena's), a bin that comes back to its
@@ -1994,14 +1983,9 @@ START_TEST(a_cache_at_its_bases_touches_few_pages)
 	ck_assert_msg(nspanned <= MOST_PAGES, "its %u bins span %zu pages",
 	    NBINS, nspanned);
 	/* and what the kernel holds of the run is no more */
-	unsigned char *vec = calloc(pages, 1);
-	ck_assert_int_eq(mincore(tc, pages << LG_PAGE, vec), 0);
-	size_t resident = 0;
-	for (size_t i = 0; i < pages; i++)
-		resident += vec[i] & 1;
+	size_t resident = unit_resident_pages(tc, pages << LG_PAGE);
 	ck_assert_msg(resident <= MOST_PAGES, "%zu of the cache's %zu pages "
 	    "are resident", resident, pages);
-	free(vec);
 	free(spanned);
 	for (unsigned c = 0; c < NBINS; c++)
 		ck_assert(tcache_free(h, p[c]));

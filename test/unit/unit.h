@@ -68,6 +68,20 @@ static inline uint64_t unit_live(struct heap *h)
 	return n;
 }
 
+/* Pages of [p, p + n) the kernel holds (mincore), whatever else the
+ * process (a sanitizer's shadow, Check) maps or touches; p page-aligned. */
+static inline size_t unit_resident_pages(const void *p, size_t n)
+{
+	size_t np = (n + PAGE - 1) / PAGE, in = 0;
+	unsigned char *vec = malloc(np);
+	ck_assert_ptr_nonnull(vec);
+	ck_assert_int_eq(mincore((void *)p, n, vec), 0);
+	for (size_t i = 0; i < np; i++)
+		in += vec[i] & 1;
+	free(vec);
+	return in;
+}
+
 /* h->stats.allocated is v, in a build with statistics (without, it reads
  * 0 and there is nothing to compare). */
 #define unit_assert_allocated(h, v) do {                                 \
