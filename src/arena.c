@@ -110,7 +110,7 @@ static bool arena_reserve(void)
  * (bench/results.md, W10).  Advice only: an error changes nothing. */
 static void arena_advise(struct heap *h)
 {
-	if (opts.thp == THP_DEFAULT)
+	if (opts.thp == THP_DEFAULT || opts.thp == THP_AUTO)
 		return;
 	uintptr_t lo = ALIGN_UP((uintptr_t)h + ((uintptr_t)h->first_page <<
 	    LG_PAGE), THP_BYTES), hi = (uintptr_t)h + h->size;

@@ -105,9 +105,11 @@ struct opts {
 	bool     paranoid;     /* catch every double free: this process keeps
 	                          no thread caches (tcache.c: paranoid mode) */
 	uint8_t  thp;          /* transparent huge pages for the arenas' data:
-	                          THP_DEFAULT (the system's), ALWAYS, NEVER */
+	                          THP_AUTO (the system's, and dense chunks
+	                          collapsed for a process that forks: thp.c),
+	                          DEFAULT (the system's), ALWAYS, NEVER */
 };
-enum { THP_DEFAULT, THP_ALWAYS, THP_NEVER };
+enum { THP_DEFAULT, THP_ALWAYS, THP_NEVER, THP_AUTO };
 extern struct opts opts;
 void conf_init(void);
 /* Parses one configuration string into opts (exposed for tests). */
@@ -135,6 +137,16 @@ int      os_purge(void *addr, size_t size, bool shared);
 /* Asks for transparent huge pages over [addr, addr+size), or asks for none
  * (madvise MADV_HUGEPAGE / MADV_NOHUGEPAGE); 0 or an errno value. */
 int      os_hugepages(void *addr, size_t size, bool on);
+/* Asks the kernel to put [addr, addr+size) in huge pages now, copying what
+ * is resident and zero-filling the rest (madvise MADV_COLLAPSE, Linux 6.1);
+ * 0 or an errno value (EINVAL where the kernel cannot). */
+int      os_collapse(void *addr, size_t size);
+/* mincore: vec[i] & 1 if page i of [addr, addr+size) is resident; 0 or an
+ * errno value. */
+int      os_resident(void *addr, size_t size, unsigned char *vec);
+/* Reads at most len - 1 bytes of the file at path into buf and ends them
+ * with a NUL, with read(2) (no allocation); the bytes read, 0 if none. */
+size_t   os_read_text(const char *path, char *buf, size_t len);
 uint64_t os_now_ms(void);
 /* Start time of process pid (0 = this one) in clock ticks since boot, from
  * /proc; 0 if it cannot be read.  With the pid it names a process for good. */

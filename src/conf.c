@@ -26,6 +26,7 @@ struct opts opts = {
 	.reserve = (size_t)256 << 30,
 	.narenas = 0,               /* 0: ARENAS_PER_CPU per CPU (heap.c) */
 	.paranoid = false,
+	.thp = THP_AUTO,
 };
 
 static void conf_bad(const char *name, size_t nlen, const char *why)
@@ -129,14 +130,16 @@ static void conf_apply(const char *name, const char *v)
 		return;
 	}
 	if (strcmp(name, "thp") == 0) {
-		if (strcmp(v, "default") == 0)
+		if (strcmp(v, "auto") == 0)
+			opts.thp = THP_AUTO;
+		else if (strcmp(v, "default") == 0)
 			opts.thp = THP_DEFAULT;
 		else if (strcmp(v, "always") == 0)
 			opts.thp = THP_ALWAYS;
 		else if (strcmp(v, "never") == 0)
 			opts.thp = THP_NEVER;
 		else
-			conf_bad(name, nlen, "expects default, always or never");
+			conf_bad(name, nlen, "expects auto, default, always or never");
 		return;
 	}
 	if (strcmp(name, "narenas") == 0) {

@@ -169,11 +169,14 @@ static int c_opt_narenas(const size_t *mib, void *oldp, size_t *oldlenp,
 	READ(unsigned, heap_narenas());
 }
 
-/* [jemalloc] opt.thp: "default", "always" or "never" (PHMALLOC_CONF=thp). */
+/* [jemalloc] opt.thp: "auto", "default", "always" or "never"
+ * (PHMALLOC_CONF=thp; jemalloc has no "auto"). */
 static int c_opt_thp(const size_t *mib, void *oldp, size_t *oldlenp,
                      void *newp, size_t newlen)
 {
-	static const char *const names[] = { "default", "always", "never" };
+	static const char *const names[] = {
+		[THP_DEFAULT] = "default", [THP_ALWAYS] = "always",
+		[THP_NEVER] = "never", [THP_AUTO] = "auto" };
 	conf_init();
 	READONLY();
 	READ(const char *, names[opts.thp]);
@@ -220,6 +223,26 @@ SIZE_LEAF(c_stats_resident, snap_get().resident)
 SIZE_LEAF(c_stats_mapped, snap_get().mapped)
 SIZE_LEAF(c_stats_metadata, snap_get().metadata)
 SIZE_LEAF(c_stats_dirty, snap_get().dirty)
+
+/* stats.thp.collapsed and stats.thp.refused (thp.c), in every build. */
+static int c_stats_thp(const size_t *mib, void *oldp, size_t *oldlenp,
+                       void *newp, size_t newlen, bool refused)
+{
+	uint64_t n[2];
+	thp_counts(&n[0], &n[1]);
+	READONLY();
+	READ(uint64_t, n[refused]);
+}
+static int c_stats_thp_collapsed(const size_t *mib, void *oldp,
+                                 size_t *oldlenp, void *newp, size_t newlen)
+{
+	return c_stats_thp(mib, oldp, oldlenp, newp, newlen, false);
+}
+static int c_stats_thp_refused(const size_t *mib, void *oldp,
+                               size_t *oldlenp, void *newp, size_t newlen)
+{
+	return c_stats_thp(mib, oldp, oldlenp, newp, newlen, true);
+}
 
 static int c_arenas_narenas(const size_t *mib, void *oldp, size_t *oldlenp,
                             void *newp, size_t newlen)
@@ -481,11 +504,15 @@ static const struct ctl_node sbin_kids[] = {
 	LEAF("ndalloc", c_sbin_ndalloc), LEAF("nslabs", c_sbin_nslabs),
 };
 static const struct ctl_node sbin_index[] = { INDEXED(NBINS, sbin_kids) };
+static const struct ctl_node sthp_kids[] = {
+	LEAF("collapsed", c_stats_thp_collapsed),
+	LEAF("refused", c_stats_thp_refused),
+};
 static const struct ctl_node stats_kids[] = {
 	LEAF("allocated", c_stats_allocated), LEAF("active", c_stats_active),
 	LEAF("resident", c_stats_resident), LEAF("mapped", c_stats_mapped),
 	LEAF("metadata", c_stats_metadata), LEAF("dirty", c_stats_dirty),
-	NODE("bins", sbin_index),
+	NODE("bins", sbin_index), NODE("thp", sthp_kids),
 };
 static const struct ctl_node tcache_kids[] = {
 	LEAF("flush", c_thread_tcache_flush),

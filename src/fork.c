@@ -13,7 +13,9 @@
  * types.h).  The parent pays nothing; the child pays a repair only for a
  * heap whose lock was held.  A shared heap is the same memory in both
  * processes: the parent's threads go on with it, and the child leaves its
- * lock alone.
+ * lock alone.  The prepare handler takes no lock either: it lets thp.c
+ * put a dense chunk of the arenas in a huge page, which makes this fork and
+ * the next cheaper for the kernel to copy.
  */
 #include <pthread.h>
 
@@ -47,5 +49,5 @@ PH_FORK_CHILD static void fork_child(void)
  * heap.)  Linked by INSTALLERS_LINK (engine.h). */
 void __attribute__((constructor)) fork_install(void)
 {
-	pthread_atfork(NULL, NULL, fork_child);
+	pthread_atfork(thp_fork_prepare, NULL, fork_child);
 }

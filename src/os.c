@@ -75,6 +75,44 @@ int os_hugepages(void *addr, size_t size, bool on)
 	return os_advise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 }
 
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25   /* Linux 6.1; older headers lack the name */
+#endif
+
+int os_collapse(void *addr, size_t size)
+{
+	return os_advise(addr, size, MADV_COLLAPSE);
+}
+
+int os_resident(void *addr, size_t size, unsigned char *vec)
+{
+	int saved = errno;
+	int err = mincore(addr, size, vec) == 0 ? 0 : errno;
+	errno = saved;
+	return err;
+}
+
+size_t os_read_text(const char *path, char *buf, size_t len)
+{
+	int saved = errno;
+	size_t have = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	while (fd >= 0 && have + 1 < len) {
+		ssize_t n = read(fd, buf + have, len - 1 - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (len > 0)
+		buf[have] = '\0';
+	errno = saved;
+	return have;
+}
+
 typedef bool (*maps_fn)(void *arg, uintptr_t lo, uintptr_t hi,
                         const char *perms);
 

@@ -514,6 +514,24 @@ struct heap *heap_process_if_any(void);  /* NULL before the first malloc */
  * thread of the parent held it (fork.c). */
 PH_FORK_CHILD void heap_process_fork_child(void);
 extern struct heap *_Atomic default_heap;   /* what P(malloc) uses */
+
+/* ---- thp.c: dense arena chunks into huge pages, at forks ----------------- */
+#define THP_FORKS   4     /* the fork from which the walk runs */
+#define THP_SCAN    4     /* chunks a fork looks at, at most */
+#define THP_HOLES   16    /* pages a chunk may miss and still be collapsed */
+#define THP_REPASS  64    /* forks between walks */
+#define THP_END     (-1)  /* thp_step: past h's last chunk */
+#define THP_PAUSE   (-2)  /* thp_step: *scan ran out first */
+/* Looks at h's chunks from chunk *next on (the 2 MiB chunks wholly in its
+ * data below hwm), at most *scan of them, and collapses the first with at
+ * most THP_HOLES pages not resident: its answer (0 or an errno value), or
+ * THP_END or THP_PAUSE if none was tried.  Advances *next past what it
+ * looked at and lowers *scan. */
+int  thp_step(struct heap *h, uint32_t *next, unsigned *scan);
+/* The fork's prepare handler's share (PHMALLOC_CONF=thp:auto). */
+void thp_fork_prepare(void);
+/* Chunks collapsed so far, and collapses the kernel refused. */
+void thp_counts(uint64_t *collapsed, uint64_t *refused);
 /* Makes h the default heap, sending every thread's malloc fast path, which
  * caches the old one, to look again. */
 void         heap_default_set(struct heap *h);

@@ -733,8 +733,9 @@ START_TEST(thp_option_advises_the_arenas_data)
 {
 	if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) != 0)
 		return;   /* a kernel without transparent huge pages */
-	static const char *const want[] = { "default", "always", "never" };
-	for (unsigned k = 0; k < 3; k++) {
+	static const char *const want[] = { "default", "always", "never",
+	    "auto" };
+	for (unsigned k = 0; k < 4; k++) {
 		char cmd[600], name[32] = "", flags[256] = "";
 		snprintf(cmd, sizeof(cmd), "PHMALLOC_CONF=thp:%s "
 		    "/proc/%d/exe --print-thp", want[k], (int)getpid());
@@ -782,6 +783,141 @@ static int print_thp(void)
 	fclose(f);
 	return 1;
 }
+
+/* ---- thp:auto: a process that forks gets its dense chunks in huge pages ----
+ * A process started by exec fills 8 MiB in four 2 MiB chunks: the first and
+ * third whole, the second but for 16 pages (what thp.c may fill), the
+ * fourth every other page; then it forks until the second chunk is whole
+ * (its holes filled with zeros: the collapse's mark), at most 64 times. */
+
+#define THP_CHUNK ((size_t)2 << 20)
+#define THP_NP    ((unsigned)(THP_CHUNK / 4096))
+
+static bool thp_child_hole(unsigned c, unsigned i)
+{
+	return (c == 1 && i % 32 == 5) || (c == 3 && i % 2 == 1);
+}
+
+static unsigned thp_resident(const char *p)
+{
+	static unsigned char vec[THP_NP];
+	if (mincore((void *)p, THP_CHUNK, vec) != 0)
+		return 0;
+	unsigned n = 0;
+	for (unsigned i = 0; i < THP_NP; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+/* Prints: collapsed refused forks resident0..3 intact. */
+static int thp_forks_child(void)
+{
+	char *p = NULL;
+	if (P_(posix_memalign)((void **)&p, THP_CHUNK, 4 * THP_CHUNK) != 0)
+		return 1;
+	for (unsigned c = 0; c < 4; c++)
+		for (unsigned i = 0; i < THP_NP; i++)
+			if (!thp_child_hole(c, i))
+				memset(p + c * THP_CHUNK + (size_t)i * 4096,
+				    (int)(c * 64 + i % 64 + 1), 4096);
+	unsigned forks = 0;
+	for (; forks < 64 && thp_resident(p + THP_CHUNK) < THP_NP; forks++) {
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(0);
+		if (pid < 0 || waitpid(pid, NULL, 0) != pid)
+			return 1;
+	}
+	unsigned res[4];
+	for (unsigned c = 0; c < 4; c++)   /* before reading the holes */
+		res[c] = thp_resident(p + c * THP_CHUNK);
+	bool intact = true;
+	for (unsigned c = 0; c < 4; c++)
+		for (unsigned i = 0; i < THP_NP; i++) {
+			const unsigned char *pg = (const unsigned char *)p +
+			    c * THP_CHUNK + (size_t)i * 4096;
+			unsigned want = thp_child_hole(c, i) ? 0 :
+			    (c * 64 + i % 64 + 1) & 0xff;
+			if (pg[0] != want || pg[4095] != want)
+				intact = false;
+		}
+	uint64_t n[2] = { 0, 0 };
+	size_t len = sizeof(n[0]);
+	if (P_(mallctl)("stats.thp.collapsed", &n[0], &len, NULL, 0) != 0 ||
+	    P_(mallctl)("stats.thp.refused", &n[1], &len, NULL, 0) != 0)
+		return 1;
+	printf("%llu %llu %u %u %u %u %u %d\n", (unsigned long long)n[0],
+	    (unsigned long long)n[1], forks, res[0], res[1], res[2], res[3],
+	    intact);
+	P_(free)(p);
+	return 0;
+}
+
+/* Can this kernel collapse, as the process heap would?  The system's
+ * setting allows it, the huge page is 2 MiB, and a chunk of our own
+ * collapses. */
+static bool thp_collapse_works(void)
+{
+	char buf[128] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	bool ok = f != NULL && fgets(buf, sizeof(buf), f) != NULL &&
+	    strstr(buf, "[never]") == NULL;
+	if (f != NULL)
+		fclose(f);
+	f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "r");
+	ok = ok && f != NULL && fgets(buf, sizeof(buf), f) != NULL &&
+	    strtoul(buf, NULL, 10) == THP_CHUNK;
+	if (f != NULL)
+		fclose(f);
+	if (!ok)
+		return false;
+	char *raw = mmap(NULL, 2 * THP_CHUNK, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return false;
+	char *at = (char *)(((uintptr_t)raw + THP_CHUNK - 1) &
+	    ~(uintptr_t)(THP_CHUNK - 1));
+	memset(at, 1, THP_CHUNK);
+	ok = madvise(at, THP_CHUNK, 25 /* MADV_COLLAPSE */) == 0;
+	munmap(raw, 2 * THP_CHUNK);
+	return ok;
+}
+
+START_TEST(forks_collapse_dense_arena_chunks)
+{
+	bool works = thp_collapse_works();
+	for (unsigned k = 0; k < 2; k++) {
+		const char *mode = k == 0 ? "auto" : "default";
+		char cmd[600];
+		snprintf(cmd, sizeof(cmd), "PHMALLOC_CONF=thp:%s "
+		    "/proc/%d/exe --thp-forks", mode, (int)getpid());
+		FILE *f = popen(cmd, "r");
+		ck_assert_ptr_nonnull(f);
+		unsigned long long col = 0, ref = 0;
+		unsigned forks = 0, r[4] = { 0 };
+		int intact = 0;
+		ck_assert_int_eq(fscanf(f, "%llu %llu %u %u %u %u %u %d", &col,
+		    &ref, &forks, &r[0], &r[1], &r[2], &r[3], &intact), 8);
+		ck_assert_int_eq(pclose(f), 0);
+		ck_assert_msg(intact, "thp:%s: a block changed", mode);
+		ck_assert_uint_eq(r[0], THP_NP);
+		ck_assert_uint_eq(r[2], THP_NP);
+		ck_assert_uint_eq(r[3], THP_NP / 2);   /* sparse: left alone */
+		if (k == 1 || !works) {   /* nothing collapsed */
+			ck_assert_uint_eq(col + ref, 0);
+			ck_assert_uint_eq(r[1], THP_NP - THP_NP / 32);
+			ck_assert_uint_eq(forks, 64);
+		} else if (ref == 0) {    /* holes filled, within a few forks */
+			ck_assert_uint_ge(col, 2);
+			ck_assert_uint_eq(r[1], THP_NP);
+			ck_assert_uint_lt(forks, 64);
+		} else {                  /* the kernel had no huge page free */
+			fprintf(stderr, "forks_collapse_dense_arena_chunks: "
+			    "%llu collapses refused\n", ref);
+		}
+	}
+}
+END_TEST
 
 /* ---- fork from a signal handler inside malloc --------------------------------
  * A process started for it sends SIGUSR1 to this one without pause; the
@@ -886,6 +1022,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 2 && strcmp(argv[1], "--print-thp") == 0)
 		return print_thp();
+	if (argc == 2 && strcmp(argv[1], "--thp-forks") == 0)
+		return thp_forks_child();
 	Suite *s = suite_create("threads");
 	TCase *tc = tcase_create("threads");
 	tcase_set_timeout(tc, 30);
@@ -898,6 +1036,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, blocks_freed_by_another_arena_go_home);
 	tcase_add_test(tc, narenas_option_is_honoured);
 	tcase_add_test(tc, thp_option_advises_the_arenas_data);
+	tcase_add_test(tc, forks_collapse_dense_arena_chunks);
 	tcase_add_test(tc, malloc_after_a_handle_stays_in_the_process_heap);
 	suite_add_tcase(s, tc);
 

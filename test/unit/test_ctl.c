@@ -331,6 +331,8 @@ START_TEST(conf_sets_options)
 	ck_assert_uint_eq(opts.thp, THP_NEVER);
 	ck_assert_str_eq(parse_capturing("thp:default"), "");
 	ck_assert_uint_eq(opts.thp, THP_DEFAULT);
+	ck_assert_str_eq(parse_capturing("thp:auto"), "");
+	ck_assert_uint_eq(opts.thp, THP_AUTO);
 	opts = saved;
 }
 END_TEST

@@ -269,6 +269,118 @@ START_TEST(a_thread_that_keeps_waiting_moves_at_its_next_malloc)
 }
 END_TEST
 
+/* ---- thp.c: which chunks a fork's walk collapses ---------------------------- */
+
+#define CHUNK (2 * MIB)
+#define CHUNK_PAGES ((unsigned)(CHUNK / PAGE))
+
+/* Page i of a chunk with `holes` holes: pages 16k + 7 for k < holes. */
+static bool thp_hole(unsigned i, unsigned holes)
+{
+	return i % 16 == 7 && i / 16 < holes;
+}
+
+static void thp_fill(char *chunk, unsigned holes, unsigned tag)
+{
+	for (unsigned i = 0; i < CHUNK_PAGES; i++)
+		if (!thp_hole(i, holes))
+			memset(chunk + (size_t)i * PAGE, (int)(tag + i) & 0xff,
+			    PAGE);
+}
+
+static void thp_assert_contents(const char *chunk, unsigned holes,
+                                unsigned tag)
+{
+	for (unsigned i = 0; i < CHUNK_PAGES; i++) {
+		const unsigned char *pg = (const unsigned char *)chunk +
+		    (size_t)i * PAGE;
+		if (thp_hole(i, holes) && vg_on())
+			continue;   /* never written: memcheck says undefined */
+		unsigned want = thp_hole(i, holes) ? 0 : (tag + i) & 0xff;
+		ck_assert_uint_eq(pg[0], want);
+		ck_assert_uint_eq(pg[PAGE - 1], want);
+	}
+}
+
+/* The walk, on a heap of our own (thp_step is what the fork's prepare
+ * handler runs on each arena).  Kernel-independent: which chunk it tries,
+ * where it stops, what it leaves alone; where the kernel collapses, also
+ * that the holes of a collapsed chunk fill with zeros and no byte moves. */
+START_TEST(thp_walk_collapses_dense_chunks_below_hwm_only)
+{
+	char *raw = mmap(NULL, 18 * MIB, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(raw, MAP_FAILED);
+	char *base = (char *)ALIGN_UP((uintptr_t)raw, CHUNK);
+	struct heap *h = heap_format(base, 14 * MIB, 0, true);
+	char *blk = heap_malloc_aligned(h, 8 * MIB, CHUNK, false);
+	ck_assert_ptr_nonnull(blk);
+	uintptr_t lo = ALIGN_UP((uintptr_t)h + ((uintptr_t)h->first_page <<
+	    LG_PAGE), CHUNK);
+	ck_assert_uint_eq((uintptr_t)blk % CHUNK, 0);
+	uint32_t b = (uint32_t)(((uintptr_t)blk - lo) / CHUNK);
+	uintptr_t top = (uintptr_t)h + ((uintptr_t)h->hwm << LG_PAGE);
+	ck_assert_uint_ge(top, (uintptr_t)blk + 8 * MIB);
+	ck_assert_uint_lt(top, (uintptr_t)blk + 8 * MIB + CHUNK);
+	/* chunks b and b+1 dense but for THP_HOLES pages, b+2 one hole more,
+	 * b+3 one page */
+	thp_fill(blk, THP_HOLES, 1);
+	thp_fill(blk + CHUNK, THP_HOLES, 2);
+	thp_fill(blk + 2 * CHUNK, THP_HOLES + 1, 3);
+	blk[3 * CHUNK] = 9;
+	ck_assert_uint_eq(unit_resident_pages(blk + 2 * CHUNK, CHUNK),
+	    CHUNK_PAGES - THP_HOLES - 1);
+	if (!vg_on()) {
+		/* Bait the walk: the header's chunk, and the chunk that
+		 * holds hwm (free pages: zeros keep them as they were),
+		 * made resident.  Neither is the walk's to take. */
+		for (char *p = base; p < (char *)lo; p += PAGE)
+			(void)*(volatile char *)p;
+		memset(blk + 8 * MIB, 0, CHUNK);
+	}
+	uint32_t next = 0;
+	unsigned scan = 64;
+	int r = thp_step(h, &next, &scan);   /* the first dense chunk: b */
+	ck_assert_int_ge(r, 0);
+	ck_assert_uint_eq(next, b + 1);
+	if (r == 0)   /* collapsed: its holes now read as resident zeros */
+		ck_assert_uint_eq(unit_resident_pages(blk, CHUNK),
+		    CHUNK_PAGES);
+	else          /* the kernel cannot, or had no huge page free */
+		ck_assert_msg(r == EINVAL || r == ENOMEM || r == EAGAIN ||
+		    r == EBUSY || r == EPERM, "collapse: %s", strerror(r));
+	int r1 = thp_step(h, &next, &scan);   /* then b + 1 */
+	ck_assert_int_ge(r1, 0);
+	ck_assert_uint_eq(next, b + 2);
+	/* b + 2 and b + 3 are not dense; above hwm is not the walk's */
+	ck_assert_int_eq(thp_step(h, &next, &scan), THP_END);
+	ck_assert_uint_eq(next, b + 4);
+	ck_assert_int_eq(thp_step(h, &next, &scan), THP_END);
+	ck_assert_uint_eq(unit_resident_pages(blk + 2 * CHUNK, CHUNK),
+	    CHUNK_PAGES - THP_HOLES - 1);
+	ck_assert_uint_eq(unit_resident_pages(blk + 3 * CHUNK, CHUNK), 1);
+	/* The scan budget: one chunk looked at, and a pause. */
+	next = b + 2;
+	scan = 1;
+	ck_assert_int_eq(thp_step(h, &next, &scan), THP_PAUSE);
+	ck_assert_uint_eq(next, b + 3);
+	ck_assert_uint_eq(scan, 0);
+	ck_assert_int_eq(thp_step(h, &next, &scan), THP_PAUSE);
+	ck_assert_uint_eq(next, b + 3);
+	/* No byte moved; the heap is whole. */
+	thp_assert_contents(blk, THP_HOLES, 1);
+	thp_assert_contents(blk + CHUNK, THP_HOLES, 2);
+	thp_assert_contents(blk + 2 * CHUNK, THP_HOLES + 1, 3);
+	ck_assert_int_eq(blk[3 * CHUNK], 9);
+	unit_validate(h);
+	heap_free(h, blk);
+	unit_validate(h);
+	if (vg_on())
+		slab_vg_forget(h);
+	munmap(raw, 18 * MIB);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("heap");
@@ -284,6 +396,7 @@ int main(void)
 	tcase_add_test(tc, freed_memory_goes_back_to_the_os);
 	tcase_add_test(tc, arena_policy_moves_threads_that_keep_waiting);
 	tcase_add_test(tc, a_thread_that_keeps_waiting_moves_at_its_next_malloc);
+	tcase_add_test(tc, thp_walk_collapses_dense_chunks_below_hwm_only);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

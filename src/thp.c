@@ -1,0 +1,154 @@
+/*
+ * thp.c -- the arenas' dense data in huge pages, for a process that forks.
+ *
+ * A fork copies the parent's page tables: one entry for each resident
+ * 4 KiB page (about 30 us a MiB on this machine, doc/design.md "Signals
+ * and fork"), but one entry for a 2 MiB huge page.  So from a process's
+ * THP_FORKS-th fork on, the fork's prepare handler (fork.c) looks at a few
+ * 2 MiB chunks of the arenas' data and asks the kernel to collapse
+ * (madvise MADV_COLLAPSE, Linux 6.1) a chunk that is nearly all resident
+ * already.  With PHMALLOC_CONF=thp:auto, the default:
+ *
+ *   - Memory grows by at most THP_HOLES pages a chunk: only a chunk that
+ *     lies wholly in [first data page, hwm) and has at most that many
+ *     pages not resident is collapsed.  Collapsing copies what is resident
+ *     and fills the rest with zeros, which is what those pages read as
+ *     anyway (never touched, or purged), so no block changes.
+ *   - A process that never forks, or forks once to exec, pays nothing; the
+ *     steady-state paths make no system call.
+ *   - A fork pays at most one mincore over THP_SCAN chunks and one
+ *     collapse (a 2 MiB copy: 0.6 to 6 ms here), so a heap of n dense
+ *     chunks is done after about n forks.  The walk goes arena by arena,
+ *     chunk by chunk; when it has passed every arena it rests, and walks
+ *     again every THP_REPASS forks (a collapsed chunk costs the kernel a
+ *     look, nothing more).
+ *   - Nothing is locked: an arena's hwm is read as it is (a stale value
+ *     costs a chunk a turn), and the kernel makes the collapse safe against
+ *     threads touching the chunk meanwhile.  A purge that later gives back
+ *     pages inside a collapsed chunk splits it again (the kernel's work).
+ *
+ * Off where the system says never, where the huge page is not 2 MiB, under
+ * valgrind, and for good after the kernel answers EINVAL or EPERM (no
+ * MADV_COLLAPSE, or THP disabled for the process).  Shared and file heaps
+ * are never touched: they are not arenas.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parts.h"
+#include "valgrind.h"
+
+#define THP_BYTES   ((uintptr_t)2 << 20)          /* an x86-64 huge page */
+#define THP_PAGES   ((unsigned)(THP_BYTES >> LG_PAGE))
+
+static _Atomic unsigned thp_forks;    /* forks seen by the prepare handler */
+static _Atomic uint64_t thp_at;       /* arena << 32 | chunk: the walk */
+static _Atomic bool thp_off;          /* decided: never here */
+static _Atomic uint64_t thp_collapsed, thp_refused;
+
+#define THP_RESTING UINT64_MAX        /* thp_at between walks */
+
+/* The chunks of h that the walk may collapse: [lo, lo + n * THP_BYTES),
+ * all of it data pages below hwm.  n is 0 when there is none. */
+static uintptr_t thp_chunks(struct heap *h, uint32_t *n)
+{
+	uint32_t hwm = __atomic_load_n(&h->hwm, __ATOMIC_RELAXED);
+	uintptr_t lo = ALIGN_UP((uintptr_t)h + ((uintptr_t)h->first_page <<
+	    LG_PAGE), THP_BYTES);
+	uintptr_t hi = ((uintptr_t)h + ((uintptr_t)hwm << LG_PAGE)) &
+	    ~(THP_BYTES - 1);
+	*n = hi > lo ? (uint32_t)((hi - lo) / THP_BYTES) : 0;
+	return lo;
+}
+
+int thp_step(struct heap *h, uint32_t *next, unsigned *scan)
+{
+	uint32_t n;
+	uintptr_t lo = thp_chunks(h, &n);
+	unsigned char vec[THP_SCAN * THP_PAGES];
+	while (*next < n && *scan > 0) {
+		uint32_t k = n - *next;
+		if (k > *scan)
+			k = *scan;
+		if (k > THP_SCAN)
+			k = THP_SCAN;
+		char *at = (char *)(lo + (uintptr_t)*next * THP_BYTES);
+		if (os_resident(at, (size_t)k * THP_BYTES, vec) != 0)
+			return THP_END;   /* not mapped as it should be: leave h */
+		*scan -= k;
+		for (uint32_t c = 0; c < k; c++) {
+			unsigned missing = 0;
+			for (unsigned i = 0; i < THP_PAGES; i++)
+				missing += !(vec[c * THP_PAGES + i] & 1);
+			if (missing > THP_HOLES)
+				continue;
+			*next += c + 1;
+			int err = os_collapse(at + (size_t)c * THP_BYTES,
+			    THP_BYTES);
+			atomic_fetch_add_explicit(err == 0 ? &thp_collapsed :
+			    &thp_refused, 1, memory_order_relaxed);
+			return err;
+		}
+		*next += k;
+	}
+	return *next < n ? THP_PAUSE : THP_END;
+}
+
+/* Does the system let us?  Read once, at the THP_FORKS-th fork. */
+static bool thp_system_allows(void)
+{
+	char buf[128];
+	if (vg_any())
+		return false;
+	if (os_read_text("/sys/kernel/mm/transparent_hugepage/enabled", buf,
+	    sizeof(buf)) == 0 || strstr(buf, "[never]") != NULL)
+		return false;
+	/* 2097152: the huge page this file's chunks are sized for */
+	return os_read_text("/sys/kernel/mm/transparent_hugepage/"
+	    "hpage_pmd_size", buf, sizeof(buf)) != 0 &&
+	    strtoull(buf, NULL, 10) == THP_BYTES;
+}
+
+void thp_fork_prepare(void)
+{
+	if (opts.thp != THP_AUTO ||
+	    atomic_load_explicit(&thp_off, memory_order_relaxed))
+		return;
+	unsigned forks = atomic_fetch_add(&thp_forks, 1) + 1;
+	if (forks < THP_FORKS)
+		return;
+	if (forks == THP_FORKS && !thp_system_allows()) {
+		atomic_store(&thp_off, true);
+		return;
+	}
+	uint64_t at = atomic_load(&thp_at);
+	if (at == THP_RESTING) {
+		if (forks % THP_REPASS != 0)
+			return;
+		at = 0;
+	}
+	unsigned a = (unsigned)(at >> 32), scan = THP_SCAN;
+	uint32_t next = (uint32_t)at;
+	while (a < ARENAS_MAX && scan > 0) {
+		struct heap *h = heap_arena_if_any(a);
+		int r = h == NULL ? THP_END : thp_step(h, &next, &scan);
+		if (r == THP_END) {
+			a++;
+			next = 0;
+		} else if (r == EINVAL || r == EPERM) {
+			atomic_store(&thp_off, true);
+			return;
+		} else if (r != THP_PAUSE) {
+			break;   /* one collapse a fork, whatever its answer */
+		}
+	}
+	atomic_store(&thp_at, a >= ARENAS_MAX ? THP_RESTING :
+	    (uint64_t)a << 32 | next);
+}
+
+void thp_counts(uint64_t *collapsed, uint64_t *refused)
+{
+	*collapsed = atomic_load_explicit(&thp_collapsed, memory_order_relaxed);
+	*refused = atomic_load_explicit(&thp_refused, memory_order_relaxed);
+}
