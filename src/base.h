@@ -397,21 +397,27 @@ extern uint32_t bin_size_tab[];  /* bin (1 + class) -> block size; 0 -> 0 */
 #define ALIGN_ROWS (LG_PAGE - 4)
 extern uint8_t align_bin_tab[ALIGN_ROWS][1 + NBINS];
 
-/* The block size that serves size (<= SMALL_MAX) at alignment align (a
- * power of two, <= PAGE) from a small class, 0 if none: two table loads. */
-static inline size_t size_small_aligned(size_t size, size_t align)
-{
-	unsigned bin = size2bin_tab[(size + QUANTUM - 1) >> 4];
-	if (align > QUANTUM)
-		bin = align_bin_tab[__builtin_ctzl(align) - 5][bin];
-	return bin_size_tab[bin];
-}
-
 /* The thread cache bin (struct tcache.bins index: 1 + class) of a small
  * request (size <= SMALL_MAX): one table load. */
 static inline unsigned size2bin(size_t size)
 {
 	return size2bin_tab[(size + QUANTUM - 1) >> 4];
+}
+
+/* The cache bin of the smallest class whose blocks are all align-aligned
+ * and hold size bytes, for QUANTUM < align <= PAGE and size <= SMALL_MAX;
+ * 0 (bin_size_tab[0] == 0) if none. */
+static inline unsigned size2bin_aligned(size_t size, size_t align)
+{
+	return align_bin_tab[__builtin_ctzl(align) - 5][size2bin(size)];
+}
+
+/* The block size that serves size (<= SMALL_MAX) at alignment align (a
+ * power of two, <= PAGE) from a small class, 0 if none: two table loads. */
+static inline size_t size_small_aligned(size_t size, size_t align)
+{
+	return bin_size_tab[align > QUANTUM ? size2bin_aligned(size, align) :
+	    size2bin(size)];
 }
 
 static inline unsigned size2class(size_t size)

@@ -23,15 +23,14 @@ static inline struct tslot *tslot_of(struct heap *h)
 	return NULL;
 }
 
-/* Pops a block of size (<= SMALL_MAX) from t's cache into *out, adding
- * its usable size to *bytes unless bytes is NULL (a constant: the add is
+/* Pops a block of cache bin `bin` from t's cache into *out, adding its
+ * usable size to *bytes unless bytes is NULL (a constant: the add is
  * compiled in or out); false if that bin is empty. */
-static inline __attribute__((always_inline)) bool cache_alloc_counted(
-    struct heap *h, struct tslot *t, size_t size, void **out,
+static inline __attribute__((always_inline)) bool cache_alloc_bin(
+    struct heap *h, struct tslot *t, size_t bin, void **out,
     uint64_t *bytes)
 {
 	struct tcache *tc = t->tc;
-	size_t bin = size2bin(size);   /* (unsigned: a zero-extension more) */
 	struct tcache_bin *b = &tc->bins[bin];
 	uint32_t top = b->top;
 	if (unlikely(top == b->lo))
@@ -40,6 +39,15 @@ static inline __attribute__((always_inline)) bool cache_alloc_counted(
 	if (bytes != NULL)
 		*bytes += b->size;
 	return true;
+}
+
+/* The same for a request of size (<= SMALL_MAX) bytes. */
+static inline __attribute__((always_inline)) bool cache_alloc_counted(
+    struct heap *h, struct tslot *t, size_t size, void **out,
+    uint64_t *bytes)
+{
+	/* (size_t: an unsigned bin costs a zero-extension more) */
+	return cache_alloc_bin(h, t, (size_t)size2bin(size), out, bytes);
 }
 
 static inline __attribute__((always_inline)) bool cache_alloc(struct heap *h,

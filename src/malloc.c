@@ -110,6 +110,28 @@ PH_EXPORT void *P(malloc)(size_t size)
 	return malloc_inline(size);
 }
 
+/* malloc_inline for a block of cache bin `bin`, whose class's size is
+ * size: the aligned calls, which know the bin. */
+static inline __attribute__((always_inline)) void *malloc_bin_inline(
+    size_t bin, size_t size)
+{
+	struct tslot *t = tslot0_enter();
+	if (likely(t != NULL)) {
+		void *p;
+		bool done = cache_alloc_bin(t->heap, t, bin, &p, ALLOCATED);
+		tbusy_leave();
+		if (likely(done))
+			return p;
+	}
+	return malloc_slow(size);
+}
+
+static __attribute__((noinline)) void *alloc_aligned_slow(size_t size,
+    size_t align, bool zero)
+{
+	return alloc_checked(size, align, zero);
+}
+
 /* An aligned block, through the caches when a small class satisfies the
  * alignment (a class whose size is a multiple of it: slabs start on a
  * page): then it is a malloc of that class's size.  Before the first heap
@@ -118,16 +140,21 @@ PH_EXPORT void *P(malloc)(size_t size)
 static inline __attribute__((always_inline)) void *alloc_aligned(size_t size,
     size_t align, bool zero)
 {
-	if (size <= SMALL_MAX && align <= PAGE) {
-		size_t usable = size_small_aligned(size, align);
+	if (likely(size <= SMALL_MAX && align <= PAGE)) {
+		/* Every small block is QUANTUM-aligned. */
+		if (align <= QUANTUM && !zero)
+			return malloc_inline(size);
+		size_t bin = align <= QUANTUM ? size2bin(size) :
+		    size2bin_aligned(size, align);
+		size_t usable = bin_size_tab[bin];
 		if (usable != 0) {
-			void *p = malloc_inline(usable);
+			void *p = malloc_bin_inline(bin, usable);
 			if (p != NULL && zero)
 				memset(p, 0, usable);
 			return p;
 		}
 	}
-	return alloc_checked(size, align, zero);
+	return alloc_aligned_slow(size, align, zero);
 }
 
 /* A block of a heap handle's heap this thread caches: into that cache,
@@ -267,9 +294,10 @@ PH_EXPORT void *P(aligned_alloc)(size_t align, size_t size)
 
 PH_EXPORT void *P(memalign)(size_t align, size_t size)
 {
-	/* Like glibc: a non-power-of-two alignment is rounded up. */
-	if (align == 0)
-		align = 1;
+	/* Every block is QUANTUM-aligned: below that (a non-power of two
+	 * too, which glibc rounds up) memalign is malloc. */
+	if (likely(align <= QUANTUM))
+		return malloc_inline(size);
 	if (!is_pow2(align)) {
 		if (align > HEAP_ALLOC_MAX) {
 			errno = EINVAL;

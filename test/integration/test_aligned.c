@@ -80,6 +80,45 @@ START_TEST(aligned_alloc_every_alignment)
 }
 END_TEST
 
+/* [issue 16] A small aligned request is a malloc of the smallest class
+ * whose blocks all have that alignment: the block just freed to that class
+ * comes back (the thread's cache, or the slab's chain, is last in, first
+ * out), and thread.allocated counts the class's size. */
+START_TEST(small_aligned_requests_reuse_their_class)
+{
+	static const struct { size_t align, size, cls; } c[] = {
+		{ 0, 40, 48 }, { 8, 40, 48 }, { 16, 100, 112 },
+		{ 32, 40, 64 }, { 64, 40, 64 }, { 64, 100, 128 },
+		{ 256, 300, 512 }, { 4096, 100, 4096 },
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char *p = P_(malloc)(c[i].cls);
+		ck_assert_ptr_nonnull(p);
+		P_(free)(p);
+		uint64_t before = 0, after = 0;
+		size_t len = sizeof(before);
+		bool stats = have_stats() && P_(mallctl)("thread.allocated",
+		    &before, &len, NULL, 0) == 0;
+		char *q = P_(memalign)(c[i].align, c[i].size);
+		if (stats)
+			ck_assert_int_eq(P_(mallctl)("thread.allocated", &after,
+			    &len, NULL, 0), 0);
+		ck_assert_ptr_eq(q, p);
+		ck_assert_uint_eq(P_(malloc_usable_size)(q), c[i].cls);
+		if (stats)
+			ck_assert_uint_eq(after - before, c[i].cls);
+		P_(free)(q);
+		void *r = NULL;
+		if (c[i].align >= sizeof(void *)) {
+			ck_assert_int_eq(P_(posix_memalign)(&r, c[i].align,
+			    c[i].size), 0);
+			ck_assert_ptr_eq(r, p);
+			P_(free)(r);
+		}
+	}
+}
+END_TEST
+
 /* [glibc] memalign: every power of two from 1 up to 64 MiB. */
 START_TEST(memalign_every_alignment)
 {
@@ -257,7 +296,7 @@ END_TEST
  * alignment with no power of two above it in range is refused. */
 START_TEST(memalign_rounds_a_bad_alignment_up)
 {
-	static const size_t bad[] = { 3, 24, 48, 100, 4097, 3 * MIB };
+	static const size_t bad[] = { 0, 3, 12, 24, 48, 100, 4097, 3 * MIB };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		size_t up = 1;
 		while (up < bad[i])
@@ -306,6 +345,7 @@ int main(void)
 	tcase_add_test(tc, posix_memalign_every_alignment);
 	tcase_add_test(tc, aligned_alloc_every_alignment);
 	tcase_add_test(tc, memalign_every_alignment);
+	tcase_add_test(tc, small_aligned_requests_reuse_their_class);
 	tcase_add_test(tc, valloc_is_page_aligned);
 	tcase_add_test(tc, pvalloc_rounds_up_to_pages);
 	tcase_add_test(tc, many_aligned_blocks_do_not_overlap);
