@@ -304,6 +304,8 @@ static inline void tbusy_restore(uint32_t was)
  * The caller ends with tbusy_leave(). */
 static inline struct tslot *tslot0_enter(void)
 {
+	if (!config_tcache)   /* --disable-tcache: straight to the slow path */
+		return NULL;
 	uint32_t was = tthread.busy;
 	tthread.busy = 1;
 	atomic_signal_fence(memory_order_seq_cst);
