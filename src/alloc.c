@@ -270,13 +270,16 @@ size_t heap_free_past_quick(struct heap *h, void *p)
 	return heap_free_slow(h, p);
 }
 
-/* A thread without a cache frees a small block in one call (slab.c:
- * slab_free_quick, which leaves a refuge block alone); a thread with one
- * may hold a copy of the block in a cache, which heap_free_locked looks
- * for. */
+/* A small block in one call (slab.c: slab_free_quick, which leaves a
+ * refuge block alone).  A thread with a cache may hold a copy of the block
+ * there (a double free around the cache: MALLOCX_TCACHE_NONE): it looks
+ * first, without the lock (only this thread changes its cache, and a
+ * block it holds keeps its slab, so the page map names its class), and
+ * leaves a block it finds to heap_free_locked, which reports it. */
 size_t heap_free(struct heap *h, void *p)
 {
-	size_t usable = tcache_off() ? slab_free_quick(h, p) : 0;
+	size_t usable = tcache_off() || !tcache_holds(h, p) ?
+	    slab_free_quick(h, p) : 0;
 	return likely(usable != 0) ? usable : heap_free_past_quick(h, p);
 }
 

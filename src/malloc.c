@@ -60,6 +60,24 @@ static void *alloc_checked(size_t size, size_t align, bool zero)
 }
 
 /* ---- the fast paths (fastpath.h) on the default heap; the rest is slow ---- */
+
+/* A small block of the default heap past the caches, counted; without a
+ * cache the common case is one call (slab_alloc_quick), and when it says
+ * no heap_malloc_past_quick does not ask again. */
+static inline __attribute__((always_inline)) void *malloc_uncached(
+    struct heap *h, size_t size)
+{
+	unsigned cls = size2class(size);
+	void *p = slab_alloc_quick(h, cls);
+	if (p == NULL)
+		p = heap_malloc_past_quick(h, size, opts.zero);
+	if (unlikely(p == NULL))
+		errno = ENOMEM;
+	else
+		count(&tthread.allocated, sizeclasses[cls].size);
+	return p;
+}
+
 static __attribute__((noinline)) void *malloc_slow(size_t size)
 {
 	if (size > SMALL_MAX)
@@ -69,19 +87,12 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 		errno = ENOMEM;   /* no address space for the process heap */
 		return NULL;
 	}
-	/* Without a cache the common case is one call, and when it says no
-	 * heap_malloc_past_quick does not ask again. */
+	if (tcache_off())
+		return malloc_uncached(h, size);
 	unsigned cls = size2class(size);
-	void *p;
-	if (tcache_off()) {
-		p = slab_alloc_quick(h, cls);
-		if (p == NULL)
-			p = heap_malloc_past_quick(h, size, opts.zero);
-	} else {
-		p = opts.zero ? NULL : tcache_alloc(h, cls);
-		if (p == NULL)
-			p = heap_malloc(h, size, opts.zero);
-	}
+	void *p = opts.zero ? NULL : tcache_alloc(h, cls);
+	if (p == NULL)
+		p = heap_malloc(h, size, opts.zero);
 	if (unlikely(p == NULL))
 		errno = ENOMEM;
 	else
@@ -337,6 +348,17 @@ static inline size_t flag_align(int flags)
 	return lg ? (size_t)1 << lg : 0;
 }
 
+/* [jemalloc] MALLOCX_TCACHE_NONE of a small size: malloc's locked path. */
+static __attribute__((noinline)) void *mallocx_uncached(size_t size)
+{
+	struct heap *h = heap_for_malloc();
+	if (unlikely(h == NULL)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return malloc_uncached(h, size);
+}
+
 PH_EXPORT void *P(mallocx)(size_t size, int flags)
 {
 	size_t align = flag_align(flags);
@@ -348,6 +370,8 @@ PH_EXPORT void *P(mallocx)(size_t size, int flags)
 		    (flags & FLAG_ZERO) != 0);
 	if (!(flags & FLAG_TCACHE_NONE))
 		return alloc_aligned(size, align, (flags & FLAG_ZERO) != 0);
+	if (size <= SMALL_MAX && align <= QUANTUM && !(flags & FLAG_ZERO))
+		return mallocx_uncached(size);
 	return alloc_checked(size, align, (flags & FLAG_ZERO) != 0);
 }
 

@@ -264,11 +264,17 @@ void *tcache_alloc(struct heap *h, unsigned cls)
 	return p;
 }
 
+/* The class comes from p's slab map entry, unchecked and without the
+ * lock: a block this thread holds keeps its slab, whose entries name its
+ * bin, and for any other p the answer is "no" whatever the entry says. */
 bool tcache_holds(struct heap *h, const void *p)
 {
-	struct page *pm = heap_pages(h);
-	uint32_t head = slab_of(h, page_index(h, p));
-	return head != 0 && tcache_holds_block(h, pm[head].cls, p);
+	uintptr_t off = (uintptr_t)p - (uintptr_t)h;
+	if (off >= (uintptr_t)h->npages << LG_PAGE)
+		return false;
+	unsigned bin = __atomic_load_n(&heap_slabmap(h)[off >> LG_PAGE],
+	    __ATOMIC_RELAXED) & SLABMAP_BIN_MASK;
+	return bin - 1u < NBINS && tcache_holds_block(h, bin - 1u, p);
 }
 
 bool tcache_holds_search(struct heap *h, unsigned cls, const void *p)
