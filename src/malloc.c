@@ -61,21 +61,26 @@ static void *alloc_checked(size_t size, size_t align, bool zero)
 
 /* ---- the fast paths (fastpath.h) on the default heap; the rest is slow ---- */
 
-/* A small block of the default heap past the caches, counted; without a
- * cache the common case is one call (slab_alloc_quick), and when it says
- * no heap_malloc_past_quick does not ask again. */
-static inline __attribute__((always_inline)) void *malloc_uncached(
-    struct heap *h, size_t size)
+/* p, a small block of class cls or NULL (ENOMEM), counted. */
+static inline void *small_counted(void *p, unsigned cls)
 {
-	unsigned cls = size2class(size);
-	void *p = slab_alloc_quick(h, cls);
-	if (p == NULL)
-		p = heap_malloc_past_quick(h, size, opts.zero);
 	if (unlikely(p == NULL))
 		errno = ENOMEM;
 	else
 		count(&tthread.allocated, sizeclasses[cls].size);
 	return p;
+}
+
+/* A small block of the default heap past the caches; without a cache the
+ * common case is one call (slab_alloc_quick), and when it says no
+ * heap_malloc_past_quick does not ask again. */
+static inline __attribute__((always_inline)) void *malloc_uncached(
+    struct heap *h, size_t size)
+{
+	unsigned cls = size2class(size);
+	void *p = slab_alloc_quick(h, cls);
+	return small_counted(p != NULL ? p :
+	    heap_malloc_past_quick(h, size, opts.zero), cls);
 }
 
 static __attribute__((noinline)) void *malloc_slow(size_t size)
@@ -91,13 +96,8 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 		return malloc_uncached(h, size);
 	unsigned cls = size2class(size);
 	void *p = opts.zero ? NULL : tcache_alloc(h, cls);
-	if (p == NULL)
-		p = heap_malloc(h, size, opts.zero);
-	if (unlikely(p == NULL))
-		errno = ENOMEM;
-	else
-		count(&tthread.allocated, sizeclasses[cls].size);
-	return p;
+	return small_counted(p != NULL ? p : heap_malloc(h, size, opts.zero),
+	    cls);
 }
 
 /* malloc's body, inline in malloc and in the aligned calls that a small
