@@ -280,12 +280,31 @@ static bool thp_hole(unsigned i, unsigned holes)
 	return i % 16 == 7 && i / 16 < holes;
 }
 
+/* Writes every page of the chunk, then gives the holes back: where the
+ * system's THP setting is "always" the first write maps the whole chunk,
+ * and the holes must be made. */
 static void thp_fill(char *chunk, unsigned holes, unsigned tag)
 {
 	for (unsigned i = 0; i < CHUNK_PAGES; i++)
-		if (!thp_hole(i, holes))
-			memset(chunk + (size_t)i * PAGE, (int)(tag + i) & 0xff,
-			    PAGE);
+		memset(chunk + (size_t)i * PAGE, (int)(tag + i) & 0xff, PAGE);
+	for (unsigned i = 0; i < CHUNK_PAGES; i++)
+		if (thp_hole(i, holes))
+			ck_assert_int_eq(madvise(chunk + (size_t)i * PAGE, PAGE,
+			    MADV_DONTNEED), 0);
+}
+
+/* Is the system's THP setting "always"?  Then khugepaged may collapse a
+ * chunk with holes by itself at any moment, and what stays a hole cannot
+ * be asserted. */
+static bool thp_always(void)
+{
+	char buf[128] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	bool always = f != NULL && fgets(buf, sizeof(buf), f) != NULL &&
+	    strstr(buf, "[always]") != NULL;
+	if (f != NULL)
+		fclose(f);
+	return always;
 }
 
 static void thp_assert_contents(const char *chunk, unsigned holes,
@@ -328,6 +347,9 @@ START_TEST(thp_walk_collapses_dense_chunks_below_hwm_only)
 	thp_fill(blk + CHUNK, THP_HOLES, 2);
 	thp_fill(blk + 2 * CHUNK, THP_HOLES + 1, 3);
 	blk[3 * CHUNK] = 9;
+	ck_assert_int_eq(madvise(blk + 3 * CHUNK + PAGE, CHUNK - PAGE,
+	    MADV_DONTNEED), 0);
+	bool stays = !thp_always();   /* holes stay holes unless we fill them */
 	ck_assert_uint_eq(unit_resident_pages(blk + 2 * CHUNK, CHUNK),
 	    CHUNK_PAGES - THP_HOLES - 1);
 	if (!vg_on()) {
@@ -356,9 +378,12 @@ START_TEST(thp_walk_collapses_dense_chunks_below_hwm_only)
 	ck_assert_int_eq(thp_step(h, &next, &scan), THP_END);
 	ck_assert_uint_eq(next, b + 4);
 	ck_assert_int_eq(thp_step(h, &next, &scan), THP_END);
-	ck_assert_uint_eq(unit_resident_pages(blk + 2 * CHUNK, CHUNK),
-	    CHUNK_PAGES - THP_HOLES - 1);
-	ck_assert_uint_eq(unit_resident_pages(blk + 3 * CHUNK, CHUNK), 1);
+	if (stays) {
+		ck_assert_uint_eq(unit_resident_pages(blk + 2 * CHUNK, CHUNK),
+		    CHUNK_PAGES - THP_HOLES - 1);
+		ck_assert_uint_eq(unit_resident_pages(blk + 3 * CHUNK, CHUNK),
+		    1);
+	}
 	/* The scan budget: one chunk looked at, and a pause. */
 	next = b + 2;
 	scan = 1;
