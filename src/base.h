@@ -144,6 +144,12 @@ int      os_collapse(void *addr, size_t size);
 /* mincore: vec[i] & 1 if page i of [addr, addr+size) is resident; 0 or an
  * errno value. */
 int      os_resident(void *addr, size_t size, unsigned char *vec);
+/* Is every resident page of the npages from addr mapped by this process
+ * alone (/proc/self/pagemap), none shared with a child since a fork?
+ * false also when that cannot be read. */
+bool     os_pages_exclusive(const void *addr, size_t npages);
+/* Has the process turned transparent huge pages off (PR_SET_THP_DISABLE)? */
+bool     os_thp_disabled(void);
 /* Reads at most len - 1 bytes of the file at path into buf and ends them
  * with a NUL, with read(2) (no allocation); the bytes read, 0 if none. */
 size_t   os_read_text(const char *path, char *buf, size_t len);

@@ -38,6 +38,7 @@ PH_FORK_CHILD static void fork_child_one(struct heap *h)
 PH_FORK_CHILD static void fork_child(void)
 {
 	os_tid_fork_child();
+	thp_fork_child();
 	registry_fork_child();
 	heap_process_fork_child();
 	registry_foreach(fork_child_one);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -90,6 +91,35 @@ int os_resident(void *addr, size_t size, unsigned char *vec)
 	int err = mincore(addr, size, vec) == 0 ? 0 : errno;
 	errno = saved;
 	return err;
+}
+
+bool os_pages_exclusive(const void *addr, size_t npages)
+{
+	int saved = errno;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	bool all = fd >= 0;
+	uint64_t e[64];
+	uintptr_t first = (uintptr_t)addr >> 12;
+	for (size_t i = 0; all && i < npages; i += 64) {
+		size_t k = npages - i < 64 ? npages - i : 64;
+		ssize_t got = pread(fd, e, k * sizeof(e[0]),
+		    (off_t)((first + i) * sizeof(e[0])));
+		all = got == (ssize_t)(k * sizeof(e[0]));
+		for (size_t j = 0; all && j < k; j++)   /* present: exclusive */
+			all = !(e[j] >> 63 & 1) || (e[j] >> 56 & 1);
+	}
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
+	return all;
+}
+
+bool os_thp_disabled(void)
+{
+	int saved = errno;
+	bool off = prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) > 0;
+	errno = saved;
+	return off;
 }
 
 size_t os_read_text(const char *path, char *buf, size_t len)

@@ -520,16 +520,27 @@ extern struct heap *_Atomic default_heap;   /* what P(malloc) uses */
 #define THP_SCAN    4     /* chunks a fork looks at, at most */
 #define THP_HOLES   16    /* pages a chunk may miss and still be collapsed */
 #define THP_REPASS  64    /* forks between walks */
+#define THP_TRACK   4096  /* chunks of an arena remembered as collapsed */
 #define THP_END     (-1)  /* thp_step: past h's last chunk */
 #define THP_PAUSE   (-2)  /* thp_step: *scan ran out first */
+/* What the walk remembers of one heap: the chunks it collapsed (the first
+ * THP_TRACK), and how many chunks the heap had when it last looked. */
+struct thp_track {
+	uint32_t seen;
+	uint8_t done[THP_TRACK / 8];
+};
 /* Looks at h's chunks from chunk *next on (the 2 MiB chunks wholly in its
- * data below hwm), at most *scan of them, and collapses the first with at
- * most THP_HOLES pages not resident: its answer (0 or an errno value), or
+ * data below hwm), at most *scan of them, and collapses the first that is
+ * not marked done in t, has at most THP_HOLES pages not resident and
+ * shares none with another process: its answer (0 or an errno value), or
  * THP_END or THP_PAUSE if none was tried.  Advances *next past what it
  * looked at and lowers *scan. */
-int  thp_step(struct heap *h, uint32_t *next, unsigned *scan);
-/* The fork's prepare handler's share (PHMALLOC_CONF=thp:auto). */
+int  thp_step(struct heap *h, struct thp_track *t, uint32_t *next,
+              unsigned *scan);
+/* The fork's prepare handler's share (PHMALLOC_CONF=thp:auto), and the
+ * child's. */
 void thp_fork_prepare(void);
+PH_FORK_CHILD void thp_fork_child(void);
 /* Chunks collapsed so far, and collapses the kernel refused. */
 void thp_counts(uint64_t *collapsed, uint64_t *refused);
 /* Makes h the default heap, sending every thread's malloc fast path, which

@@ -10,27 +10,34 @@
  * already.  With PHMALLOC_CONF=thp:auto, the default:
  *
  *   - Memory grows by at most THP_HOLES pages a chunk: only a chunk that
- *     lies wholly in [first data page, hwm) and has at most that many
- *     pages not resident is collapsed.  Collapsing copies what is resident
- *     and fills the rest with zeros, which is what those pages read as
- *     anyway (never touched, or purged), so no block changes.
- *   - A process that never forks, or forks once to exec, pays nothing; the
- *     steady-state paths make no system call.
+ *     lies wholly in [first data page, hwm), has at most that many pages
+ *     not resident, and shares none with a child still alive is collapsed
+ *     (a collapse copies what it shares: a prefork server would pay 2 MiB
+ *     a chunk).  Collapsing copies what is resident and fills the rest
+ *     with zeros, which is what those pages read as anyway (never touched,
+ *     or purged), so no block changes.
+ *   - A process that never forks, or forks fewer than THP_FORKS times (a
+ *     child counts its own forks from 0), pays nothing; the steady-state
+ *     paths make no system call.
  *   - A fork pays at most one mincore over THP_SCAN chunks and one
- *     collapse (a 2 MiB copy: 0.6 to 6 ms here), so a heap of n dense
- *     chunks is done after about n forks.  The walk goes arena by arena,
- *     chunk by chunk; when it has passed every arena it rests, and walks
- *     again every THP_REPASS forks (a collapsed chunk costs the kernel a
- *     look, nothing more).
- *   - Nothing is locked: an arena's hwm is read as it is (a stale value
- *     costs a chunk a turn), and the kernel makes the collapse safe against
- *     threads touching the chunk meanwhile.  A purge that later gives back
- *     pages inside a collapsed chunk splits it again (the kernel's work).
+ *     collapse (a 2 MiB copy: 0.6 to 6 ms here, during which the kernel
+ *     holds the arenas' mapping, so other threads that fault in heap
+ *     pages wait), so a heap of n dense chunks is done after about n
+ *     forks.  The walk goes arena by arena, chunk by chunk, skipping the
+ *     chunks it collapsed (struct thp_track: the first THP_TRACK of each
+ *     arena), and when it has passed every arena it walks again at every
+ *     THP_REPASS-th fork.
+ *   - No phmalloc lock is taken: an arena's hwm is read as it is (a stale
+ *     value costs a chunk a turn).  A purge that later gives back pages
+ *     inside a collapsed chunk maps the rest in 4 KiB pages again; the
+ *     huge page itself is freed when the kernel splits it.
  *
- * Off where the system says never, where the huge page is not 2 MiB, under
- * valgrind, and for good after the kernel answers EINVAL or EPERM (no
- * MADV_COLLAPSE, or THP disabled for the process).  Shared and file heaps
- * are never touched: they are not arenas.
+ * Off where the system says never, where the huge page is not 2 MiB,
+ * where the process turned huge pages off (PR_SET_THP_DISABLE), where the
+ * kernel does not know MADV_COLLAPSE, and under valgrind.  A chunk the
+ * kernel refuses (no huge page free; before Linux 6.18, a chunk not
+ * written since the last fork) is left for the next walk.  Shared and
+ * file heaps are never touched: they are not arenas.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -46,6 +53,7 @@ static _Atomic unsigned thp_forks;    /* forks seen by the prepare handler */
 static _Atomic uint64_t thp_at;       /* arena << 32 | chunk: the walk */
 static _Atomic bool thp_off;          /* decided: never here */
 static _Atomic uint64_t thp_collapsed, thp_refused;
+static struct thp_track thp_tracks[ARENAS_MAX];
 
 #define THP_RESTING UINT64_MAX        /* thp_at between walks */
 
@@ -62,10 +70,27 @@ static uintptr_t thp_chunks(struct heap *h, uint32_t *n)
 	return lo;
 }
 
-int thp_step(struct heap *h, uint32_t *next, unsigned *scan)
+static bool track_done(const struct thp_track *t, uint32_t c)
+{
+	return c < THP_TRACK && (t->done[c / 8] >> (c % 8) & 1);
+}
+
+static void track_set(struct thp_track *t, uint32_t c, bool on)
+{
+	if (c < THP_TRACK)
+		t->done[c / 8] = (uint8_t)(on ? t->done[c / 8] | 1u << (c % 8) :
+		    t->done[c / 8] & ~(1u << (c % 8)));
+}
+
+int thp_step(struct heap *h, struct thp_track *t, uint32_t *next,
+             unsigned *scan)
 {
 	uint32_t n;
 	uintptr_t lo = thp_chunks(h, &n);
+	/* A chunk that hwm has gone below since (a reset) is new again. */
+	for (uint32_t c = n; c < t->seen && c < THP_TRACK; c++)
+		track_set(t, c, false);
+	t->seen = n;
 	unsigned char vec[THP_SCAN * THP_PAGES];
 	while (*next < n && *scan > 0) {
 		uint32_t k = n - *next;
@@ -81,11 +106,16 @@ int thp_step(struct heap *h, uint32_t *next, unsigned *scan)
 			unsigned missing = 0;
 			for (unsigned i = 0; i < THP_PAGES; i++)
 				missing += !(vec[c * THP_PAGES + i] & 1);
-			if (missing > THP_HOLES)
+			char *chunk = at + (size_t)c * THP_BYTES;
+			/* Done already; sparse; or shared with a child that
+			 * lives (collapsing would copy what it shares). */
+			if (track_done(t, *next + c) || missing > THP_HOLES ||
+			    !os_pages_exclusive(chunk, THP_PAGES))
 				continue;
 			*next += c + 1;
-			int err = os_collapse(at + (size_t)c * THP_BYTES,
-			    THP_BYTES);
+			int err = os_collapse(chunk, THP_BYTES);
+			if (err == 0)
+				track_set(t, *next - 1, true);
 			atomic_fetch_add_explicit(err == 0 ? &thp_collapsed :
 			    &thp_refused, 1, memory_order_relaxed);
 			return err;
@@ -95,11 +125,13 @@ int thp_step(struct heap *h, uint32_t *next, unsigned *scan)
 	return *next < n ? THP_PAUSE : THP_END;
 }
 
-/* Does the system let us?  Read once, at the THP_FORKS-th fork. */
-static bool thp_system_allows(void)
+/* Does the system let us?  Asked once, at the THP_FORKS-th fork: the
+ * setting, the huge page's size, the process's own switch, and whether
+ * the kernel knows MADV_COLLAPSE at all (an empty range: 0 or EINVAL). */
+static bool thp_system_allows(struct heap *any)
 {
 	char buf[128];
-	if (vg_any())
+	if (vg_any() || os_thp_disabled() || os_collapse(any, 0) != 0)
 		return false;
 	if (os_read_text("/sys/kernel/mm/transparent_hugepage/enabled", buf,
 	    sizeof(buf)) == 0 || strstr(buf, "[never]") != NULL)
@@ -112,13 +144,14 @@ static bool thp_system_allows(void)
 
 void thp_fork_prepare(void)
 {
-	if (opts.thp != THP_AUTO ||
+	struct heap *first = heap_arena_if_any(0);
+	if (opts.thp != THP_AUTO || first == NULL ||
 	    atomic_load_explicit(&thp_off, memory_order_relaxed))
 		return;
 	unsigned forks = atomic_fetch_add(&thp_forks, 1) + 1;
 	if (forks < THP_FORKS)
 		return;
-	if (forks == THP_FORKS && !thp_system_allows()) {
+	if (forks == THP_FORKS && !thp_system_allows(first)) {
 		atomic_store(&thp_off, true);
 		return;
 	}
@@ -132,19 +165,25 @@ void thp_fork_prepare(void)
 	uint32_t next = (uint32_t)at;
 	while (a < ARENAS_MAX && scan > 0) {
 		struct heap *h = heap_arena_if_any(a);
-		int r = h == NULL ? THP_END : thp_step(h, &next, &scan);
+		int r = h == NULL ? THP_END :
+		    thp_step(h, &thp_tracks[a], &next, &scan);
 		if (r == THP_END) {
 			a++;
 			next = 0;
-		} else if (r == EINVAL || r == EPERM) {
-			atomic_store(&thp_off, true);
-			return;
 		} else if (r != THP_PAUSE) {
 			break;   /* one collapse a fork, whatever its answer */
 		}
 	}
 	atomic_store(&thp_at, a >= ARENAS_MAX ? THP_RESTING :
 	    (uint64_t)a << 32 | next);
+}
+
+/* The child's first fork is its first: it starts counting, and walking,
+ * anew.  What is done stays done: its chunks are the parent's. */
+void thp_fork_child(void)
+{
+	atomic_store(&thp_forks, 0);
+	atomic_store(&thp_at, 0);
 }
 
 void thp_counts(uint64_t *collapsed, uint64_t *refused)
