@@ -967,6 +967,80 @@ START_TEST(forks_collapse_dense_arena_chunks)
 }
 END_TEST
 
+/* Collapses while threads write: two threads keep replacing and checking
+ * 4 KiB blocks (8 MiB each, dense chunks) while this one forks 40 times,
+ * so thp:auto's collapses (from the fourth fork on) run while the chunks'
+ * pages are being written, freed and allocated.  No block may change.
+ * (Each Check test runs in a child, which counts its forks from 0.) */
+#define CW_BLOCKS 2000
+#define CW_SIZE   4096
+static _Atomic int cw_stop;
+
+static void *collapse_writer(void *arg)
+{
+	uint64_t s = (uintptr_t)arg, *bad = malloc(sizeof(*bad));
+	static __thread void *blk[CW_BLOCKS];
+	static __thread uint64_t seed[CW_BLOCKS];
+	*bad = 0;
+	for (unsigned i = 0; i < CW_BLOCKS; i++) {
+		blk[i] = P_(malloc)(CW_SIZE);
+		seed[i] = s * CW_BLOCKS + i;
+		pat_fill_range(blk[i], 0, CW_SIZE, seed[i]);
+	}
+	for (uint64_t round = 1; !atomic_load(&cw_stop) || round < 3 *
+	    CW_BLOCKS; round++) {
+		unsigned i = (unsigned)(round * 7919 % CW_BLOCKS);
+		if (pat_find_bad_range(blk[i], 0, CW_SIZE, seed[i]) !=
+		    SIZE_MAX)
+			(*bad)++;
+		P_(free)(blk[i]);
+		blk[i] = P_(malloc)(CW_SIZE);
+		seed[i] += 1000003;
+		pat_fill_range(blk[i], 0, CW_SIZE, seed[i]);
+	}
+	for (unsigned i = 0; i < CW_BLOCKS; i++) {
+		if (pat_find_bad_range(blk[i], 0, CW_SIZE, seed[i]) !=
+		    SIZE_MAX)
+			(*bad)++;
+		P_(free)(blk[i]);
+	}
+	return bad;
+}
+
+START_TEST(forks_collapse_while_threads_write)
+{
+	pthread_t th[2];
+	atomic_store(&cw_stop, 0);
+	for (uintptr_t t = 0; t < 2; t++)
+		ck_assert_int_eq(pthread_create(&th[t], NULL, collapse_writer,
+		    (void *)(t + 1)), 0);
+	for (int i = 0; i < 40; i++) {
+		pid_t pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0)
+			_exit(0);
+		int status = 0;
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	atomic_store(&cw_stop, 1);
+	for (int t = 0; t < 2; t++) {
+		uint64_t *bad = NULL;
+		ck_assert_int_eq(pthread_join(th[t], (void **)&bad), 0);
+		ck_assert_ptr_nonnull(bad);
+		ck_assert_msg(*bad == 0, "writer %d: %llu blocks changed", t,
+		    (unsigned long long)*bad);
+		free(bad);
+	}
+	uint64_t collapsed = 0;
+	size_t len = sizeof(collapsed);
+	ck_assert_int_eq(P_(mallctl)("stats.thp.collapsed", &collapsed, &len,
+	    NULL, 0), 0);
+	fprintf(stderr, "forks_collapse_while_threads_write: %llu collapses\n",
+	    (unsigned long long)collapsed);
+}
+END_TEST
+
 /* ---- fork from a signal handler inside malloc --------------------------------
  * A process started for it sends SIGUSR1 to this one without pause; the
  * handler, landing often inside malloc or free (in the thread's cache, or
@@ -1085,6 +1159,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, narenas_option_is_honoured);
 	tcase_add_test(tc, thp_option_advises_the_arenas_data);
 	tcase_add_test(tc, forks_collapse_dense_arena_chunks);
+	tcase_add_test(tc, forks_collapse_while_threads_write);
 	tcase_add_test(tc, malloc_after_a_handle_stays_in_the_process_heap);
 	suite_add_tcase(s, tc);
 
