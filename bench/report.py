@@ -366,6 +366,33 @@ def headline(d):
     return t
 
 
+def uncached_table(d):
+    """W1u: the 16 B pair without a thread cache (tcache:false), beside each
+    allocator's own cached pair."""
+    s = ["\n### the pair of 16 B without a thread cache (W1u)\n",
+         "The same driver with `PHMALLOC_CONF=tcache:false` (phmalloc: every "
+         "malloc and free takes its arena's lock, as the jemalloc fork's "
+         "`--disable-tcache` line and `MALLOCX_TCACHE_NONE` do) and "
+         "`MALLOC_CONF=tcache:false` (jemalloc); each ratio is to the same "
+         "allocator's cached pair above.\n"]
+    rows = []
+    for a in ("phmalloc", "jemalloc"):
+        v, c = d.median("pair16u", "ns_per_pair", a), d.median("pair16", "ns_per_pair", a)
+        iv, ic = d.median("pair16u", "ir_per_pair", a), d.median("pair16", "ir_per_pair", a)
+        if v is None and iv is None:
+            continue
+        rows.append([a, fmt(v) if v is not None else "–", d.spread("pair16u", "ns_per_pair", a),
+                     f"×{v / c:.2f}" if v is not None and c else "–",
+                     fmt(iv) if iv is not None else "–",
+                     f"×{iv / ic:.2f}" if iv is not None and ic else "–"])
+    if not rows:
+        return "\n### the pair of 16 B without a thread cache (W1u)\n\nnot run\n"
+    s.append(md_table(["allocator", "ns/pair median (lower is better)", "spread (min–max)",
+                       "× its cached pair", "instructions/pair (callgrind)",
+                       "× its cached pair"], rows))
+    return "\n".join(s)
+
+
 def reset_table(d):
     methods = [
         ("phmalloc", "reset_ms", "phmalloc: ph_heap_reset"),
@@ -654,6 +681,8 @@ def main():
                      ("fifo256", "512 live blocks of 256 B, freed in FIFO order")):
         s.append(f"\n### {title}\n")
         s.append(table_single(d, w, ["ns_per_pair"], PROC, extra_ir=w))
+
+    s.append(uncached_table(d))
 
     s.append("\n## W2 — larson-style server mix\n")
     s.append("2 threads; each owns an array of 5000 blocks of 8–1000 B and replaces a "

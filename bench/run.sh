@@ -39,7 +39,7 @@ fi
 # allocator that makes one per operation would take minutes at full scale;
 # a count per 1,000 operations needs little work.
 sys_scale=${BENCH_SYS_SCALE:-0.01}
-only=${BENCH_ONLY:-"w1 cg w2 w3 w4 w5 w6 w10 w11 w12 w13 sys w7 w8 w9"}
+only=${BENCH_ONLY:-"w1 cg w1u w2 w3 w4 w5 w6 w10 w11 w12 w13 sys w7 w8 w9"}
 want_allocs=${BENCH_ALLOCS:-"phmalloc glibc jemalloc mimalloc tcmalloc"}
 report=${BENCH_OUT:-$srcdir/bench/results.md}
 reset_blocks=1000000
@@ -261,6 +261,49 @@ if wants cg; then
 					fi
 				fi
 			done
+		done
+	fi
+fi
+
+# W1u: the 16 B pair without a thread cache (PHMALLOC_CONF and MALLOC_CONF
+# tcache:false: each allocator reads its own), phmalloc and jemalloc, timed
+# (interleaved) and under callgrind; the report sets each beside its own
+# cached pair (pair16 above).
+if wants w1u; then
+	log "w1u pair16 without a thread cache"
+	ua=""
+	for a in phmalloc jemalloc; do
+		case " $allocs " in *" $a "*) ua="$ua $a" ;; esac
+	done
+	for ((r = 1; r <= rounds; r++)); do
+		# shellcheck disable=SC2086 # a list of names
+		for a in $(rotate "$r" $ua); do
+			[ -n "${FAILED[pair16u/$a]:-}" ] && continue
+			f=$out/runs/pair16u-$a-$r.out
+			PHMALLOC_CONF=tcache:false MALLOC_CONF=tcache:false \
+				LD_PRELOAD=${LIB[$a]} timeout "$timeout_s" "$PHB" pair16 \
+				"$scale" >"$f" 2>"$f.err"
+			rc=$?
+			outcome pair16u "$a" "$r" "$rc" "$f" && record pair16u "$a" "$r" "$f"
+		done
+	done
+	if command -v valgrind >/dev/null; then
+		for a in $ua; do
+			f=$out/runs/cg-pair16u-$a
+			PHMALLOC_CONF=tcache:false MALLOC_CONF=tcache:false \
+				PHB_CALLGRIND=1 LD_PRELOAD=${LIB[$a]} \
+				timeout "$timeout_s" valgrind --tool=callgrind \
+				--callgrind-out-file="$f.cg" --toggle-collect='phb_measured*' \
+				"$PHB" pair16 >"$f.out" 2>"$f.out.err"
+			rc=$?
+			if outcome cg_pair16u "$a" 1 "$rc" "$f.out"; then
+				pairs=$(sed -n 's/^RESULT metric=pairs value=//p' "$f.out")
+				ir=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$f.cg" | head -1)
+				[ -n "$ir" ] || ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$f.cg" | head -1)
+				[ -n "$ir" ] && [ -n "$pairs" ] &&
+					printf '%s\t%s\t1\t0\tir_per_pair\t%s\t\n' pair16u "$a" \
+					"$(awk -v i="$ir" -v p="$pairs" 'BEGIN {printf "%.1f", i / p}')" >>"$raw"
+			fi
 		done
 	fi
 fi

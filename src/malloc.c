@@ -61,15 +61,16 @@ static void *alloc_checked(size_t size, size_t align, bool zero)
 
 /* ---- the fast paths (fastpath.h) on the default heap; the rest is slow ---- */
 
-/* p, a small block of h of class cls or NULL (ENOMEM), counted: its
- * class's size, or a refuge block's own (a signal handler inside a locked
- * section gets one), as free will count it. */
-static inline void *small_counted(struct heap *h, void *p, unsigned cls)
+/* p, a small block of h of class cls from the long way, or NULL (ENOMEM),
+ * counted: its class's size, or a refuge block's own, as free will count
+ * it (a signal handler inside its thread's locked section gets one). */
+static __attribute__((noinline)) void *small_counted(struct heap *h, void *p,
+                                                     unsigned cls)
 {
 	if (unlikely(p == NULL))
 		errno = ENOMEM;
 	else if (config_stats)
-		count(&tthread.allocated, unlikely(refuge_has(h, p)) ?
+		count(&tthread.allocated, refuge_has(h, p) ?
 		    heap_usable_size(h, p) : sizeclasses[cls].size);
 	return p;
 }
@@ -82,8 +83,12 @@ static inline __attribute__((always_inline)) void *malloc_uncached(
 {
 	unsigned cls = size2class(size);
 	void *p = slab_alloc_quick(h, cls);
-	return small_counted(h, p != NULL ? p :
-	    heap_malloc_past_quick(h, size, opts.zero), cls);
+	if (likely(p != NULL)) {
+		count(&tthread.allocated, sizeclasses[cls].size);
+		return p;
+	}
+	return small_counted(h, heap_malloc_past_quick(h, size, opts.zero),
+	    cls);
 }
 
 static __attribute__((noinline)) void *malloc_slow(size_t size)
@@ -99,8 +104,11 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 		return malloc_uncached(h, size);
 	unsigned cls = size2class(size);
 	void *p = opts.zero ? NULL : tcache_alloc(h, cls);
-	return small_counted(h, p != NULL ? p :
-	    heap_malloc(h, size, opts.zero), cls);
+	if (likely(p != NULL)) {
+		count(&tthread.allocated, sizeclasses[cls].size);
+		return p;
+	}
+	return small_counted(h, heap_malloc(h, size, opts.zero), cls);
 }
 
 /* malloc's body, inline in malloc and in the aligned calls that a small
