@@ -211,10 +211,11 @@ static int c_opt_reserve(const size_t *mib, void *oldp, size_t *oldlenp,
 	READ(size_t, opts.reserve);
 }
 
-#define SIZE_LEAF(fname, expr) \
+#define VALUE_LEAF(fname, type, expr) \
 static int fname(const size_t *mib, void *oldp, size_t *oldlenp, \
                  void *newp, size_t newlen) \
-{ READONLY(); READ(size_t, (expr)); }
+{ READONLY(); READ(type, (expr)); }
+#define SIZE_LEAF(fname, expr) VALUE_LEAF(fname, size_t, expr)
 SIZE_LEAF(c_arenas_page, PAGE)
 SIZE_LEAF(c_arenas_quantum, QUANTUM)
 SIZE_LEAF(c_stats_allocated, snap_get().allocated)
@@ -225,24 +226,8 @@ SIZE_LEAF(c_stats_metadata, snap_get().metadata)
 SIZE_LEAF(c_stats_dirty, snap_get().dirty)
 
 /* stats.thp.collapsed and stats.thp.refused (thp.c), in every build. */
-static int c_stats_thp(const size_t *mib, void *oldp, size_t *oldlenp,
-                       void *newp, size_t newlen, bool refused)
-{
-	uint64_t n[2];
-	thp_counts(&n[0], &n[1]);
-	READONLY();
-	READ(uint64_t, n[refused]);
-}
-static int c_stats_thp_collapsed(const size_t *mib, void *oldp,
-                                 size_t *oldlenp, void *newp, size_t newlen)
-{
-	return c_stats_thp(mib, oldp, oldlenp, newp, newlen, false);
-}
-static int c_stats_thp_refused(const size_t *mib, void *oldp,
-                               size_t *oldlenp, void *newp, size_t newlen)
-{
-	return c_stats_thp(mib, oldp, oldlenp, newp, newlen, true);
-}
+VALUE_LEAF(c_stats_thp_collapsed, uint64_t, thp_count(false))
+VALUE_LEAF(c_stats_thp_refused, uint64_t, thp_count(true))
 
 static int c_arenas_narenas(const size_t *mib, void *oldp, size_t *oldlenp,
                             void *newp, size_t newlen)

@@ -54,7 +54,9 @@ static void *alloc_in(struct heap *h, size_t size, size_t align, bool zero)
 	return p;
 }
 
-static void *alloc_checked(size_t size, size_t align, bool zero)
+/* Out of line: the fast paths that fall back to it keep no frame. */
+static __attribute__((noinline)) void *alloc_checked(size_t size,
+    size_t align, bool zero)
 {
 	return alloc_in(heap_for_malloc(), size, align, zero);
 }
@@ -75,12 +77,17 @@ static __attribute__((noinline)) void *small_counted(struct heap *h, void *p,
 	return p;
 }
 
-/* A small block of the default heap past the caches; without a cache the
- * common case is one call (slab_alloc_quick), and when it says no
- * heap_malloc_past_quick does not ask again. */
-static inline __attribute__((always_inline)) void *malloc_uncached(
-    struct heap *h, size_t size)
+/* A small block of the default heap past the caches (no cache, or
+ * MALLOCX_TCACHE_NONE): the common case is one call (slab_alloc_quick),
+ * and when it says no heap_malloc_past_quick does not ask again. */
+static inline __attribute__((always_inline)) void *malloc_locked(
+    size_t size)
 {
+	struct heap *h = heap_for_malloc();
+	if (unlikely(h == NULL)) {
+		errno = ENOMEM;   /* no address space for the process heap */
+		return NULL;
+	}
 	unsigned cls = size2class(size);
 	void *p = slab_alloc_quick(h, cls);
 	if (likely(p != NULL)) {
@@ -95,13 +102,13 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 {
 	if (size > SMALL_MAX)
 		return alloc_checked(size, 0, false);
+	if (tcache_off())
+		return malloc_locked(size);
 	struct heap *h = heap_for_malloc();
 	if (unlikely(h == NULL)) {
 		errno = ENOMEM;   /* no address space for the process heap */
 		return NULL;
 	}
-	if (tcache_off())
-		return malloc_uncached(h, size);
 	unsigned cls = size2class(size);
 	void *p = opts.zero ? NULL : tcache_alloc(h, cls);
 	if (likely(p != NULL)) {
@@ -133,7 +140,9 @@ PH_EXPORT void *P(malloc)(size_t size)
 }
 
 /* malloc_inline for a block of cache bin `bin`, whose class's size is
- * size: the aligned calls, which know the bin. */
+ * size: the aligned calls, which know the bin.  (malloc_inline written on
+ * top of this costs malloc one instruction: it looks the bin up before
+ * testing the slot.) */
 static inline __attribute__((always_inline)) void *malloc_bin_inline(
     size_t bin, size_t size)
 {
@@ -146,12 +155,6 @@ static inline __attribute__((always_inline)) void *malloc_bin_inline(
 			return p;
 	}
 	return malloc_slow(size);
-}
-
-static __attribute__((noinline)) void *alloc_aligned_slow(size_t size,
-    size_t align, bool zero)
-{
-	return alloc_checked(size, align, zero);
 }
 
 /* An aligned block, through the caches when a small class satisfies the
@@ -176,7 +179,7 @@ static inline __attribute__((always_inline)) void *alloc_aligned(size_t size,
 			return p;
 		}
 	}
-	return alloc_aligned_slow(size, align, zero);
+	return alloc_checked(size, align, zero);
 }
 
 /* A block of a heap handle's heap this thread caches: into that cache,
@@ -359,17 +362,6 @@ static inline size_t flag_align(int flags)
 	return lg ? (size_t)1 << lg : 0;
 }
 
-/* [jemalloc] MALLOCX_TCACHE_NONE of a small size: malloc's locked path. */
-static __attribute__((noinline)) void *mallocx_uncached(size_t size)
-{
-	struct heap *h = heap_for_malloc();
-	if (unlikely(h == NULL)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return malloc_uncached(h, size);
-}
-
 PH_EXPORT void *P(mallocx)(size_t size, int flags)
 {
 	size_t align = flag_align(flags);
@@ -382,7 +374,7 @@ PH_EXPORT void *P(mallocx)(size_t size, int flags)
 	if (!(flags & FLAG_TCACHE_NONE))
 		return alloc_aligned(size, align, (flags & FLAG_ZERO) != 0);
 	if (size <= SMALL_MAX && align <= QUANTUM && !(flags & FLAG_ZERO))
-		return mallocx_uncached(size);
+		return malloc_locked(size);   /* [jemalloc] MALLOCX_TCACHE_NONE */
 	return alloc_checked(size, align, (flags & FLAG_ZERO) != 0);
 }
 

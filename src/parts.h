@@ -541,8 +541,8 @@ int  thp_step(struct heap *h, struct thp_track *t, uint32_t *next,
  * child's. */
 void thp_fork_prepare(void);
 PH_FORK_CHILD void thp_fork_child(void);
-/* Chunks collapsed so far, and collapses the kernel refused. */
-void thp_counts(uint64_t *collapsed, uint64_t *refused);
+/* Chunks collapsed so far, or (refused) collapses the kernel refused. */
+uint64_t thp_count(bool refused);
 /* Makes h the default heap, sending every thread's malloc fast path, which
  * caches the old one, to look again. */
 void         heap_default_set(struct heap *h);

@@ -186,8 +186,8 @@ void thp_fork_child(void)
 	atomic_store(&thp_at, 0);
 }
 
-void thp_counts(uint64_t *collapsed, uint64_t *refused)
+uint64_t thp_count(bool refused)
 {
-	*collapsed = atomic_load_explicit(&thp_collapsed, memory_order_relaxed);
-	*refused = atomic_load_explicit(&thp_refused, memory_order_relaxed);
+	return atomic_load_explicit(refused ? &thp_refused : &thp_collapsed,
+	    memory_order_relaxed);
 }
