@@ -275,11 +275,14 @@ size_t heap_free_past_quick(struct heap *h, void *p)
  * there (a double free around the cache: MALLOCX_TCACHE_NONE): it looks
  * first, without the lock (only this thread changes its cache, and a
  * block it holds keeps its slab, so the page map names its class), and
- * leaves a block it finds to heap_free_locked, which reports it. */
+ * reports a block it finds, here: inside a locked section (a signal
+ * handler) the block would go on the block stack unchecked, and reach
+ * its slab while the cache still holds it. */
 size_t heap_free(struct heap *h, void *p)
 {
-	size_t usable = tcache_off() || !tcache_holds(h, p) ?
-	    slab_free_quick(h, p) : 0;
+	if (!tcache_off() && tcache_holds(h, p))
+		report_fatal("double free of %p in heap %p", p, (void *)h);
+	size_t usable = slab_free_quick(h, p);
 	return likely(usable != 0) ? usable : heap_free_past_quick(h, p);
 }
 

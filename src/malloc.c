@@ -17,6 +17,7 @@ INSTALLERS_LINK;
 /* mallocx flags (the public header's encoding) */
 #define FLAG_LG_ALIGN_MASK 0x3f
 #define FLAG_ZERO          0x40
+#define FLAG_TCACHE_MASK   0xfff00 /* MALLOCX_TCACHE(tc): tc + 2 */
 #define FLAG_TCACHE_NONE   0x100   /* MALLOCX_TCACHE(-1) */
 #define FLAG_ARENA_SHIFT   20      /* MALLOCX_ARENA(a): a + 1 from here up */
 
@@ -371,7 +372,7 @@ PH_EXPORT void *P(mallocx)(size_t size, int flags)
 	if (unlikely(arena != 0))
 		return alloc_in(heap_arena_nth(arena - 1), size, align,
 		    (flags & FLAG_ZERO) != 0);
-	if (!(flags & FLAG_TCACHE_NONE))
+	if ((flags & FLAG_TCACHE_MASK) != FLAG_TCACHE_NONE)
 		return alloc_aligned(size, align, (flags & FLAG_ZERO) != 0);
 	if (size <= SMALL_MAX && align <= QUANTUM && !(flags & FLAG_ZERO))
 		return malloc_locked(size);   /* [jemalloc] MALLOCX_TCACHE_NONE */
@@ -412,7 +413,7 @@ PH_EXPORT size_t P(sallocx)(const void *p, int flags)
 
 PH_EXPORT void P(dallocx)(void *p, int flags)
 {
-	if (flags & FLAG_TCACHE_NONE)
+	if ((flags & FLAG_TCACHE_MASK) == FLAG_TCACHE_NONE)
 		free_direct(heap_owner(p, "dallocx"), p);
 	else
 		P(free)(p);
@@ -439,7 +440,7 @@ PH_EXPORT void P(sdallocx)(void *p, size_t size, int flags)
 	    P(nallocx)(size, 0) != usable && size <= SMALL_MAX)))
 		report_fatal("sdallocx of %p with size %zu, but the block "
 		    "holds %zu", p, size, usable);
-	if (flags & FLAG_TCACHE_NONE)
+	if ((flags & FLAG_TCACHE_MASK) == FLAG_TCACHE_NONE)
 		free_direct(h, p);
 	else
 		P(free)(p);

@@ -183,13 +183,14 @@ static __attribute__((noinline)) void *slab_alloc_slow(struct heap *h,
 	return slab_take(h, cls, head, vg_on());
 }
 
-/* Is block idx on the slab's free chain?  Bounded by the chain's length. */
-bool slab_chain_has(struct heap *h, struct page *s, uint32_t head,
-                           uint16_t idx)
+/* Is block idx among the n (at most) linked from block i on: the slab's
+ * chain, or its remote list?  A link out of the slab ends the walk. */
+static bool slab_links_have(struct heap *h, const struct page *s,
+                            uint32_t head, uint16_t i, uint32_t n,
+                            uint16_t idx)
 {
 	uint32_t size = sizeclasses[s->cls].size;
-	uint16_t i = s->s.free;
-	for (uint32_t n = 0; i != SLAB_NONE && n <= s->s.carved; n++) {
+	for (; i != SLAB_NONE && n != 0; n--) {
 		if (i == idx)
 			return true;
 		if (i >= s->s.carved)
@@ -201,6 +202,19 @@ bool slab_chain_has(struct heap *h, struct page *s, uint32_t head,
 		vg_close(fb, sizeof(*fb));
 	}
 	return false;
+}
+
+static bool slab_remote_has(struct heap *h, struct page *s, uint32_t head,
+                            uint16_t idx);
+
+/* Is block idx free in its slab: on its chain, or on its remote list (given
+ * back by another arena's thread, not drained yet)?  Bounded by the
+ * chain's length and the list's count.  Needs lock. */
+bool slab_chain_has(struct heap *h, struct page *s, uint32_t head,
+                           uint16_t idx)
+{
+	return slab_links_have(h, s, head, s->s.free, (uint32_t)s->s.carved + 1,
+	    idx) || slab_remote_has(h, s, head, idx);
 }
 
 int slab_carved_class(struct heap *h, uint64_t off, uint32_t *head)
@@ -358,8 +372,8 @@ size_t slab_free_quick(struct heap *h, void *p)
 	if (config_debug || opts.paranoid || (config_fill && opts.junk) ||
 	    vg_on() || tsection_in() || !heap_lock_fast(h))
 		return 0;
-	uint32_t head;
-	uint16_t idx;
+	uint32_t head = 0;   /* (left as it is when p is no block) */
+	uint16_t idx = 0;
 	int cls = slab_block_of(h, p, &head, &idx);
 	struct page *s = &heap_pages(h)[head];   /* before p is written */
 	if (unlikely(cls < 0 || heap_tagging(h) ||
@@ -582,6 +596,19 @@ static inline uint64_t rl_word(uint32_t head, uint32_t tail, uint32_t n)
 static inline uint16_t rl_head(uint64_t w) { return (uint16_t)w; }
 static inline uint16_t rl_tail(uint64_t w) { return (uint16_t)(w >> 16); }
 static inline uint32_t rl_count(uint64_t w) { return (uint32_t)(w >> 32); }
+
+/* Is block idx on slab s's remote list?  Under the lock nobody drains it,
+ * and pushers only add in front, each chain linked before the
+ * compare-and-swap that publishes it (acquire here): the count blocks
+ * from the head read are the list's. */
+static bool slab_remote_has(struct heap *h, struct page *s, uint32_t head,
+                            uint16_t idx)
+{
+	uint64_t w = __atomic_load_n(&s->aux, __ATOMIC_ACQUIRE);
+	uint32_t n = rl_count(w);
+	return n != 0 && n <= sizeclasses[s->cls].nblocks &&
+	    slab_links_have(h, s, head, rl_head(w), n, idx);
+}
 
 /* A chain being built for one slab. */
 struct rl_group {

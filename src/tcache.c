@@ -288,10 +288,20 @@ bool tcache_holds_search(struct heap *h, unsigned cls, const void *p)
 		struct tslot *t = &tthread.slots[i];
 		if (t->heap != mine || t->epoch != atomic_load(&mine->epoch))
 			continue;
-		return cache_holds(t->tc, cls,
-		    (uint64_t)((uintptr_t)p - (uintptr_t)mine));
+		if (cache_holds(t->tc, cls,
+		    (uint64_t)((uintptr_t)p - (uintptr_t)mine)))
+			return true;
+		break;
 	}
-	return false;
+	/* A thread that moved to another arena left its old arena's cache in
+	 * slot 0, retired (tslot0_retire): its blocks, of any arena, stay
+	 * there until the next slow path gives them back. */
+	struct tslot *t0 = &tthread.slots[0];
+	return heap_is_process(h) && t0->epoch == 0 &&
+	    t0->heap != TSLOT_NONE && t0->heap != NULL && t0->heap != mine &&
+	    registry_lookup(t0->heap) == t0->heap &&
+	    cache_holds(t0->tc, cls,
+	    (uint64_t)((uintptr_t)p - (uintptr_t)t0->heap));
 }
 
 static bool tcache_free_busy(struct heap *h, struct tslot *t, void *p);

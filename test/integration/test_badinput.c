@@ -103,6 +103,59 @@ START_TEST(double_dallocx)
 }
 END_TEST
 
+/* A thread that moves to another arena leaves its old arena's cache in
+ * slot 0, retired, until its next slow path: a block freed into it is
+ * free, and a free around the caches must say so. */
+START_TEST(double_dallocx_after_arena_move)
+{
+	void *p = P_(malloc)(16);
+	P_(free)(p);
+	unsigned one = 1;
+	ck_assert_int_eq(P_(mallctl)("thread.arena", NULL, NULL, &one,
+	    sizeof(one)), 0);
+	P_(dallocx)(p, MALLOCX_TCACHE_NONE);
+	ck_abort_msg("the second free of %p went unreported", p);
+}
+END_TEST
+
+/* Blocks of arena 0 that a thread of arena 1 frees go home through its
+ * outbox onto their slabs' remote lists, where they wait for arena 0's
+ * next drain: a second free of one of them, plain or around the caches,
+ * must find it there. */
+static void **blocks_on_remote_lists(void)
+{
+	enum { N = 300 };   /* more than the outbox holds */
+	static void *p[N];
+	for (int i = 0; i < N; i++)
+		p[i] = P_(malloc)(16);
+	unsigned one = 1;
+	ck_assert_int_eq(P_(mallctl)("thread.arena", NULL, NULL, &one,
+	    sizeof(one)), 0);
+	P_(free)(P_(malloc)(16));   /* arena 1's cache */
+	for (int i = 0; i < N; i++)
+		P_(free)(p[i]);
+	return p;
+}
+
+START_TEST(double_dallocx_of_block_on_remote_list)
+{
+	void **p = blocks_on_remote_lists();
+	P_(dallocx)(p[0], MALLOCX_TCACHE_NONE);
+	ck_abort_msg("the second free of %p went unreported", p[0]);
+}
+END_TEST
+
+START_TEST(double_free_of_block_on_remote_list_from_its_arena)
+{
+	void **p = blocks_on_remote_lists();
+	unsigned zero = 0;   /* back home: p[0] is a block of this arena */
+	ck_assert_int_eq(P_(mallctl)("thread.arena", NULL, NULL, &zero,
+	    sizeof(zero)), 0);
+	P_(free)(p[0]);
+	ck_abort_msg("the second free of %p went unreported", p[0]);
+}
+END_TEST
+
 /* ---- pointers that are not block starts -------------------------------- */
 
 START_TEST(interior_pointer_small)
@@ -1279,6 +1332,12 @@ int main(int argc, char **argv)
 	tcase_add_test_raise_signal(tc, free_after_realloc_moved_it, SIGABRT);
 	tcase_add_test_raise_signal(tc, free_after_realloc_to_zero, SIGABRT);
 	tcase_add_test_raise_signal(tc, double_dallocx, SIGABRT);
+	tcase_add_test_raise_signal(tc, double_dallocx_after_arena_move,
+	    SIGABRT);
+	tcase_add_test_raise_signal(tc, double_dallocx_of_block_on_remote_list,
+	    SIGABRT);
+	tcase_add_test_raise_signal(tc,
+	    double_free_of_block_on_remote_list_from_its_arena, SIGABRT);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("invalid pointer");
