@@ -144,10 +144,11 @@ int      os_collapse(void *addr, size_t size);
 /* mincore: vec[i] & 1 if page i of [addr, addr+size) is resident; 0 or an
  * errno value. */
 int      os_resident(void *addr, size_t size, unsigned char *vec);
-/* Is every resident page of the npages from addr mapped by this process
- * alone (/proc/self/pagemap), none shared with a child since a fork?
- * false also when that cannot be read. */
-bool     os_pages_exclusive(const void *addr, size_t npages);
+/* How many of the npages from addr are present but not this process's
+ * alone (/proc/self/pagemap): shared with a child since a fork, or the
+ * kernel's zero page where a page was read and never written.  npages
+ * when that cannot be read. */
+size_t   os_pages_shared(const void *addr, size_t npages);
 /* Has the process turned transparent huge pages off (PR_SET_THP_DISABLE)? */
 bool     os_thp_disabled(void);
 /* Reads at most len - 1 bytes of the file at path into buf and ends them

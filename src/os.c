@@ -93,25 +93,26 @@ int os_resident(void *addr, size_t size, unsigned char *vec)
 	return err;
 }
 
-bool os_pages_exclusive(const void *addr, size_t npages)
+size_t os_pages_shared(const void *addr, size_t npages)
 {
 	int saved = errno;
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	bool all = fd >= 0;
+	size_t shared = 0;
+	bool read_all = fd >= 0;
 	uint64_t e[64];
 	uintptr_t first = (uintptr_t)addr >> 12;
-	for (size_t i = 0; all && i < npages; i += 64) {
+	for (size_t i = 0; read_all && i < npages; i += 64) {
 		size_t k = npages - i < 64 ? npages - i : 64;
 		ssize_t got = pread(fd, e, k * sizeof(e[0]),
 		    (off_t)((first + i) * sizeof(e[0])));
-		all = got == (ssize_t)(k * sizeof(e[0]));
-		for (size_t j = 0; all && j < k; j++)   /* present: exclusive */
-			all = !(e[j] >> 63 & 1) || (e[j] >> 56 & 1);
-	}
+		read_all = got == (ssize_t)(k * sizeof(e[0]));
+		for (size_t j = 0; read_all && j < k; j++)   /* present, */
+			shared += (e[j] >> 63 & 1) && !(e[j] >> 56 & 1);
+	}                                             /* not exclusive */
 	if (fd >= 0)
 		close(fd);
 	errno = saved;
-	return all;
+	return read_all ? shared : npages;
 }
 
 bool os_thp_disabled(void)

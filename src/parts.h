@@ -531,10 +531,10 @@ struct thp_track {
 };
 /* Looks at h's chunks from chunk *next on (the 2 MiB chunks wholly in its
  * data below hwm), at most *scan of them, and collapses the first that is
- * not marked done in t, has at most THP_HOLES pages not resident and
- * shares none with another process: its answer (0 or an errno value), or
- * THP_END or THP_PAUSE if none was tried.  Advances *next past what it
- * looked at and lowers *scan. */
+ * not marked done in t and has at most THP_HOLES pages not resident or
+ * not its own (shared with a child, or the zero page): its answer (0 or
+ * an errno value), or THP_END or THP_PAUSE if none was tried.  Advances
+ * *next past what it looked at and lowers *scan. */
 int  thp_step(struct heap *h, struct thp_track *t, uint32_t *next,
               unsigned *scan);
 /* The fork's prepare handler's share (PHMALLOC_CONF=thp:auto), and the

@@ -10,12 +10,15 @@
  * already.  With PHMALLOC_CONF=thp:auto, the default:
  *
  *   - Memory grows by at most THP_HOLES pages a chunk: only a chunk that
- *     lies wholly in [first data page, hwm), has at most that many pages
- *     not resident, and shares none with a child still alive is collapsed
- *     (a collapse copies what it shares: a prefork server would pay 2 MiB
- *     a chunk).  Collapsing copies what is resident and fills the rest
+ *     lies wholly in [first data page, hwm) and has at most that many
+ *     pages not resident or not its own (shared with a child still alive,
+ *     which a collapse copies: a prefork server would pay 2 MiB a chunk;
+ *     or the kernel's zero page, where a page was read but never written)
+ *     is collapsed.  Collapsing copies what is resident and fills the rest
  *     with zeros, which is what those pages read as anyway (never touched,
- *     or purged), so no block changes.
+ *     or purged), so no block changes.  (A purge by another thread between
+ *     the look and the collapse has its pages filled again: hwm and the
+ *     pages are read without the lock.)
  *   - A process that never forks, or forks fewer than THP_FORKS times (a
  *     child counts its own forks from 0), pays nothing; the steady-state
  *     paths make no system call.
@@ -28,7 +31,8 @@
  *     arena), and when it has passed every arena it walks again at every
  *     THP_REPASS-th fork.
  *   - No phmalloc lock is taken: an arena's hwm is read as it is (a stale
- *     value costs a chunk a turn).  A purge that later gives back pages
+ *     value costs a chunk a turn).  Two threads forking at once: one
+ *     walks (thp_walking), the other passes.  A purge that later gives back pages
  *     inside a collapsed chunk maps the rest in 4 KiB pages again; the
  *     huge page itself is freed when the kernel splits it.
  *
@@ -52,6 +56,9 @@
 static _Atomic unsigned thp_forks;    /* forks seen by the prepare handler */
 static _Atomic uint64_t thp_at;       /* arena << 32 | chunk: the walk */
 static _Atomic bool thp_off;          /* decided: never here */
+static _Atomic bool thp_walking;      /* a fork's handler is deciding or
+                                         walking: other forks pass */
+static bool thp_decided;              /* thp_off is decided (walker's) */
 static _Atomic uint64_t thp_collapsed, thp_refused;
 static struct thp_track thp_tracks[ARENAS_MAX];
 
@@ -103,14 +110,17 @@ int thp_step(struct heap *h, struct thp_track *t, uint32_t *next,
 			return THP_END;   /* not mapped as it should be: leave h */
 		*scan -= k;
 		for (uint32_t c = 0; c < k; c++) {
-			unsigned missing = 0;
+			size_t missing = 0;
 			for (unsigned i = 0; i < THP_PAGES; i++)
 				missing += !(vec[c * THP_PAGES + i] & 1);
 			char *chunk = at + (size_t)c * THP_BYTES;
-			/* Done already; sparse; or shared with a child that
-			 * lives (collapsing would copy what it shares). */
+			/* Done already; sparse; or with more than THP_HOLES
+			 * pages missing or not ours alone: shared with a
+			 * child that lives (a collapse copies them) or the
+			 * zero page (read, never written: a hole). */
 			if (track_done(t, *next + c) || missing > THP_HOLES ||
-			    !os_pages_exclusive(chunk, THP_PAGES))
+			    missing + os_pages_shared(chunk, THP_PAGES) >
+			    THP_HOLES)
 				continue;
 			*next += c + 1;
 			int err = os_collapse(chunk, THP_BYTES);
@@ -149,17 +159,19 @@ void thp_fork_prepare(void)
 	    atomic_load_explicit(&thp_off, memory_order_relaxed))
 		return;
 	unsigned forks = atomic_fetch_add(&thp_forks, 1) + 1;
-	if (forks < THP_FORKS)
-		return;
-	if (forks == THP_FORKS && !thp_system_allows(first)) {
-		atomic_store(&thp_off, true);
-		return;
+	if (forks < THP_FORKS || atomic_exchange(&thp_walking, true))
+		return;   /* (two threads forking at once: one walks) */
+	if (!thp_decided) {
+		thp_decided = true;
+		if (!thp_system_allows(first))
+			atomic_store(&thp_off, true);
 	}
 	uint64_t at = atomic_load(&thp_at);
-	if (at == THP_RESTING) {
-		if (forks % THP_REPASS != 0)
-			return;
+	if (at == THP_RESTING && forks % THP_REPASS == 0)
 		at = 0;
+	if (atomic_load(&thp_off) || at == THP_RESTING) {
+		atomic_store(&thp_walking, false);
+		return;
 	}
 	unsigned a = (unsigned)(at >> 32), scan = THP_SCAN;
 	uint32_t next = (uint32_t)at;
@@ -176,6 +188,7 @@ void thp_fork_prepare(void)
 	}
 	atomic_store(&thp_at, a >= ARENAS_MAX ? THP_RESTING :
 	    (uint64_t)a << 32 | next);
+	atomic_store(&thp_walking, false);
 }
 
 /* The child's first fork is its first: it starts counting, and walking,
@@ -184,6 +197,7 @@ void thp_fork_child(void)
 {
 	atomic_store(&thp_forks, 0);
 	atomic_store(&thp_at, 0);
+	atomic_store(&thp_walking, false);   /* the parent's other thread */
 }
 
 uint64_t thp_count(bool refused)

@@ -478,6 +478,49 @@ START_TEST(thp_walk_leaves_chunks_a_child_shares)
 }
 END_TEST
 
+/* A page read after it was given back maps the kernel's zero page, which
+ * pagemap does not call this process's own: a hole, not a page shared with
+ * a child.  Chunk b has THP_HOLES holes, two of them read: taken.  Chunk
+ * b + 1 has THP_HOLES read and one more missing: left alone. */
+START_TEST(thp_walk_counts_zero_pages_as_holes)
+{
+	struct thp_fixture f = thp_fixture();
+	char *blk = f.blk;
+	ck_assert_int_eq(madvise(blk + CHUNK, CHUNK, MADV_NOHUGEPAGE), 0);
+	thp_fill(blk, THP_HOLES, 5);
+	thp_fill(blk + CHUNK, THP_HOLES, 6);
+	for (unsigned i = 0, read = 0; i < CHUNK_PAGES; i++)
+		if (thp_hole(i, THP_HOLES) && read++ < 2)
+			(void)*(volatile char *)(blk + (size_t)i * PAGE);
+	for (unsigned i = 0; i < CHUNK_PAGES; i++)
+		if (thp_hole(i, THP_HOLES))
+			(void)*(volatile char *)(blk + CHUNK + (size_t)i * PAGE);
+	ck_assert_int_eq(madvise(blk + CHUNK + 8 * PAGE, PAGE, MADV_DONTNEED),
+	    0);
+	ck_assert_uint_eq(unit_resident_pages(blk + CHUNK, CHUNK),
+	    CHUNK_PAGES - 1);
+	static struct thp_track t;
+	uint32_t next = 0;
+	unsigned scan = 64;
+	int r = thp_step(f.h, &t, &next, &scan);
+	thp_assert_answer(r);
+	ck_assert_uint_eq(next, f.b + 1);
+	ck_assert_int_eq(thp_step(f.h, &t, &next, &scan), THP_END);
+	ck_assert_uint_eq(next, f.b + 4);
+	ck_assert_uint_eq(unit_resident_pages(blk + CHUNK, CHUNK),
+	    CHUNK_PAGES - 1);
+	thp_assert_contents(blk, THP_HOLES, 5);
+	for (unsigned i = 0; i < CHUNK_PAGES; i++) {
+		const unsigned char *pg = (const unsigned char *)blk + CHUNK +
+		    (size_t)i * PAGE;
+		if (!vg_on() || (!thp_hole(i, THP_HOLES) && i != 8))
+			ck_assert_uint_eq(pg[0], thp_hole(i, THP_HOLES) ||
+			    i == 8 ? 0 : (6 + i) & 0xff);
+	}
+	thp_fixture_done(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("heap");
@@ -495,6 +538,7 @@ int main(void)
 	tcase_add_test(tc, a_thread_that_keeps_waiting_moves_at_its_next_malloc);
 	tcase_add_test(tc, thp_walk_collapses_dense_chunks_below_hwm_only);
 	tcase_add_test(tc, thp_walk_leaves_chunks_a_child_shares);
+	tcase_add_test(tc, thp_walk_counts_zero_pages_as_holes);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
