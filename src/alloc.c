@@ -44,8 +44,12 @@ static __attribute__((noinline)) void *small_alloc_locked(struct heap *h,
     unsigned cls, bool zero)
 {
 	heap_lock(h);
-	if (h->bins[cls].nonfull == 0)
-		remote_drain(h);   /* blocks given back without the lock */
+	/* Blocks given back without the lock; the block stack at once, or
+	 * slab_alloc_quick would send every malloc here until a free drains
+	 * it. */
+	if (h->bins[cls].nonfull == 0 ||
+	    atomic_load_explicit(&h->remote, memory_order_relaxed))
+		remote_drain(h);
 	void *p = slab_alloc(h, cls);
 	heap_unlock(h);
 	if (unlikely(p == NULL))

@@ -550,12 +550,19 @@ START_TEST(quick_calls_serve_the_common_case)
 	ck_assert_ptr_null(slab_alloc_quick(h, c));
 	ck_assert_uint_eq(slab_free_quick(h, p), 0);
 	tsection_leave();
-	/* Blocks on the remote stack wait for the long way's drain. */
+	/* Blocks on the remote stack wait for the long way's drain, a
+	 * malloc's as well as a free's: then the quick calls serve again. */
 	void *r = heap_malloc(h, 48, false);
 	push1(h, r);
 	ck_assert_ptr_null(slab_alloc_quick(h, c));
 	ck_assert_uint_eq(slab_free_quick(h, p), 0);
+	void *q = heap_malloc(h, 48, false);   /* drains, then allocates */
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_eq(atomic_load(&h->remote), 0);
+	ck_assert_uint_eq(slab_free_quick(h, q), 48);
+	push1(h, q = heap_malloc(h, 48, false));
 	heap_free(h, p);   /* drains, then frees */
+	ck_assert_uint_eq(atomic_load(&h->remote), 0);
 	heap_free(h, keep);
 	unit_validate(h);
 	if (config_stats)
