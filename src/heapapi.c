@@ -90,6 +90,8 @@ PH_EXPORT ph_heap_t *ph_heap_create(void *start, size_t size, unsigned flags)
 		return fail_ptr(EEXIST);
 	if ((err = os_range_writable(start, size)) != 0)
 		return fail_ptr(err);   /* unmapped or read-only: EFAULT */
+	if (registry_full())
+		return fail_ptr(ENFILE);   /* before the range is written */
 	unsigned hflags = (flags & PH_HEAP_SHARED) ? HEAP_F_SHARED : 0;
 	if (!(flags & PH_HEAP_SHARED) && os_range_shared(start))
 		hflags |= HEAP_F_SHARED;
@@ -139,11 +141,22 @@ PH_EXPORT ph_heap_t *ph_heap_attach(void *start)
 	return err ? fail_ptr(err) : start;
 }
 
+/* ph_heap_detach's and ph_heap_close's answer before they act: EINVAL, or
+ * EBUSY for the heap ph_malloc uses (config_private_heap), which would
+ * go on allocating in a range nobody has attached. */
+static int heap_detachable(struct heap *h)
+{
+	if (h == NULL || heap_is_process(h) || registry_lookup(h) != h)
+		return EINVAL;
+	return h == atomic_load(&default_heap) ? EBUSY : 0;
+}
+
 PH_EXPORT int ph_heap_detach(ph_heap_t *hp)
 {
 	struct heap *h = H(hp);
-	if (h == NULL || heap_is_process(h) || registry_lookup(h) != h)
-		return EINVAL;
+	int err = heap_detachable(h);
+	if (err)
+		return err;
 	heap_proc_detach(h);
 	tcache_detach(h);
 	registry_remove(h);
@@ -384,8 +397,9 @@ PH_EXPORT ph_heap_t *ph_heap_open(const char *name, void *base, size_t size,
 PH_EXPORT int ph_heap_close(ph_heap_t *hp)
 {
 	struct heap *h = H(hp);
-	if (h == NULL || heap_is_process(h) || registry_lookup(h) != h)
-		return EINVAL;
+	int err = heap_detachable(h);
+	if (err)
+		return err;
 	bool owned = registry_is_owned(h);
 	size_t size = h->size;
 	heap_proc_detach(h);
@@ -617,19 +631,9 @@ PH_EXPORT int P(config_private_heap)(void *start, size_t size)
 		return EEXIST;
 	if ((err = os_range_writable(start, size)) != 0)
 		return err;   /* unmapped or read-only: EFAULT, nothing read */
-	uint32_t fresh = HEAP_INIT_FRESH;
-	uint64_t magic = atomic_load(&h->magic);
-	if (magic != HEAP_MAGIC &&
-	    atomic_compare_exchange_strong(&h->init, &fresh,
-	    HEAP_INIT_FORMATTING)) {
-		/* We won the race on a zeroed range (or it held no heap). */
-		heap_format(h, size, os_range_shared(h) ? HEAP_F_SHARED : 0,
-		    false);
-		err = registry_add(h);
-		if (err == 0)
-			heap_proc_attach(h);
-	} else if (magic != HEAP_MAGIC && fresh != HEAP_INIT_FORMATTING) {
-		/* Neither a heap nor zeroes: the range is the caller's, use it. */
+	if (registry_full())
+		return ENFILE;   /* before the range is written */
+	if (heap_claim(h)) {   /* we won the race, or the range is ours */
 		heap_format(h, size, os_range_shared(h) ? HEAP_F_SHARED : 0,
 		    false);
 		err = registry_add(h);

@@ -72,7 +72,13 @@ struct heap *heap_format(void *base, size_t size, unsigned hflags,
 	h->free_key = os_random();
 	h->class_sig = sizeclass_signature();
 	h->tcache_scale = tcache_scale_for(h->size);
-	atomic_store_explicit(&h->epoch, 1, memory_order_relaxed);
+	/* Not 1 for every heap: another thread's slot for a heap that was
+	 * detached from this range (its own detach forgets only its own
+	 * slots) must not take this one for it (fastpath.h:tslot_of).  Never
+	 * 0, which a retired slot holds (base.h:tslot0_retire), and far below
+	 * UINT64_MAX / 2 (heap_verify_header). */
+	atomic_store_explicit(&h->epoch, (os_random() >> 2) | 1,
+	    memory_order_relaxed);
 	atomic_store_explicit(&h->cache_limit, h->size, memory_order_relaxed);
 	lock_init(&h->lock, (hflags & HEAP_F_SHARED) != 0);
 	refuge_format(h, npages, zeroed);
@@ -80,6 +86,23 @@ struct heap *heap_format(void *base, size_t size, unsigned hflags,
 	atomic_store_explicit(&h->magic, HEAP_MAGIC, memory_order_relaxed);
 	atomic_store_explicit(&h->init, HEAP_INIT_READY, memory_order_release);
 	return h;
+}
+
+bool heap_claim(struct heap *h)
+{
+	for (;;) {
+		/* READY is stored after magic (heap_format), with release */
+		uint32_t init = atomic_load_explicit(&h->init,
+		    memory_order_acquire);
+		if (atomic_load_explicit(&h->magic, memory_order_relaxed) ==
+		    HEAP_MAGIC || init == HEAP_INIT_FORMATTING)
+			return false;
+		/* Zeroes, or neither a heap nor zeroes (the caller's range).
+		 * A failed exchange read the word anew: look again. */
+		if (atomic_compare_exchange_strong(&h->init, &init,
+		    HEAP_INIT_FORMATTING))
+			return true;
+	}
 }
 
 /* A header read from memory is input, not truth (DESIGN.md). */
@@ -111,7 +134,7 @@ int heap_verify_header(const struct heap *h, size_t size)
 	    memory_order_relaxed);
 	if (limit != 0 && limit != h->size)
 		return EINVAL;
-	/* Epochs count up from 1; the top of the range is heap_none's (no
+	/* Epochs count up from a random start below 2^62; the top of the range is heap_none's (no
 	 * cache) to the fast paths, so a header that nears it is damage. */
 	if (atomic_load_explicit(&h->epoch, memory_order_relaxed) >=
 	    UINT64_MAX / 2)

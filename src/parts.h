@@ -78,6 +78,9 @@ static inline void heap_unlock(struct heap *h)
 }
 /* ---- registry.c: the process-local list of attached heaps ---------------- */
 int          registry_add(struct heap *h);
+/* Would registry_add say ENFILE now?  (Asked before a range is formatted;
+ * another thread's add may still come first.) */
+bool         registry_full(void);
 void         registry_remove(struct heap *h);
 /* Heaps that ph_heap_open mapped, and so ph_heap_close unmaps; fd is kept
  * open (else -1) when the heap grows its file. */
@@ -424,6 +427,12 @@ static inline uint64_t heap_remote_take(struct heap *h, _Atomic uint64_t *top)
 
 /* ---- layout.c: where a heap's parts lie; formatting; the header check ---- */
 struct heap *heap_format(void *base, size_t size, unsigned hflags, bool zeroed);
+/* Decides who formats a range several processes may be configuring at
+ * once: true, the range held zeroes (or neither a heap nor zeroes) and
+ * this caller's compare-and-swap moved its init word to FORMATTING, so it
+ * formats; false, a heap is there or another process is formatting it,
+ * so it joins (heap_join waits while FORMATTING). */
+bool         heap_claim(struct heap *h);
 /* Validates a header found at base (size 0 = take the header's). */
 int          heap_verify_header(const struct heap *h, size_t size);
 size_t       heap_capacity_pages(size_t npages);

@@ -47,6 +47,16 @@ int registry_add(struct heap *h)
 	return 0;
 }
 
+bool registry_full(void)
+{
+	unsigned n = atomic_load_explicit(&nslots, memory_order_acquire);
+	for (unsigned i = 0; i < n; i++)
+		if (atomic_load_explicit(&slots[i], memory_order_relaxed) ==
+		    NULL)
+			return false;
+	return n == REGISTRY_SLOTS;
+}
+
 void registry_remove(struct heap *h)
 {
 	lock_acquire(&registry_lock);

@@ -744,6 +744,51 @@ START_TEST(detach_and_attach_again)
 }
 END_TEST
 
+/* Another thread's slot for a heap detached from a range must not pass
+ * for a new heap made in the same range (this thread's detach forgets only
+ * its own slots): its cache, inside the old heap, would hand out blocks
+ * the new one never did. */
+static ph_heap_t *stale_heap;
+static pthread_barrier_t stale_bar;
+
+static void *stale_user(void *arg)
+{
+	ph_heap_free(stale_heap, ph_heap_malloc(stale_heap, 64));
+	pthread_barrier_wait(&stale_bar);   /* detached, made again */
+	pthread_barrier_wait(&stale_bar);
+	return ph_heap_malloc(stale_heap, 64);
+}
+
+START_TEST(a_new_heap_in_a_range_is_not_another_threads_old_one)
+{
+	void *m;
+	size_t size = 4 * MIB;
+	stale_heap = new_heap(size, &m);
+	pthread_barrier_init(&stale_bar, NULL, 2);
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, stale_user, NULL), 0);
+	pthread_barrier_wait(&stale_bar);
+	ck_assert_int_eq(ph_heap_detach(stale_heap), 0);
+	stale_heap = ph_heap_create(m, size, 0);
+	ck_assert_ptr_eq(stale_heap, m);
+	pthread_barrier_wait(&stale_bar);
+	void *q;
+	ck_assert_int_eq(pthread_join(th, &q), 0);
+	assert_in_heap(stale_heap, q, 64, m, size);
+	enum { N = 200 };
+	void *p[N];
+	for (int i = 0; i < N; i++) {
+		p[i] = ph_heap_malloc(stale_heap, 64);
+		ck_assert_ptr_ne(p[i], q);
+	}
+	for (int i = 0; i < N; i++)
+		ph_heap_free(stale_heap, p[i]);
+	ph_heap_free(stale_heap, q);
+	ck_assert_int_eq(ph_heap_check(stale_heap), 0);
+	pthread_barrier_destroy(&stale_bar);
+}
+END_TEST
+
 /* ---- several heaps ----------------------------------------------------- */
 
 /* [DESIGN] Two heaps are independent: reset one, the other's blocks and
@@ -944,6 +989,25 @@ START_TEST(private_heap_and_malloc_reset)
 }
 END_TEST
 
+/* The heap ph_malloc uses cannot be detached or closed: it would go on
+ * allocating in a range nobody has attached. */
+START_TEST(the_default_heap_is_not_detached)
+{
+	size_t size = 4 * MIB;
+	unsigned char *m = map_range(size, true);
+	ck_assert_int_eq(P_(config_private_heap)(m, size), 0);
+	ph_heap_t *h = ph_heap_default();
+	ck_assert_ptr_eq(h, m);
+	ck_assert_int_eq(ph_heap_detach(h), EBUSY);
+	ck_assert_int_eq(ph_heap_close(h), EBUSY);
+	ck_assert_ptr_eq(ph_heap_of(m + size / 2), h);
+	void *p = P_(malloc)(100);
+	assert_in_heap(h, p, 100, m, size);
+	P_(free)(p);
+	ck_assert_int_eq(ph_heap_check(h), 0);
+}
+END_TEST
+
 /* ---- bad frees through a handle ---------------------------------------- */
 
 START_TEST(heap_double_free)
@@ -1026,6 +1090,7 @@ int main(void)
 	tcase_add_test(tc, attach_refuses_a_truncated_heap);
 	tcase_add_test(tc, attach_never_crashes_on_a_corrupted_header);
 	tcase_add_test(tc, detach_and_attach_again);
+	tcase_add_test(tc, a_new_heap_in_a_range_is_not_another_threads_old_one);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("several");
@@ -1033,6 +1098,7 @@ int main(void)
 	tcase_add_test(tc, two_heaps_are_independent);
 	tcase_add_test(tc, standard_calls_route_to_the_owning_heap);
 	tcase_add_test(tc, private_heap_and_malloc_reset);
+	tcase_add_test(tc, the_default_heap_is_not_detached);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bad frees");

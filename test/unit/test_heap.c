@@ -63,6 +63,38 @@ START_TEST(bad_headers_are_refused)
 }
 END_TEST
 
+/* Who formats a range that processes configure at once (heapapi.c's
+ * config_private_heap): the one whose exchange takes the init word from
+ * what it read to FORMATTING; a heap, or one being formatted, is joined.
+ * Each epoch starts anew at random, never 0 (a retired slot's). */
+START_TEST(claim_decides_who_formats)
+{
+	static struct heap h;
+	memset(&h, 0, sizeof(h));            /* zeroes */
+	ck_assert(heap_claim(&h));
+	ck_assert_uint_eq(h.init, HEAP_INIT_FORMATTING);
+	ck_assert(!heap_claim(&h));          /* another is formatting */
+	h.init = HEAP_INIT_READY;
+	h.magic = HEAP_MAGIC;                /* a heap */
+	ck_assert(!heap_claim(&h));
+	ck_assert_uint_eq(h.init, HEAP_INIT_READY);
+	h.init = HEAP_INIT_FRESH;            /* magic first: a heap all the same */
+	ck_assert(!heap_claim(&h));
+	h.magic = 0x1234;                    /* neither a heap nor zeroes */
+	h.init = 7;
+	ck_assert(heap_claim(&h));
+	ck_assert_uint_eq(h.init, HEAP_INIT_FORMATTING);
+	h.init = HEAP_INIT_READY;            /* ready, but no heap's magic */
+	ck_assert(heap_claim(&h));
+	struct heap *a = unit_heap(1 * MIB, 0), *b = unit_heap(1 * MIB, 0);
+	ck_assert_uint_ne(a->epoch, b->epoch);
+	ck_assert_uint_ne(a->epoch, 0);
+	ck_assert_int_eq(heap_verify_header(a, 0), 0);
+	unit_heap_free(a);
+	unit_heap_free(b);
+}
+END_TEST
+
 START_TEST(reset_frees_everything_without_touching_data)
 {
 	struct heap *h = unit_heap(64 * MIB, 0);
@@ -528,6 +560,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, formatted_header_verifies);
 	tcase_add_test(tc, bad_headers_are_refused);
+	tcase_add_test(tc, claim_decides_who_formats);
 	tcase_add_test(tc, reset_frees_everything_without_touching_data);
 	tcase_add_test(tc, reset_clears_the_entry_at_hwm);
 	tcase_add_test(tc, small_heaps_keep_metadata_small);

@@ -396,8 +396,9 @@ END_TEST
  * SIGTRAP after each instruction (phmalloc never blocks SIGTRAP: os.c),
  * and the handler checks what a signal handler's malloc would read.  Each
  * slot either fails the fast paths' epoch test or names a cache inside
- * its heap -- heaps' epochs start equal, so a slot written in the wrong
- * order could pass with another heap's cache -- and slot 0's heap is never
+ * its heap -- the heaps' epochs are made equal (each starts at a random
+ * value), so a slot written in the wrong order could pass with another
+ * heap's cache -- and slot 0's heap is never
  * NULL.  Every boundary is seen: nothing depends on where a signal falls.
  * (gcc and clang -O2 store heap and tc as one 16-byte word, so a missing
  * stale-first epoch shows only where they are two stores, as at -O1.) */
@@ -462,7 +463,8 @@ START_TEST(no_instruction_sees_a_slot_pass_with_another_heaps_cache)
 	for (unsigned k = 0; k < STEP_HEAPS; k++)
 		step_heap[k] = heap_new();
 	struct heap *a = step_heap[0], *b = step_heap[1], *d = step_heap[2];
-	ck_assert_uint_eq(atomic_load(&a->epoch), atomic_load(&b->epoch));
+	atomic_store(&b->epoch, atomic_load(&a->epoch));
+	atomic_store(&d->epoch, atomic_load(&a->epoch));
 	unsigned c = size2class(32);
 	void *pa, *pb, *pd, *pb2;
 	heap_default_set(a);
