@@ -176,6 +176,12 @@ static struct tslot *tcache_slot(struct heap *h, bool make)
 	/* Slot 0 is the malloc heap's and nobody else's: malloc.c's fast
 	 * paths (fastpath.h) trust it without asking which heap it caches. */
 	bool mine = heap_is_thread_malloc(h);
+	/* Of the process's arenas only the thread's own has a cache: another
+	 * one's, in slots 1 and up (a realloc of its block, smalloc), would
+	 * hold blocks that the double-free checks, which look in the thread's
+	 * own cache (tcache_holds), never see. */
+	if (!mine && heap_is_process(h))
+		return NULL;
 	struct tslot *t = NULL, *spare = NULL;
 	for (unsigned i = 0; i < TCACHE_SLOTS && t == NULL; i++) {
 		if (tthread.slots[i].heap == h && slot_valid(&tthread.slots[i]))

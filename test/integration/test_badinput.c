@@ -118,6 +118,24 @@ START_TEST(double_dallocx_after_arena_move)
 }
 END_TEST
 
+/* A thread of arena 1 that reallocates a block of arena 0 makes no cache
+ * of arena 0 (it would sit in a slot the double-free checks never look
+ * at): p freed twice is reported, not kept twice. */
+START_TEST(double_free_after_a_realloc_in_another_arena)
+{
+	void *p = P_(malloc)(16), *r = P_(malloc)(64);
+	unsigned one = 1;
+	ck_assert_int_eq(P_(mallctl)("thread.arena", NULL, NULL, &one,
+	    sizeof(one)), 0);
+	P_(free)(P_(malloc)(16));   /* arena 1's cache */
+	void *q = P_(realloc)(r, 48);
+	ck_assert_ptr_nonnull(q);
+	P_(free)(p);
+	P_(free)(p);
+	ck_abort_msg("the second free of %p went unreported", p);
+}
+END_TEST
+
 /* Blocks of arena 0 that a thread of arena 1 frees go home through its
  * outbox onto their slabs' remote lists, where they wait for arena 0's
  * next drain: a second free of one of them, plain or around the caches,
@@ -1334,6 +1352,8 @@ int main(int argc, char **argv)
 	tcase_add_test_raise_signal(tc, double_dallocx, SIGABRT);
 	tcase_add_test_raise_signal(tc, double_dallocx_after_arena_move,
 	    SIGABRT);
+	tcase_add_test_raise_signal(tc,
+	    double_free_after_a_realloc_in_another_arena, SIGABRT);
 	tcase_add_test_raise_signal(tc, double_dallocx_of_block_on_remote_list,
 	    SIGABRT);
 	tcase_add_test_raise_signal(tc,
