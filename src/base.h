@@ -207,7 +207,14 @@ struct tslot {
 	struct heap   *heap;   /* the heap cached, NULL (slot 0: TSLOT_NONE) */
 	struct tcache *tc;     /* the cache, in that heap */
 	uint64_t       epoch;  /* heap->epoch when the cache was made */
+	uint64_t       size;   /* heap->size: which pointers are its, asked
+	                          without reading the heap */
+	uint32_t       gen;    /* registry_gen when last found good: a heap
+	                          detached since (and maybe unmapped) by any
+	                          thread is not read through a slot 1.. */
 };
+/* Bumped by every detach (registry.c:registry_remove). */
+extern _Atomic uint32_t registry_gen;
 /* struct tthread: what a thread keeps for its caches, in one TLS block so
  * that a fast path finds all of it from one address.
  *   busy is non-zero while the thread works on its caches: a signal

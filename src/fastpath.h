@@ -11,13 +11,17 @@
 #include "internal.h"
 
 /* This thread's slot for h if its cache is good to use, else NULL.  h is
- * read only once a slot names it, so a bad handle is not followed here. */
+ * read only once a slot names it and no heap was detached since the slot
+ * was last found good (another thread may have closed h: the slow path
+ * asks the registry), so a bad handle is not followed here. */
 static inline struct tslot *tslot_of(struct heap *h)
 {
 	for (unsigned i = 0; i < TCACHE_SLOTS; i++) {
 		struct tslot *t = &tthread.slots[i];
 		if (t->heap == h)
-			return t->epoch == atomic_load_explicit(&h->epoch,
+			return t->gen == atomic_load_explicit(&registry_gen,
+			    memory_order_acquire) && t->epoch ==
+			    atomic_load_explicit(&h->epoch,
 			    memory_order_relaxed) ? t : NULL;
 	}
 	return NULL;

@@ -185,17 +185,21 @@ static inline __attribute__((always_inline)) void *alloc_aligned(size_t size,
 
 /* A block of a heap handle's heap this thread caches: into that cache,
  * still without a lock or a registry walk.  (Other arenas' blocks took
- * slot 0 on the fast path.)  False: nothing cached it. */
+ * slot 0 on the fast path.)  False: nothing cached it.  A slot's heap is
+ * read only for a pointer inside it (the slot keeps its size) and while
+ * no heap was detached since: another thread may have closed it. */
 static bool free_other_slot(void *p)
 {
 	bool done = false;
 	tbusy_enter();
+	uint32_t gen = atomic_load_explicit(&registry_gen,
+	    memory_order_acquire);
 	for (unsigned i = 1; i < TCACHE_SLOTS && !done; i++) {
 		struct tslot *t = &tthread.slots[i];
 		struct heap *h = t->heap;
-		if (h != NULL && (uintptr_t)p - (uintptr_t)h < h->size &&
-		    t->epoch == atomic_load_explicit(&h->epoch,
-		    memory_order_relaxed))
+		if (h != NULL && (uintptr_t)p - (uintptr_t)h < t->size &&
+		    t->gen == gen && t->epoch == atomic_load_explicit(
+		    &h->epoch, memory_order_relaxed))
 			done = cache_free_counted(h, t, p,
 			    DEALLOCATED);
 	}

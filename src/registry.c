@@ -23,6 +23,7 @@ static int fds[REGISTRY_SLOTS];        /* its file, if it grows; else -1 */
 static _Atomic int errs[REGISTRY_SLOTS];
 #define ERR_UNSEEN 0x40000000
 static _Atomic unsigned nslots;        /* slots in use are below this */
+_Atomic uint32_t registry_gen;         /* base.h: bumped by every detach */
 static struct lock registry_lock;      /* serialises writers */
 
 int registry_add(struct heap *h)
@@ -69,6 +70,7 @@ void registry_remove(struct heap *h)
 				close(fds[i]);
 			fds[i] = -1;
 		}
+	atomic_fetch_add_explicit(&registry_gen, 1, memory_order_release);
 	lock_release(&registry_lock);
 }
 

@@ -132,6 +132,8 @@ static void slot_set(struct tslot *t, struct heap *h, struct tcache *tc,
 	atomic_signal_fence(memory_order_seq_cst);
 	t->heap = h;
 	t->tc = tc;
+	t->size = h != NULL && h != TSLOT_NONE ? h->size : 0;
+	t->gen = atomic_load_explicit(&registry_gen, memory_order_acquire);
 	atomic_signal_fence(memory_order_seq_cst);
 	t->epoch = epoch;
 }
@@ -150,12 +152,18 @@ static bool slot_valid(struct tslot *t)
 	struct heap *h = t->heap;
 	if (h == NULL || h == TSLOT_NONE)
 		return false;
+	/* read before the registry: a detach after it makes this stale */
+	uint32_t gen = atomic_load_explicit(&registry_gen,
+	    memory_order_acquire);
 	if (registry_lookup(h) != h) {
 		slot_forget(t);
 		return false;
 	}
-	if (atomic_load_explicit(&h->epoch, memory_order_acquire) == t->epoch)
+	if (atomic_load_explicit(&h->epoch, memory_order_acquire) ==
+	    t->epoch) {
+		t->gen = gen;   /* the fast paths may read h again */
 		return true;
+	}
 	/* Still ours only if listed and owned by this thread: after a reset
 	 * another thread's new cache may sit where ours was. */
 	heap_lock(h);

@@ -789,6 +789,54 @@ START_TEST(a_new_heap_in_a_range_is_not_another_threads_old_one)
 }
 END_TEST
 
+/* A thread that used a heap another thread then closed (unmapped): its
+ * frees of other blocks go on (its slot's heap is not read again), and a
+ * call on the closed handle is a bad handle, reported, not a crash. */
+static void *closed_user(void *arg)
+{
+	bool again = arg != NULL;
+	ph_heap_free(stale_heap, ph_heap_malloc(stale_heap, 64));
+	pthread_barrier_wait(&stale_bar);   /* closed */
+	pthread_barrier_wait(&stale_bar);
+	void *big = P_(malloc)(1 * MIB), *small = P_(malloc)(24);
+	ck_assert(big != NULL && small != NULL);
+	P_(free)(big);   /* past slot 0: the other slots are asked */
+	P_(free)(small);
+	if (again)
+		ph_heap_malloc(stale_heap, 64);
+	return NULL;
+}
+
+static void close_under_a_user(bool again)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "/phm-closed-%d", (int)getpid());
+	stale_heap = ph_heap_open(name, NULL, 1 * MIB, PH_HEAP_CREATE |
+	    PH_HEAP_EXCL);
+	ck_assert_ptr_nonnull(stale_heap);
+	shm_unlink(name);
+	pthread_barrier_init(&stale_bar, NULL, 2);
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, closed_user,
+	    again ? &th : NULL), 0);
+	pthread_barrier_wait(&stale_bar);
+	ck_assert_int_eq(ph_heap_close(stale_heap), 0);
+	pthread_barrier_wait(&stale_bar);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+}
+
+START_TEST(frees_go_on_after_another_thread_closed_a_heap)
+{
+	close_under_a_user(false);
+}
+END_TEST
+
+START_TEST(a_heap_another_thread_closed_is_a_bad_handle)
+{
+	close_under_a_user(true);
+}
+END_TEST
+
 /* ---- several heaps ----------------------------------------------------- */
 
 /* [DESIGN] Two heaps are independent: reset one, the other's blocks and
@@ -1091,6 +1139,9 @@ int main(void)
 	tcase_add_test(tc, attach_never_crashes_on_a_corrupted_header);
 	tcase_add_test(tc, detach_and_attach_again);
 	tcase_add_test(tc, a_new_heap_in_a_range_is_not_another_threads_old_one);
+	tcase_add_test(tc, frees_go_on_after_another_thread_closed_a_heap);
+	tcase_add_test_raise_signal(tc,
+	    a_heap_another_thread_closed_is_a_bad_handle, SIGABRT);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("several");
