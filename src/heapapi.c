@@ -263,6 +263,7 @@ struct heap *heap_open_new(int fd, void *base, size_t size, unsigned flags)
 	}
 	heap_proc_attach(h);
 	registry_set_owned(h, grow ? dup(fd) : -1);
+	registry_set_file(h, fd);
 	return h;
 }
 
@@ -303,7 +304,10 @@ struct heap *heap_open_existing(int fd, void *base, size_t size)
 	int err = header_peek(fd, &hdr);
 	if (err)
 		return fail_ptr(err);
-	if (size != 0 && size != hdr.size)
+	if (registry_has_file(fd))
+		return fail_ptr(EEXIST);   /* opened already, maybe elsewhere */
+	/* rounded down to pages, as a size that creates a heap is */
+	if (size != 0 && (size & ~PAGE_MASK) != hdr.size)
 		return fail_ptr(EINVAL);
 	if (base == NULL)
 		base = (void *)(uintptr_t)hdr.base;
@@ -318,6 +322,7 @@ struct heap *heap_open_existing(int fd, void *base, size_t size)
 		return fail_ptr(err);
 	}
 	registry_set_owned(h, (hdr.flags & HEAP_F_GROW) ? dup(fd) : -1);
+	registry_set_file(h, fd);
 	return h;
 }
 

@@ -86,6 +86,12 @@ void         registry_remove(struct heap *h);
  * open (else -1) when the heap grows its file. */
 void         registry_set_owned(struct heap *h, int fd);
 bool         registry_is_owned(const struct heap *h);
+/* h was opened from the file or shm object fd (ph_heap_open, mmalloc):
+ * is that object's heap attached already (registry_has_file)?  A second
+ * attach of one heap, and its detach, would drop this process from the
+ * heap's table while the first still uses it. */
+void         registry_set_file(struct heap *h, int fd);
+bool         registry_has_file(int fd);
 int          registry_fd(const struct heap *h);
 struct heap *registry_lookup(const void *p);
 /* Calls fn for each attached heap (e.g. to lock them all before fork). */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "parts.h"
@@ -19,6 +20,9 @@
 static struct heap *_Atomic slots[REGISTRY_SLOTS];
 static bool owned[REGISTRY_SLOTS];     /* mapped by ph_heap_open */
 static int fds[REGISTRY_SLOTS];        /* its file, if it grows; else -1 */
+/* The file or shm object it was opened from (st_dev, st_ino), 0 0 if
+ * none: one object is opened once (registry_has_file). */
+static uint64_t file_dev[REGISTRY_SLOTS], file_ino[REGISTRY_SLOTS];
 /* The last system error met on it, | ERR_UNSEEN while nobody reported it. */
 static _Atomic int errs[REGISTRY_SLOTS];
 #define ERR_UNSEEN 0x40000000
@@ -40,6 +44,7 @@ int registry_add(struct heap *h)
 	}
 	owned[i] = false;
 	fds[i] = -1;
+	file_dev[i] = file_ino[i] = 0;
 	atomic_store_explicit(&errs[i], 0, memory_order_relaxed);
 	atomic_store_explicit(&slots[i], h, memory_order_release);
 	if (i == n)
@@ -90,6 +95,33 @@ void registry_set_owned(struct heap *h, int fd)
 		owned[i] = true;
 		fds[i] = fd;
 	}
+}
+
+void registry_set_file(struct heap *h, int fd)
+{
+	struct stat st;
+	int i = registry_slot(h);
+	if (i >= 0 && fstat(fd, &st) == 0) {
+		file_dev[i] = (uint64_t)st.st_dev;
+		file_ino[i] = (uint64_t)st.st_ino;
+	}
+}
+
+bool registry_has_file(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return false;
+	bool has = false;
+	lock_acquire(&registry_lock);
+	unsigned n = atomic_load_explicit(&nslots, memory_order_relaxed);
+	for (unsigned i = 0; i < n && !has; i++)
+		has = atomic_load_explicit(&slots[i], memory_order_relaxed) !=
+		    NULL && file_ino[i] == (uint64_t)st.st_ino &&
+		    file_dev[i] == (uint64_t)st.st_dev &&
+		    (file_ino[i] | file_dev[i]) != 0;
+	lock_release(&registry_lock);
+	return has;
 }
 
 int registry_fd(const struct heap *h)

@@ -314,6 +314,28 @@ START_TEST(open_checks_sizes_and_exclusivity)
 	errno = 0;
 	ck_assert_ptr_null(ph_heap_open(path, (char *)PERSIST_BASE + 1, 0, 0));
 	ck_assert_int_eq(errno, EINVAL);
+	/* One heap is opened once in a process, wherever the second would
+	 * map it: closing one copy would drop the process from the heap's
+	 * table while the other still uses it. */
+	ph_heap_t *h = ph_heap_open(path, NULL, 0, 0);
+	ck_assert_ptr_eq(h, PERSIST_BASE);
+	errno = 0;
+	ck_assert_ptr_null(ph_heap_open(path, (char *)PERSIST_BASE + 64 * MIB,
+	    0, 0));
+	ck_assert_int_eq(errno, EEXIST);
+	ck_assert_int_eq(ph_heap_close(h), 0);
+	h = ph_heap_open(path, (char *)PERSIST_BASE + 64 * MIB, 0, 0);
+	ck_assert_ptr_eq(h, (char *)PERSIST_BASE + 64 * MIB);
+	ck_assert_int_eq(ph_heap_check(h), 0);
+	ck_assert_int_eq(ph_heap_close(h), 0);
+	/* A size that made a heap (rounded down to pages) joins it too. */
+	unlink(path);
+	h = ph_heap_open(path, NULL, 4 * MIB + 100, PH_HEAP_CREATE);
+	ck_assert_ptr_nonnull(h);
+	ck_assert_int_eq(ph_heap_close(h), 0);
+	h = ph_heap_open(path, NULL, 4 * MIB + 100, 0);
+	ck_assert_ptr_nonnull(h);
+	ck_assert_int_eq(ph_heap_close(h), 0);
 }
 END_TEST
 

@@ -529,8 +529,11 @@ START_TEST(thp_walk_counts_zero_pages_as_holes)
 			(void)*(volatile char *)(blk + CHUNK + (size_t)i * PAGE);
 	ck_assert_int_eq(madvise(blk + CHUNK + 8 * PAGE, PAGE, MADV_DONTNEED),
 	    0);
-	ck_assert_uint_eq(unit_resident_pages(blk + CHUNK, CHUNK),
-	    CHUNK_PAGES - 1);
+	/* (Under memcheck those reads map no page: the walk sees holes, and
+	 * answers the same.) */
+	if (!vg_on())
+		ck_assert_uint_eq(unit_resident_pages(blk + CHUNK, CHUNK),
+		    CHUNK_PAGES - 1);
 	static struct thp_track t;
 	uint32_t next = 0;
 	unsigned scan = 64;
@@ -539,8 +542,9 @@ START_TEST(thp_walk_counts_zero_pages_as_holes)
 	ck_assert_uint_eq(next, f.b + 1);
 	ck_assert_int_eq(thp_step(f.h, &t, &next, &scan), THP_END);
 	ck_assert_uint_eq(next, f.b + 4);
-	ck_assert_uint_eq(unit_resident_pages(blk + CHUNK, CHUNK),
-	    CHUNK_PAGES - 1);
+	if (!vg_on())   /* b + 1 left alone */
+		ck_assert_uint_eq(unit_resident_pages(blk + CHUNK, CHUNK),
+		    CHUNK_PAGES - 1);
 	thp_assert_contents(blk, THP_HOLES, 5);
 	for (unsigned i = 0; i < CHUNK_PAGES; i++) {
 		const unsigned char *pg = (const unsigned char *)blk + CHUNK +
