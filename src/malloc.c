@@ -383,6 +383,24 @@ PH_EXPORT void *P(mallocx)(size_t size, int flags)
 	return alloc_checked(size, align, (flags & FLAG_ZERO) != 0);
 }
 
+/* [jemalloc] rallocx with MALLOCX_ARENA(a): a block that moves moves to
+ * arena a.  In place if it can be (as xallocx), else a new block there,
+ * the old contents copied (the zero flag zeroes the rest), the old freed. */
+static void *realloc_into(struct heap *a, struct heap *h, void *p,
+                          size_t size, size_t align, bool zero)
+{
+	size_t old = heap_usable_size(h, p);
+	if (((uintptr_t)p & (align - 1)) == 0 && old >= size &&
+	    size_usable_aligned(size, align) == old)
+		return p;   /* already that block */
+	void *q = alloc_in(a, size, align, zero);
+	if (q == NULL)
+		return NULL;
+	memcpy(q, p, old < size ? old : size);
+	P(free)(p);
+	return q;
+}
+
 PH_EXPORT void *P(rallocx)(void *p, size_t size, int flags)
 {
 	size_t align = flag_align(flags);
@@ -390,15 +408,25 @@ PH_EXPORT void *P(rallocx)(void *p, size_t size, int flags)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return realloc_in(heap_owner(p, "rallocx"), p, size, align ? align : 1,
-	    (flags & FLAG_ZERO) != 0 || opts.zero);
+	struct heap *h = heap_owner(p, "rallocx");
+	bool zero = (flags & FLAG_ZERO) != 0 || opts.zero;
+	unsigned arena = (unsigned)flags >> FLAG_ARENA_SHIFT;
+	if (unlikely(arena != 0)) {
+		struct heap *a = heap_arena_nth(arena - 1);
+		if (a != h)
+			return realloc_into(a, h, p, size, align ? align : 1,
+			    zero);
+	}
+	return realloc_in(h, p, size, align ? align : 1, zero);
 }
 
 PH_EXPORT size_t P(xallocx)(void *p, size_t size, size_t extra, int flags)
 {
 	struct heap *h = heap_owner(p, "xallocx");
-	size_t old = heap_usable_size(h, p);
-	if (size > HEAP_ALLOC_MAX)
+	size_t old = heap_usable_size(h, p), align = flag_align(flags);
+	/* [jemalloc] a block not at the alignment asked for stays as it is */
+	if (size > HEAP_ALLOC_MAX || (align != 0 &&
+	    ((uintptr_t)p & (align - 1)) != 0))
 		return old;
 	size_t now = heap_resize_in_place(h, p, size, extra);
 	if (now > old && ((flags & FLAG_ZERO) || opts.zero))

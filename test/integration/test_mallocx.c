@@ -432,6 +432,56 @@ START_TEST(arenas_create_makes_an_arena_of_its_own)
 }
 END_TEST
 
+/* [jemalloc] rallocx with MALLOCX_ARENA(i): a block that moves goes to
+ * arena i, with its contents; one that already is such a block stays. */
+START_TEST(rallocx_moves_a_block_into_the_arena_named)
+{
+	unsigned i = arena_create();
+	char *p = P_(mallocx)(100, 0);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 7, 100);
+	char *q = P_(rallocx)(p, 5000, MALLOCX_ARENA(i) | MALLOCX_ZERO);
+	ck_assert_ptr_nonnull(q);
+	ph_heap_t *h = ph_heap_of(q);
+	ck_assert_ptr_ne(h, ph_heap_of(P_(mallocx)(100, 0)));
+	void *mine = P_(mallocx)(100, MALLOCX_ARENA(i));
+	ck_assert_ptr_eq(ph_heap_of(mine), h);
+	for (int k = 0; k < 100; k++)
+		ck_assert_int_eq(q[k], 7);
+	for (int k = 100; k < 5000; k++)
+		ck_assert_int_eq(q[k], 0);
+	ck_assert_ptr_eq(P_(rallocx)(q, 5000, MALLOCX_ARENA(i)), q);
+	char *r = P_(rallocx)(q, 64, MALLOCX_ARENA(i) | MALLOCX_ALIGN(64));
+	ck_assert_ptr_eq(ph_heap_of(r), h);
+	ck_assert(is_aligned(r, 64));
+	ck_assert(r[0] == 7 && r[63] == 7);
+	/* An arena that does not exist: NULL, ENOMEM, the block kept. */
+	errno = 0;
+	ck_assert_ptr_null(P_(rallocx)(r, 300, MALLOCX_ARENA(i + 7)));
+	ck_assert_int_eq(errno, ENOMEM);
+	ck_assert_int_eq(r[0], 7);
+	P_(dallocx)(r, 0);
+	P_(free)(mine);
+	ck_assert_int_eq(ph_heap_check(h), 0);
+}
+END_TEST
+
+/* [jemalloc] xallocx with an alignment the block does not have leaves it
+ * as it is. */
+START_TEST(xallocx_keeps_a_block_not_at_the_alignment_asked)
+{
+	char *p = P_(mallocx)(20000, MALLOCX_ALIGN(4096));
+	ck_assert_ptr_nonnull(p);
+	size_t old = P_(sallocx)(p, 0);
+	/* one more than the alignment p happens to have */
+	int lg = __builtin_ctzl((unsigned long)(uintptr_t)p) + 1;
+	ck_assert_uint_eq(P_(xallocx)(p, 40000, 0, MALLOCX_LG_ALIGN(lg)),
+	    old);
+	ck_assert_uint_eq(P_(sallocx)(p, 0), old);
+	P_(free)(p);
+}
+END_TEST
+
 START_TEST(arena_reset_frees_everything_in_it)
 {
 	enum { N = 3000 };
@@ -897,6 +947,8 @@ int main(void)
 		tcase_add_test(tc, private_heap_has_no_created_arenas);
 	} else {
 		tcase_add_test(tc, arenas_create_makes_an_arena_of_its_own);
+	tcase_add_test(tc, rallocx_moves_a_block_into_the_arena_named);
+	tcase_add_test(tc, xallocx_keeps_a_block_not_at_the_alignment_asked);
 		tcase_add_test(tc, arena_reset_frees_everything_in_it);
 		tcase_add_test(tc, destroyed_arena_index_is_reused_cleanly);
 		tcase_add_test(tc, arenas_run_out_with_eagain);
