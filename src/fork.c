@@ -33,6 +33,7 @@ PH_FORK_CHILD static void fork_child_one(struct heap *h)
 		heap_repair(h);
 		heap_unlock(h);
 	}
+	refuge_fork_child(h);   /* its lock likewise */
 }
 
 PH_FORK_CHILD static void fork_child(void)

@@ -345,6 +345,10 @@ uint32_t refuge_granules(uint32_t pages);    /* its granules */
 /* Sets a freshly formatted heap's refuge fields (first_page set) and
  * clears its map unless the range reads as zero. */
 void     refuge_format(struct heap *h, size_t npages, bool zeroed);
+/* In a fork's child, for a heap of this process alone: a refuge lock
+ * another thread of the parent held is cleared and the refuge repaired,
+ * as for a holder that died (fork.c). */
+PH_FORK_CHILD void refuge_fork_child(struct heap *h);
 /* A block of size bytes whose pointer is `at` modulo align (a power of
  * two), its usable size in *usable; NULL if the refuge has no room. */
 void    *refuge_take(struct heap *h, size_t size, size_t align, size_t at,

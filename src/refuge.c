@@ -298,6 +298,16 @@ static void refuge_repair(struct heap *h)
 	refuge_walk(h, true, NULL, 0);
 }
 
+PH_FORK_CHILD void refuge_fork_child(struct heap *h)
+{
+	if (!lock_held(&h->refuge_lock))
+		return;
+	lock_reset(&h->refuge_lock);
+	refuge_lock(h);
+	refuge_repair(h);
+	refuge_unlock(h);
+}
+
 int refuge_validate(struct heap *h, char *why, size_t whylen)
 {
 	refuge_lock(h);

@@ -1,6 +1,7 @@
 /* test_refuge.c -- the refuge (refuge.c): what a signal handler gets when
  * it interrupts its own thread inside a locked section, the block stack
  * its frees go on, and what the refuge's checks and repair catch. */
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -286,6 +287,56 @@ START_TEST(a_killed_holders_leftovers_are_repaired)
 }
 END_TEST
 
+/* A fork while another thread holds the refuge lock of a heap of this
+ * process alone: the child, which has no such thread, clears it (as for a
+ * holder that died) and its own handlers' allocations go on.  (A child
+ * that still waits after a minute, with its signals blocked, is killed
+ * and the test fails.) */
+static pthread_barrier_t held_bar;
+
+static void *refuge_holder(void *arg)
+{
+	struct heap *x = arg;
+	ck_assert(lock_try(&x->refuge_lock));
+	pthread_barrier_wait(&held_bar);   /* held */
+	pthread_barrier_wait(&held_bar);   /* forked */
+	lock_release(&x->refuge_lock);
+	return NULL;
+}
+
+START_TEST(a_fork_child_clears_a_refuge_lock_another_thread_held)
+{
+	ck_assert_int_eq(registry_add(h), 0);   /* what the child's handler walks */
+	pthread_barrier_init(&held_bar, NULL, 2);
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, refuge_holder, h), 0);
+	pthread_barrier_wait(&held_bar);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		void *p;
+		IN_SECTION(p = heap_malloc(h, 100, false));
+		_exit(p != NULL && refuge_has(h, p) ? 0 : 1);
+	}
+	pthread_barrier_wait(&held_bar);
+	int st = 0;
+	pid_t got = 0;
+	for (unsigned ms = 0; got == 0 && ms < 60000; ms += 10) {
+		got = waitpid(pid, &st, WNOHANG);
+		if (got == 0)
+			usleep(10000);
+	}
+	if (got == 0) {
+		kill(pid, SIGKILL);
+		got = waitpid(pid, &st, 0);
+	}
+	ck_assert_int_eq(got, pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %#x", st);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	registry_remove(h);
+}
+END_TEST
+
 /* ---- a real handler, raised inside a real section ---------------------- */
 
 static void *handler_got, *handler_gave;
@@ -367,6 +418,7 @@ int main(void)
 	    a_tagged_refuge_block_freed_inside_a_section_loses_its_tag);
 	tcase_add_test(tc, checks_catch_a_damaged_map);
 	tcase_add_test(tc, a_killed_holders_leftovers_are_repaired);
+	tcase_add_test(tc, a_fork_child_clears_a_refuge_lock_another_thread_held);
 	tcase_add_test(tc, a_handler_inside_a_section_allocates_and_frees);
 	suite_add_tcase(s, tc);
 	TCase *tb = tcase_create("misuse");
