@@ -351,8 +351,9 @@ uint64_t os_proc_start(uint32_t pid)
 }
 
 /* The process (thread group) of thread tid, 0 if no such thread runs (none,
- * or a zombie), UINT32_MAX if that cannot be told (no /proc).  Any thread
- * of the machine can be looked up at /proc/TID, listed or not. */
+ * or a zombie), UINT32_MAX if that cannot be told (no /proc, or a /proc
+ * mounted hidepid that hides a thread kill(2) still finds).  Any thread of
+ * the machine can be looked up at /proc/TID, listed or not. */
 uint32_t os_thread_process(uint32_t tid)
 {
 	char path[48], buf[1024];
@@ -361,8 +362,15 @@ uint32_t os_thread_process(uint32_t tid)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	int err = errno;
 	errno = saved;
-	if (fd < 0)
-		return err == ENOENT || err == ESRCH ? 0 : UINT32_MAX;
+	if (fd < 0) {
+		/* /proc may hide other users' threads (hidepid): only a
+		 * signal's answer that nobody has that id says gone. */
+		if (err != ENOENT && err != ESRCH)
+			return UINT32_MAX;
+		bool gone = kill((pid_t)tid, 0) != 0 && errno == ESRCH;
+		errno = saved;
+		return gone ? 0 : UINT32_MAX;
+	}
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	errno = saved;

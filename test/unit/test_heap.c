@@ -1,8 +1,11 @@
 /* test_heap.c -- formatting, header checks, reset, the registry, and the
  * metadata budget of small heaps. */
+#define _GNU_SOURCE   /* unshare */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -92,6 +95,41 @@ START_TEST(claim_decides_who_formats)
 	ck_assert_int_eq(heap_verify_header(a, 0), 0);
 	unit_heap_free(a);
 	unit_heap_free(b);
+}
+END_TEST
+
+/* Whose thread holds a robust lock (os_thread_process, for
+ * heap_lock_gone): a thread /proc does not show is gone only if kill(2)
+ * does not find it either.  With /proc mounted hidepid=2 another user's
+ * live thread is hidden: "cannot tell" (wait), never "gone" (take the
+ * lock from a live holder).  That part needs root and a mount namespace
+ * (else it says so and is skipped). */
+START_TEST(a_thread_proc_hides_is_not_gone)
+{
+	uint32_t me = os_tid();
+	ck_assert_uint_eq(os_thread_process(me), (uint32_t)getpid());
+	ck_assert_uint_eq(os_thread_process(0x3ffffffe), 0);   /* > pid_max */
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (geteuid() != 0 || unshare(CLONE_NEWNS) != 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    mount("proc", "/proc", "proc", 0, "hidepid=2") != 0 ||
+		    setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(77);
+		uint32_t r = os_thread_process(me);   /* hidden, alive */
+		_exit(r == UINT32_MAX ? 0 : r == 0 ? 1 : 2);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77) {
+		fprintf(stderr, "a_thread_proc_hides_is_not_gone: no mount "
+		    "namespace here, hidepid part skipped\n");
+		return;
+	}
+	ck_assert_msg(WEXITSTATUS(st) == 0, "hidden live thread: %s",
+	    WEXITSTATUS(st) == 1 ? "taken for gone" : "misread");
 }
 END_TEST
 
@@ -565,6 +603,7 @@ int main(void)
 	tcase_add_test(tc, formatted_header_verifies);
 	tcase_add_test(tc, bad_headers_are_refused);
 	tcase_add_test(tc, claim_decides_who_formats);
+	tcase_add_test(tc, a_thread_proc_hides_is_not_gone);
 	tcase_add_test(tc, reset_frees_everything_without_touching_data);
 	tcase_add_test(tc, reset_clears_the_entry_at_hwm);
 	tcase_add_test(tc, small_heaps_keep_metadata_small);
