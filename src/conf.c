@@ -5,11 +5,14 @@
  * Parsed once, before the process heap exists, so nothing here may
  * allocate: the string is copied to a stack buffer and parsed in place.
  * An unknown or malformed option gets one line on stderr and is ignored
- * (abort_conf:true turns that into an abort, as in jemalloc).
+ * (abort_conf:true anywhere in the string turns that into an abort, as in
+ * jemalloc).  A setuid or setgid process reads no PHMALLOC_CONF.
  */
+#define _GNU_SOURCE   /* secure_getenv */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base.h"
 
@@ -38,6 +41,8 @@ static void conf_bad(const char *name, size_t nlen, const char *why)
 	    (int)nlen, name, why);
 }
 
+
+
 static bool parse_bool(const char *v, bool *out)
 {
 	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
@@ -47,6 +52,25 @@ static bool parse_bool(const char *v, bool *out)
 	else
 		return false;
 	return true;
+}
+
+/* [jemalloc] abort_conf holds for the whole string, the options before it
+ * and a string too long included: its last valid item says, read in a
+ * first pass (conf_apply then only checks it). */
+static bool conf_wants_abort(const char *s)
+{
+	bool want = opts.abort_conf;
+	for (const char *item = s; item != NULL;
+	    item = strchr(item, ',') ? strchr(item, ',') + 1 : NULL) {
+		size_t n = strcspn(item, ",");
+		if (n > 11 && strncmp(item, "abort_conf:", 11) == 0) {
+			char v[8] = "";
+			if (n - 11 < sizeof(v))
+				memcpy(v, item + 11, n - 11);
+			(void)parse_bool(v, &want);
+		}
+	}
+	return want;
 }
 
 static bool parse_int(const char *v, int64_t *out)
@@ -66,8 +90,8 @@ static bool parse_size(const char *v, size_t *out)
 	char *end;
 	errno = 0;
 	unsigned long long x = strtoull(v, &end, 10);
-	if (errno != 0 || end == v || v[0] == '-')
-		return false;
+	if (errno != 0 || end == v || v[strspn(v, " \t\n\v\f\r")] == '-')
+		return false;   /* (strtoull skips white space, then negates) */
 	unsigned shift = 0;
 	switch (*end) {
 	case 'k': case 'K': shift = 10; end++; break;
@@ -98,7 +122,11 @@ static void conf_apply(const char *name, const char *v)
 			conf_bad(name, nlen, "expects true or false"); \
 		return; \
 	}
-	BOOL_OPT("abort_conf", abort_conf)
+	if (strcmp(name, "abort_conf") == 0) {   /* conf_parse's first pass */
+		if (!parse_bool(v, &b))
+			conf_bad(name, nlen, "expects true or false");
+		return;
+	}
 	BOOL_OPT("tcache", tcache)
 	BOOL_OPT("stats_print", stats_print)
 	BOOL_OPT("paranoid", paranoid)
@@ -155,6 +183,7 @@ static void conf_apply(const char *name, const char *v)
 void conf_parse(const char *s)
 {
 	char buf[CONF_MAX];
+	opts.abort_conf = conf_wants_abort(s);
 	size_t len = strlen(s);
 	if (len >= sizeof(buf)) {
 		conf_bad(s, 16, "string too long");
@@ -184,7 +213,14 @@ void conf_init(void)
 	if (!atomic_compare_exchange_strong(&done, &expect, true))
 		return;
 	opts.tcache = config_tcache;
-	const char *s = getenv("PHMALLOC_CONF");
+	/* Not in a setuid or setgid process: whoever runs it must not set
+	 * its allocator's options (jemalloc asks the same). */
+#ifdef HAVE_SECURE_GETENV
+	const char *s = secure_getenv("PHMALLOC_CONF");
+#else
+	const char *s = getuid() == geteuid() && getgid() == getegid() ?
+	    getenv("PHMALLOC_CONF") : NULL;
+#endif
 	if (s != NULL)
 		conf_parse(s);
 	if (!config_tcache)

@@ -404,7 +404,9 @@ static int c_thread_arena(const size_t *mib, void *oldp, size_t *oldlenp,
 	unsigned old = process ? heap_arena_index() : 0;
 	if (newp != NULL || newlen != 0) {
 		unsigned want;
-		if (newp == NULL || newlen != sizeof(want))
+		/* [jemalloc] a bad read size is refused before the move */
+		if (newp == NULL || newlen != sizeof(want) || (oldp != NULL &&
+		    oldlenp != NULL && *oldlenp != sizeof(old)))
 			return EINVAL;
 		if (!process)
 			return EPERM;

@@ -432,6 +432,20 @@ START_TEST(arenas_create_makes_an_arena_of_its_own)
 }
 END_TEST
 
+/* [jemalloc] thread.arena with a read size that is not the value's: EINVAL
+ * before the thread moves. */
+START_TEST(thread_arena_with_a_bad_read_size_stays)
+{
+	unsigned before = ctl_unsigned("thread.arena");
+	unsigned want = before == 0 ? 1 : 0;
+	uint64_t old = 0;
+	size_t len = sizeof(old);
+	ck_assert_int_eq(P_(mallctl)("thread.arena", &old, &len, &want,
+	    sizeof(want)), EINVAL);
+	ck_assert_uint_eq(ctl_unsigned("thread.arena"), before);
+}
+END_TEST
+
 /* [jemalloc] rallocx with MALLOCX_ARENA(i): a block that moves goes to
  * arena i, with its contents; one that already is such a block stays. */
 START_TEST(rallocx_moves_a_block_into_the_arena_named)
@@ -948,6 +962,7 @@ int main(void)
 	} else {
 		tcase_add_test(tc, arenas_create_makes_an_arena_of_its_own);
 	tcase_add_test(tc, rallocx_moves_a_block_into_the_arena_named);
+	tcase_add_test(tc, thread_arena_with_a_bad_read_size_stays);
 	tcase_add_test(tc, xallocx_keeps_a_block_not_at_the_alignment_asked);
 		tcase_add_test(tc, arena_reset_frees_everything_in_it);
 		tcase_add_test(tc, destroyed_arena_index_is_reused_cleanly);

@@ -345,6 +345,7 @@ START_TEST(conf_bad_input_warns_and_changes_nothing)
 		"decay_ms:-5", "reserve:12", "reserve:1q", ":true",
 		"reserve:99999999999999999999t", "narenas:0", "narenas:65",
 		"narenas:-1", "narenas:two", "thp:sometimes", "thp:",
+		"reserve: -1", "reserve:\t-1g",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *err = parse_capturing(bad[i]);
@@ -387,6 +388,35 @@ START_TEST(conf_abort_conf_aborts)
 }
 END_TEST
 
+/* [jemalloc] abort_conf holds for the whole string: options before it,
+ * and a string too long to read. */
+START_TEST(conf_abort_conf_aborts_for_what_came_before)
+{
+	conf_parse("nosuch:1,abort_conf:true");
+	ck_abort_msg("a bad option before abort_conf:true was only ignored");
+}
+END_TEST
+
+START_TEST(conf_abort_conf_aborts_for_a_string_too_long)
+{
+	static char big[3000] = "abort_conf:true,";
+	memset(big + strlen(big), 'x', sizeof(big) - 1 - strlen(big));
+	conf_parse(big);
+	ck_abort_msg("a string too long was only ignored");
+}
+END_TEST
+
+START_TEST(conf_last_abort_conf_says)
+{
+	struct opts saved = opts;
+	const char *err = parse_capturing("abort_conf:true,nosuch:1,"
+	    "abort_conf:false");
+	ck_assert_ptr_nonnull(strstr(err, "(ignored)"));
+	ck_assert(!opts.abort_conf);
+	opts = saved;
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ctl");
@@ -404,6 +434,11 @@ int main(void)
 	tcase_add_test(tf, conf_bad_input_warns_and_changes_nothing);
 	tcase_add_test(tf, conf_fill_needs_enable_fill);
 	tcase_add_test_raise_signal(tf, conf_abort_conf_aborts, SIGABRT);
+	tcase_add_test_raise_signal(tf,
+	    conf_abort_conf_aborts_for_what_came_before, SIGABRT);
+	tcase_add_test_raise_signal(tf,
+	    conf_abort_conf_aborts_for_a_string_too_long, SIGABRT);
+	tcase_add_test(tf, conf_last_abort_conf_says);
 	suite_add_tcase(s, tf);
 	return unit_run(s);
 }
