@@ -157,8 +157,8 @@ PH_EXPORT int ph_heap_detach(ph_heap_t *hp)
 	int err = heap_detachable(h);
 	if (err)
 		return err;
+	tcache_detach(h);   /* takes the lock: still listed while it holds it */
 	heap_proc_detach(h);
-	tcache_detach(h);
 	registry_remove(h);
 	if (vg_on())
 		slab_vg_forget(h);
@@ -407,8 +407,8 @@ PH_EXPORT int ph_heap_close(ph_heap_t *hp)
 		return err;
 	bool owned = registry_is_owned(h);
 	size_t size = h->size;
+	tcache_detach(h);   /* takes the lock: still listed while it holds it */
 	heap_proc_detach(h);
-	tcache_detach(h);
 	registry_remove(h);
 	if (vg_on())
 		slab_vg_forget(h);
