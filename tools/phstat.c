@@ -279,6 +279,17 @@ static int exit_for(int err)
 	}
 }
 
+/* The option getopt_long refused: a short one by its letter (it may sit in
+ * a cluster, as -xc), a long one as written. */
+static const char *option_named(char **argv)
+{
+	static char shortopt[3] = "-?";
+	if (optopt == 0)
+		return argv[optind - 1];
+	shortopt[1] = (char)optopt;
+	return shortopt;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -308,9 +319,9 @@ int main(int argc, char **argv)
 		case 'V': printf("phstat (phmalloc) %s\n", PACKAGE_VERSION);
 			return EXIT_GOOD;
 		case ':': usage_error("option needs an argument:",
-			    argv[optind - 1]);
+			    option_named(argv));
 			break;
-		default: usage_error("unknown option", argv[optind - 1]);
+		default: usage_error("unknown option", option_named(argv));
 		}
 	}
 	if (optind == argc)

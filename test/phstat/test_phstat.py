@@ -408,6 +408,8 @@ def bad_arguments(tmp, image):
         ((), USAGE, "missing heap NAME"),
         (("--bogus", heap), USAGE, "unknown option"),
         (("-x", heap), USAGE, "unknown option"),
+        (("-xc", heap), USAGE, "unknown option -x"),
+        (("-c", "-jx", heap), USAGE, "unknown option -x"),
         (("--svg",), USAGE, "needs an argument"),
         (("--svg", "", heap), USAGE, "needs a file name"),
         ((heap, heap), USAGE, "one NAME only"),
