@@ -113,7 +113,7 @@ START_TEST(a_thread_proc_hides_is_not_gone)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		if (geteuid() != 0 || unshare(CLONE_NEWNS) != 0 ||
-		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
 		    mount("proc", "/proc", "proc", 0, "hidepid=2") != 0 ||
 		    setgid(65534) != 0 || setuid(65534) != 0)
 			_exit(77);
