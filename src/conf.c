@@ -41,8 +41,6 @@ static void conf_bad(const char *name, size_t nlen, const char *why)
 	    (int)nlen, name, why);
 }
 
-
-
 static bool parse_bool(const char *v, bool *out)
 {
 	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
@@ -60,8 +58,7 @@ static bool parse_bool(const char *v, bool *out)
 static bool conf_wants_abort(const char *s)
 {
 	bool want = opts.abort_conf;
-	for (const char *item = s; item != NULL;
-	    item = strchr(item, ',') ? strchr(item, ',') + 1 : NULL) {
+	for (const char *item = s;; item++) {
 		size_t n = strcspn(item, ",");
 		if (n > 11 && strncmp(item, "abort_conf:", 11) == 0) {
 			char v[8] = "";
@@ -69,8 +66,10 @@ static bool conf_wants_abort(const char *s)
 				memcpy(v, item + 11, n - 11);
 			(void)parse_bool(v, &want);
 		}
+		item += n;
+		if (*item == '\0')
+			return want;
 	}
-	return want;
 }
 
 static bool parse_int(const char *v, int64_t *out)

@@ -141,22 +141,15 @@ PH_EXPORT ph_heap_t *ph_heap_attach(void *start)
 	return err ? fail_ptr(err) : start;
 }
 
-/* ph_heap_detach's and ph_heap_close's answer before they act: EINVAL, or
- * EBUSY for the heap ph_malloc uses (config_private_heap), which would
- * go on allocating in a range nobody has attached. */
-static int heap_detachable(struct heap *h)
-{
-	if (h == NULL || heap_is_process(h) || registry_lookup(h) != h)
-		return EINVAL;
-	return h == atomic_load(&default_heap) ? EBUSY : 0;
-}
-
 PH_EXPORT int ph_heap_detach(ph_heap_t *hp)
 {
 	struct heap *h = H(hp);
-	int err = heap_detachable(h);
-	if (err)
-		return err;
+	if (h == NULL || heap_is_process(h) || registry_lookup(h) != h)
+		return EINVAL;
+	/* The heap ph_malloc uses (config_private_heap) would go on
+	 * allocating in a range nobody has attached. */
+	if (h == atomic_load(&default_heap))
+		return EBUSY;
 	tcache_detach(h);   /* takes the lock: still listed while it holds it */
 	heap_proc_detach(h);
 	registry_remove(h);
@@ -402,19 +395,11 @@ PH_EXPORT ph_heap_t *ph_heap_open(const char *name, void *base, size_t size,
 PH_EXPORT int ph_heap_close(ph_heap_t *hp)
 {
 	struct heap *h = H(hp);
-	int err = heap_detachable(h);
-	if (err)
-		return err;
-	bool owned = registry_is_owned(h);
-	size_t size = h->size;
-	tcache_detach(h);   /* takes the lock: still listed while it holds it */
-	heap_proc_detach(h);
-	registry_remove(h);
-	if (vg_on())
-		slab_vg_forget(h);
-	if (owned)
-		munmap(h, size);
-	return 0;
+	bool owned = registry_is_owned(h);   /* asked while h is listed */
+	int err = ph_heap_detach(hp);
+	if (err == 0 && owned)
+		munmap(h, h->size);   /* still mapped: detach unmaps nothing */
+	return err;
 }
 
 /* ---- allocation through a handle ------------------------------------------- */

@@ -134,8 +134,9 @@ int heap_verify_header(const struct heap *h, size_t size)
 	    memory_order_relaxed);
 	if (limit != 0 && limit != h->size)
 		return EINVAL;
-	/* Epochs count up from a random start below 2^62; the top of the range is heap_none's (no
-	 * cache) to the fast paths, so a header that nears it is damage. */
+	/* Epochs count up from a random start below 2^62; the top of the
+	 * range is heap_none's (no cache) to the fast paths, so a header
+	 * that nears it is damage. */
 	if (atomic_load_explicit(&h->epoch, memory_order_relaxed) >=
 	    UINT64_MAX / 2)
 		return EINVAL;

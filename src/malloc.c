@@ -367,6 +367,12 @@ static inline size_t flag_align(int flags)
 	return lg ? (size_t)1 << lg : 0;
 }
 
+/* MALLOCX_TCACHE_NONE, and not MALLOCX_TCACHE(tc) of another tc */
+static inline bool flag_tcache_none(int flags)
+{
+	return ((unsigned)flags & FLAG_TCACHE_MASK) == FLAG_TCACHE_NONE;
+}
+
 PH_EXPORT void *P(mallocx)(size_t size, int flags)
 {
 	size_t align = flag_align(flags);
@@ -376,16 +382,16 @@ PH_EXPORT void *P(mallocx)(size_t size, int flags)
 	if (unlikely(arena != 0))
 		return alloc_in(heap_arena_nth(arena - 1), size, align,
 		    (flags & FLAG_ZERO) != 0);
-	if ((flags & FLAG_TCACHE_MASK) != FLAG_TCACHE_NONE)
+	if (!flag_tcache_none(flags))
 		return alloc_aligned(size, align, (flags & FLAG_ZERO) != 0);
 	if (size <= SMALL_MAX && align <= QUANTUM && !(flags & FLAG_ZERO))
-		return malloc_locked(size);   /* [jemalloc] MALLOCX_TCACHE_NONE */
+		return malloc_locked(size);
 	return alloc_checked(size, align, (flags & FLAG_ZERO) != 0);
 }
 
-/* [jemalloc] rallocx with MALLOCX_ARENA(a): a block that moves moves to
- * arena a.  In place if it can be (as xallocx), else a new block there,
- * the old contents copied (the zero flag zeroes the rest), the old freed. */
+/* [jemalloc] rallocx with MALLOCX_ARENA(a): p stays if it already is the
+ * block a would give (its class, at the alignment), else a new block of a
+ * takes its contents (the zero flag zeroes the rest) and p is freed. */
 static void *realloc_into(struct heap *a, struct heap *h, void *p,
                           size_t size, size_t align, bool zero)
 {
@@ -445,7 +451,7 @@ PH_EXPORT size_t P(sallocx)(const void *p, int flags)
 
 PH_EXPORT void P(dallocx)(void *p, int flags)
 {
-	if ((flags & FLAG_TCACHE_MASK) == FLAG_TCACHE_NONE)
+	if (flag_tcache_none(flags))
 		free_direct(heap_owner(p, "dallocx"), p);
 	else
 		P(free)(p);
@@ -472,7 +478,7 @@ PH_EXPORT void P(sdallocx)(void *p, size_t size, int flags)
 	    P(nallocx)(size, 0) != usable && size <= SMALL_MAX)))
 		report_fatal("sdallocx of %p with size %zu, but the block "
 		    "holds %zu", p, size, usable);
-	if ((flags & FLAG_TCACHE_MASK) == FLAG_TCACHE_NONE)
+	if (flag_tcache_none(flags))
 		free_direct(h, p);
 	else
 		P(free)(p);

@@ -30,14 +30,23 @@ static _Atomic unsigned nslots;        /* slots in use are below this */
 _Atomic uint32_t registry_gen;         /* base.h: bumped by every detach */
 static struct lock registry_lock;      /* serialises writers */
 
-int registry_add(struct heap *h)
+/* The first free slot: below nslots, or nslots itself (REGISTRY_SLOTS:
+ * none). */
+static unsigned registry_first_free(void)
 {
-	lock_acquire(&registry_lock);
-	unsigned n = atomic_load_explicit(&nslots, memory_order_relaxed);
+	unsigned n = atomic_load_explicit(&nslots, memory_order_acquire);
 	unsigned i = 0;
 	while (i < n && atomic_load_explicit(&slots[i],
 	    memory_order_relaxed) != NULL)
 		i++;
+	return i;
+}
+
+int registry_add(struct heap *h)
+{
+	lock_acquire(&registry_lock);
+	unsigned n = atomic_load_explicit(&nslots, memory_order_relaxed);
+	unsigned i = registry_first_free();
 	if (i == REGISTRY_SLOTS) {
 		lock_release(&registry_lock);
 		return ENFILE;
@@ -55,12 +64,7 @@ int registry_add(struct heap *h)
 
 bool registry_full(void)
 {
-	unsigned n = atomic_load_explicit(&nslots, memory_order_acquire);
-	for (unsigned i = 0; i < n; i++)
-		if (atomic_load_explicit(&slots[i], memory_order_relaxed) ==
-		    NULL)
-			return false;
-	return n == REGISTRY_SLOTS;
+	return registry_first_free() == REGISTRY_SLOTS;
 }
 
 void registry_remove(struct heap *h)

@@ -32,9 +32,9 @@
  *     THP_REPASS-th fork.
  *   - No phmalloc lock is taken: an arena's hwm is read as it is (a stale
  *     value costs a chunk a turn).  Two threads forking at once: one
- *     walks (thp_walking), the other passes.  A purge that later gives back pages
- *     inside a collapsed chunk maps the rest in 4 KiB pages again; the
- *     huge page itself is freed when the kernel splits it.
+ *     walks (thp_walking), the other passes.  A purge that later gives
+ *     back pages inside a collapsed chunk maps the rest in 4 KiB pages
+ *     again; the huge page itself is freed when the kernel splits it.
  *
  * Off where the system says never, where the huge page is not 2 MiB,
  * where the process turned huge pages off (PR_SET_THP_DISABLE), where the
@@ -135,7 +135,7 @@ int thp_step(struct heap *h, struct thp_track *t, uint32_t *next,
 	return *next < n ? THP_PAUSE : THP_END;
 }
 
-/* Does the system let us?  Asked once, at the THP_FORKS-th fork: the
+/* Does the system let us?  Asked once, by the first walk: the
  * setting, the huge page's size, the process's own switch, and whether
  * the kernel knows MADV_COLLAPSE at all (an empty range: 0 or EINVAL). */
 static bool thp_system_allows(struct heap *any)
